@@ -1,0 +1,9 @@
+#!/usr/bin/env node
+// Entry point of the `sluice` command: the compiled CLI lives in dist/ (built by `npm install`).
+import('../dist/cli/main.js').catch((err) => {
+  if (err && err.code === 'ERR_MODULE_NOT_FOUND') {
+    process.stderr.write('sluice: not built yet; run `npm install` (or `npm run build`) in the project folder\n');
+    process.exit(2);
+  }
+  throw err;
+});

@@ -1,0 +1,28 @@
+// The port-backend contract (OVS netdev_class, smoltcp phy): every way a frame enters or leaves a
+// bridge — memory, pcap, TAP, AF_PACKET, QEMU stream, VXLAN — implements this interface.
+import type { Batch } from './batch.js';
+import type { PacketPool } from './pool.js';
+
+export interface PortBackend {
+  /** Backend's device or file name, for logs and errors. */
+  readonly name: string;
+  /** Acquire the device; rejects with a one-line message naming the device and the errno. */
+  open(): Promise<void>;
+  /**
+   * Fill `into` (appending after `into.count`) with up to its free capacity of packets taken from
+   * `pool`; return how many were added (0 = nothing ready, like EAGAIN). Never throws on content.
+   */
+  recv(into: Batch, pool: PacketPool): number;
+  /**
+   * Transmit `from.pkts[0 .. from.count)`; return how many were accepted. The caller recycles all
+   * of them afterwards (a backend copies what it keeps) and counts the rest as tx-full drops.
+   */
+  send(from: Batch): number;
+  /** Release the device. Idempotent. */
+  close(): Promise<void>;
+  /**
+   * Optional: called when frames may be ready to read (live backends register readiness here);
+   * the bridge then polls `recv`. Memory and pcap ports leave it unset.
+   */
+  onReadable?: (() => void) | null;
+}
