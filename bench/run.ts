@@ -1,0 +1,29 @@
+// `npm run bench`: runs every in-process benchmark and prints its figures, with the issue's
+// targets beside them. Figures only: nothing here asserts on time (STYLE 4.11).
+import { cpus } from 'node:os';
+
+interface Figure { name: string; value: number; unit: string; target?: number; note?: string }
+type BenchModule = { run: () => Promise<Figure[]> | Figure[] };
+
+const suites: Array<[string, () => Promise<BenchModule>]> = [
+  ['flow-key extraction', () => import('./extract.bench.js') as Promise<BenchModule>],
+  ['NORMAL decision', () => import('./normal.bench.js') as Promise<BenchModule>],
+  ['pipeline', () => import('./pipeline.bench.js') as Promise<BenchModule>],
+];
+
+const only = process.argv.slice(2);
+console.log(`sluice bench — node ${process.version}, ${cpus()[0]?.model ?? 'cpu'} x${cpus().length}, one core per run`);
+for (const [title, load] of suites) {
+  if (only.length > 0 && !only.some((o) => title.includes(o))) continue;
+  const mod = await load();
+  const figures = await mod.run();
+  console.log(`\n## ${title}`);
+  for (const f of figures) {
+    const target = f.target === undefined ? '' : `  (target >= ${f.target} ${f.unit}: ${f.value >= f.target ? 'met' : 'MISSED'})`;
+    console.log(`  ${f.name.padEnd(58)} ${formatValue(f.value).padStart(10)} ${f.unit}${target}${f.note ? `  — ${f.note}` : ''}`);
+  }
+}
+
+function formatValue(v: number): string {
+  return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2);
+}

@@ -1,0 +1,59 @@
+import { describe, it, expect } from 'vitest';
+import { parseRate, parseSize, formatRate, formatSize, defaultBurst } from '../../../src/qos/units.js';
+
+describe('parseRate', () => {
+  it.each([
+    ['50mbit', 'bit', 50e6], ['1kbit', 'bit', 1000], ['2gbit', 'bit', 2e9], ['800bit', 'bit', 800], ['800', 'bit', 800],
+    ['1.5mbit', 'bit', 1.5e6], ['1MBit', 'bit', 1e6], ['1kibit', 'bit', 1024], ['100pps', 'pkt', 100], ['10kpps', 'pkt', 10000], ['1mpps', 'pkt', 1e6],
+    [' 3 mbit ', 'bit', 3e6], ['1e6bit', 'bit', 1e6],
+  ])('%s', (s, unit, perSec) => {
+    expect(parseRate(s)).toEqual({ unit, perSec });
+  });
+  it('rejects typos with the hint', () => {
+    expect(() => parseRate('50mbs')).toThrow('"50mbs" is not a rate: use bit, kbit, mbit, gbit, pps or kpps (e.g. 50mbit)');
+    expect(() => parseRate('fast')).toThrow(TypeError);
+  });
+  it('refuses tc byte rates with a hint', () => {
+    expect(() => parseRate('50mbps')).toThrow(/BYTES per second.*50mbit.*400mbit/);
+  });
+  it('rejects zero and negatives', () => {
+    expect(() => parseRate('0mbit')).toThrow(RangeError);
+    expect(() => parseRate('-5mbit')).toThrow();
+  });
+});
+
+describe('parseSize', () => {
+  it.each([
+    ['64kb', 'byte', 65536], ['1514b', 'byte', 1514], ['1514', 'byte', 1514], ['1mb', 'byte', 1048576], ['2k', 'byte', 2048],
+    ['1gb', 'byte', 1024 ** 3], ['10pkt', 'pkt', 10],
+  ])('%s', (s, unit, amount) => {
+    expect(parseSize(s)).toEqual({ unit, amount });
+  });
+  it('rejects bad sizes', () => {
+    expect(() => parseSize('64kbit')).toThrow(/not a size.*not bits/);
+    expect(() => parseSize('1.5pkt')).toThrow(/whole number/);
+    expect(() => parseSize('')).toThrow(/not a size/);
+  });
+});
+
+describe('format', () => {
+  it.each(['50mbit', '1kbit', '2gbit', '1500kbit', '123bit', '10kpps', '7pps', '1mpps'])('rate %s round-trips', (s) => {
+    expect(formatRate(parseRate(s))).toBe(s);
+  });
+  it.each(['64kb', '1514b', '1mb', '3pkt', '1gb'])('size %s round-trips', (s) => {
+    expect(formatSize(parseSize(s))).toBe(s);
+  });
+  it('picks the largest exact unit', () => {
+    expect(formatRate({ unit: 'bit', perSec: 1.5e6 })).toBe('1500kbit');
+    expect(formatSize({ unit: 'byte', amount: 1536 })).toBe('1536b');
+  });
+});
+
+describe('defaultBurst', () => {
+  it('is 10 ms of rate or 2 full frames', () => {
+    expect(defaultBurst(parseRate('50mbit'))).toEqual({ unit: 'byte', amount: 62500 });
+    expect(defaultBurst(parseRate('1mbit'))).toEqual({ unit: 'byte', amount: 3028 });
+    expect(defaultBurst(parseRate('10kpps'))).toEqual({ unit: 'pkt', amount: 100 });
+    expect(defaultBurst(parseRate('10pps'))).toEqual({ unit: 'pkt', amount: 2 });
+  });
+});
