@@ -60,20 +60,35 @@ export function validateVlanPortConfig(cfg: unknown): asserts cfg is VlanPortCon
   }
 }
 
+/** "No VLAN" in the per-port VID tables (0 is a real VLAN there: the untagged one of a trunk-all port). */
+export const NO_VID = 0xffff;
+
+/**
+ * A trunk with no `vids` is what an Open vSwitch port with neither `tag` nor `trunks` is: it
+ * carries every VLAN tagged and, as VLAN 0, the untagged traffic, which leaves untagged. So a
+ * bridge of ports with no VLAN config is a plain learning switch.
+ */
+function isTrunkAll(cfg: VlanPortConfig): boolean {
+  return cfg.mode === 'trunk' && cfg.vids === undefined;
+}
+
 /** Does a port with this (valid) config carry VLAN `vid` at all, tagged or untagged? */
 export function portCarriesVid(cfg: VlanPortConfig, vid: number): boolean {
+  if (vid === 0) return isTrunkAll(cfg);
   if (vid < MIN_VID || vid > MAX_VID) return false;
   if (cfg.mode === 'access') return cfg.vid === vid;
   if (cfg.mode !== 'trunk' && cfg.vid === vid) return true;
   return cfg.vids === undefined || cfg.vids.includes(vid);
 }
 
-/** The VLAN taken by untagged and priority-tagged (VID 0) frames arriving on the port; 0 = none (pure trunk). */
+/** The VLAN taken by untagged and priority-tagged (VID 0) frames arriving on the port; NO_VID = none (trunk with a VLAN list). */
 export function ingressNativeVid(cfg: VlanPortConfig): number {
-  return cfg.mode === 'trunk' ? 0 : (cfg.vid ?? 0);
+  if (cfg.mode === 'trunk') return isTrunkAll(cfg) ? 0 : NO_VID;
+  return cfg.vid ?? NO_VID;
 }
 
 /** The one VLAN whose frames leave the port untagged (access vid, native-untagged vid); 0 = none. */
 export function egressUntaggedVid(cfg: VlanPortConfig): number {
-  return cfg.mode === 'access' || cfg.mode === 'native-untagged' ? (cfg.vid ?? 0) : 0;
+  if (cfg.mode === 'access' || cfg.mode === 'native-untagged') return cfg.vid ?? NO_VID;
+  return isTrunkAll(cfg) ? 0 : NO_VID;
 }

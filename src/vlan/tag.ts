@@ -2,12 +2,11 @@
 // 12 MAC bytes into the headroom and pop moves them back over the tag: the payload never moves.
 // Hot path: no allocation; every edit returns false (frame untouched) when it cannot be done.
 import type { Packet } from '../datapath/packet.js';
+import { isVlanTpid, makeTci, VLAN_TAG_LEN } from '../packet/vlan.js';
 
-/** Tag protocol identifiers: customer VLAN (802.1Q) and service VLAN (802.1ad, QinQ outer tag). */
+/** TPIDs push accepts (OpenFlow push_vlan): customer VLAN (802.1Q) and service VLAN (802.1ad). */
 export const TPID_8021Q = 0x8100;
 export const TPID_8021AD = 0x88a8;
-/** Bytes of one tag (TPID + TCI). */
-export const VLAN_TAG_LEN = 4;
 /** Destination + source MAC: the bytes that move on push/pop. */
 export const MAC_PAIR_LEN = 12;
 /** Ethernet header without a tag, and the shortest frame that holds a complete outer tag. */
@@ -19,16 +18,11 @@ const TCI_OFF = 14;        // TCI of the outer tag
 const VID_MASK = 0x0fff;
 const PCP_SHIFT = 13;
 const PCP_MAX = 7;
-const DEI_BIT = 0x1000;
 
-export function isVlanTpid(tpid: number): boolean { return tpid === TPID_8021Q || tpid === TPID_8021AD; }
-
-/** TCI from its fields: PCP (3 bits), DEI (1 bit), VID (12 bits). */
-export function makeTci(pcp: number, dei: number, vid: number): number {
-  return ((pcp & PCP_MAX) << PCP_SHIFT) | (dei ? DEI_BIT : 0) | (vid & VID_MASK);
-}
-
-/** True if the frame is long enough to hold a complete outer tag and has a VLAN TPID there. */
+/**
+ * True if the frame is long enough to hold a complete outer tag and has a VLAN TPID there
+ * (0x8100, 0x88a8 or 0x9100: the same set flow-key extraction treats as tags).
+ */
 export function isTagged(p: Packet): boolean {
   if (p.len < TAGGED_HEADER_LEN) return false;
   const b = p.buf, o = p.off + TPID_OFF;
@@ -48,7 +42,9 @@ export function outerTci(p: Packet): number {
  * or tpid/tci are not valid.
  */
 export function pushVlan(p: Packet, tpid: number, tci: number): boolean {
-  if (p.off < VLAN_TAG_LEN || p.len < ETH_HEADER_LEN || !isVlanTpid(tpid) || !(tci >= 0 && tci <= 0xffff)) return false;
+  if (p.off < VLAN_TAG_LEN || p.len < ETH_HEADER_LEN || (tpid !== TPID_8021Q && tpid !== TPID_8021AD) || !(tci >= 0 && tci <= 0xffff)) {
+    return false;
+  }
   const b = p.buf, from = p.off, to = from - VLAN_TAG_LEN;
   for (let i = 0; i < MAC_PAIR_LEN; i++) b[to + i] = b[from + i];   // ascending: destination is below source
   b[to + TPID_OFF] = tpid >>> 8; b[to + TPID_OFF + 1] = tpid & 0xff;
@@ -57,7 +53,7 @@ export function pushVlan(p: Packet, tpid: number, tci: number): boolean {
   return true;
 }
 
-/** Remove the outermost tag (0x8100 or 0x88a8). False if the frame is untagged or the tag is truncated. */
+/** Remove the outermost tag (any TPID isTagged accepts). False if the frame is untagged or the tag is truncated. */
 export function popVlan(p: Packet): boolean {
   if (!isTagged(p)) return false;
   const b = p.buf, from = p.off, to = from + VLAN_TAG_LEN;
@@ -93,5 +89,5 @@ export function applyEgressVlan(p: Packet, tagged: number, vid: number, pcp: num
     return setVlanVid(p, vid) && setVlanPcp(p, pcp);
   }
   if (tagged === 0) return p.len >= ETH_HEADER_LEN;
-  return pushVlan(p, TPID_8021Q, makeTci(pcp, 0, vid));
+  return pushVlan(p, TPID_8021Q, makeTci(vid, pcp, 0));
 }

@@ -1,0 +1,116 @@
+// Loader and types for sluice_io.node, the N-API I/O addon (sluice_io.cc): TAP, AF_PACKET, batched
+// recv/send and uv_poll readiness. Works from src/ (tsx, vitest) and from dist/: the package root is
+// found by walking up to package.json. Without the addon only replay/memory ports work.
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** libuv readiness poller on one fd. cb(status, events): status < 0 is a libuv error (POLLERR). */
+export interface NativePoller {
+  start(): void;
+  stop(): void;
+  /** Stops and frees the handle; call before closing the fd. Idempotent. */
+  close(): void;
+}
+
+export interface NativeBinding {
+  /** Create or attach TAP `name` (IFF_TAP|IFF_NO_PI, O_NONBLOCK); optional TUNSETPERSIST. */
+  tapOpen(name: string, persist: boolean): { fd: number; name: string };
+  tapSetPersist(fd: number, name: string, on: boolean): void;
+  /** AF_PACKET SOCK_RAW ETH_P_ALL bound to `ifname`, promisc, auxdata, ignore-outgoing, rcvbuf. */
+  packetOpen(ifname: string, rcvbufBytes: number): { fd: number; ifindex: number; rcvbufBytes: number; ignoreOutgoing: boolean };
+  closeFd(fd: number): void;
+  /** IFF_* flags of a device in this network namespace; throws (code ENODEV) when absent. */
+  ifFlags(name: string): number;
+  ifSetUp(name: string, up: boolean): void;
+  ifIndexToName(ifindex: number): string | null;
+  errnoName(errno: number): string;
+  /** Pending socket error (SO_ERROR; reading clears it), 0 if none. */
+  sockError(fd: number): number;
+  /**
+   * One native call for a batch. Slot i receives into bufs[i] at offs[i] (cap caps[i]); on return
+   * offs[i]/lens[i] give the frame (lens 0: skip slot, < 0: oversized frame to drop).
+   * res[0] = errno that ended the call (EAGAIN usual, 0 when full), res[1] = syscalls made.
+   */
+  recvBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  /** Returns frames sent; res[0] = errno that stopped early (0 if none), res[1] = syscalls, res[2] = frames refused. */
+  sendBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
+  readonly KIND_TAP: number;
+  readonly KIND_PACKET: number;
+  readonly MAX_BATCH: number;
+}
+
+/** `kind` argument of recvBatch/sendBatch (same values as the addon's KIND_TAP / KIND_PACKET). */
+export const KIND_TAP = 0;
+export const KIND_PACKET = 1;
+/** IFF_* flags (linux/if.h). */
+export const IFF_UP = 0x1;
+export const IFF_RUNNING = 0x40;
+/** uv_poll event bits. */
+export const UV_READABLE = 1;
+export const UV_DISCONNECT = 4;
+
+export class NativeUnavailableError extends Error {
+  readonly code = 'SW_ERR_NATIVE';
+  constructor(reason: string) {
+    super(`Sluice's native I/O addon is not available (${reason}); tap/system ports need it. ` +
+      'Build it with `npm install` or `node scripts/build-native.mjs` (needs g++, make, python3 and Node headers).');
+    this.name = 'NativeUnavailableError';
+  }
+}
+
+const ADDON = 'sluice_io.node';
+
+function findPackageRoot(start: string): string | null {
+  let dir = start;
+  for (;;) {
+    if (existsSync(path.join(dir, 'package.json'))) return dir;
+    const up = path.dirname(dir);
+    if (up === dir) return null;
+    dir = up;
+  }
+}
+
+/** Where the addon may be, most specific first. */
+export function addonCandidates(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const root = findPackageRoot(here);
+  const out: string[] = [];
+  if (process.env.SLUICE_NATIVE_ADDON) out.push(process.env.SLUICE_NATIVE_ADDON);
+  out.push(path.join(here, 'build', 'Release', ADDON));
+  if (root) {
+    out.push(path.join(root, 'src', 'datapath', 'native', 'build', 'Release', ADDON));
+    out.push(path.join(root, 'build', 'Release', ADDON));
+  }
+  return out;
+}
+
+let binding: NativeBinding | null = null;
+let failure: string | null = null;
+
+/** The addon, loaded once; throws NativeUnavailableError (code SW_ERR_NATIVE) when it is missing. */
+export function native(): NativeBinding {
+  if (binding) return binding;
+  if (failure) throw new NativeUnavailableError(failure);
+  if (process.platform !== 'linux') failure = `platform ${process.platform} is not Linux`;
+  else {
+    const file = addonCandidates().find((f) => existsSync(f));
+    if (!file) failure = `${ADDON} not found`;
+    else {
+      try {
+        binding = createRequire(import.meta.url)(file) as NativeBinding;
+        return binding;
+      } catch (err) {
+        failure = `${file}: ${(err as Error).message.split('\n')[0]}`;
+      }
+    }
+  }
+  throw new NativeUnavailableError(failure);
+}
+
+/** True when the addon loads (for tests and `sluice` diagnostics); never throws. */
+export function nativeAvailable(): boolean {
+  try { native(); return true; } catch { return false; }
+}

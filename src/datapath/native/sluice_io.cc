@@ -1,0 +1,480 @@
+// sluice_io.cc — Sluice's only native code: the small N-API shim for what Node cannot do itself.
+// TAP create/attach (TUNSETIFF), AF_PACKET sockets (promisc, auxdata, ignore-outgoing, 32 MiB
+// rcvbuf), batched non-blocking recv/send (recvmmsg/sendmmsg, read/write loops) into Buffers the
+// caller owns, link flags, and readiness through libuv's uv_poll. One call moves a whole batch.
+#include <napi.h>
+#include <uv.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/if_tun.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <string>
+
+namespace {
+
+constexpr int kMaxBatch = 256;     // upper bound of frames per call (JS uses MAX_BURST = 64)
+constexpr int kKindTap = 0;        // fd is a TAP: read()/write() loops
+constexpr int kKindPacket = 1;     // fd is an AF_PACKET socket: recvmmsg()/sendmmsg()
+
+std::string ErrName(int e) {
+  const char* n = strerrorname_np(e);
+  return n ? std::string(n) : "E" + std::to_string(e);
+}
+
+// Throws `who: op: ENAME (text)` with .code = ENAME, .errno = e, .syscall = op.
+void ThrowErrno(Napi::Env env, const std::string& who, const char* op, int e) {
+  std::string msg = who + ": " + op + ": " + ErrName(e) + " (" + strerror(e) + ")";
+  Napi::Error err = Napi::Error::New(env, msg);
+  err.Set("code", Napi::String::New(env, ErrName(e)));
+  err.Set("errno", Napi::Number::New(env, e));
+  err.Set("syscall", Napi::String::New(env, op));
+  err.ThrowAsJavaScriptException();
+}
+
+bool CopyIfName(Napi::Env env, const std::string& name, char* out) {
+  if (name.empty() || name.size() >= IFNAMSIZ) {
+    ThrowErrno(env, name.empty() ? std::string("(empty)") : name, "ifname", ENAMETOOLONG);
+    return false;
+  }
+  memset(out, 0, IFNAMSIZ);
+  memcpy(out, name.data(), name.size());
+  return true;
+}
+
+// tapOpen(name, persist) -> { fd, name }: create or attach TAP `name` (IFF_TAP|IFF_NO_PI), non-blocking.
+Napi::Value TapOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  bool persist = info[1].ToBoolean().Value();
+  struct ifreq ifr;
+  if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
+  int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0) { ThrowErrno(env, name, "open /dev/net/tun", errno); return env.Undefined(); }
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int e = errno; close(fd); ThrowErrno(env, name, "TUNSETIFF", e); return env.Undefined();
+  }
+  if (persist && ioctl(fd, TUNSETPERSIST, 1) < 0) {
+    int e = errno; close(fd); ThrowErrno(env, name, "TUNSETPERSIST", e); return env.Undefined();
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  return out;
+}
+
+// tapSetPersist(fd, name, on): clear or set TUNSETPERSIST on an open TAP fd.
+Napi::Value TapSetPersist(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  std::string name = info[1].As<Napi::String>().Utf8Value();
+  if (ioctl(fd, TUNSETPERSIST, info[2].ToBoolean().Value() ? 1 : 0) < 0) ThrowErrno(env, name, "TUNSETPERSIST", errno);
+  return env.Undefined();
+}
+
+// packetOpen(ifname, rcvbufBytes) -> { fd, ifindex, rcvbufBytes, ignoreOutgoing }
+Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  int rcvbuf = info[1].As<Napi::Number>().Int32Value();
+  char ifname[IFNAMSIZ];
+  if (!CopyIfName(env, name, ifname)) return env.Undefined();
+  unsigned ifindex = if_nametoindex(ifname);
+  if (ifindex == 0) { ThrowErrno(env, name, "if_nametoindex", errno); return env.Undefined(); }
+  // Protocol 0 until bind: the socket sees no traffic from other interfaces in between.
+  int fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) { ThrowErrno(env, name, "socket(AF_PACKET)", errno); return env.Undefined(); }
+  auto fail = [&](const char* op) { int e = errno; close(fd); ThrowErrno(env, name, op, e); return env.Undefined(); };
+  int one = 1;
+  if (setsockopt(fd, SOL_PACKET, PACKET_AUXDATA, &one, sizeof one) < 0) return fail("PACKET_AUXDATA");
+  bool ignoreOutgoing = setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
+      setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) return fail("SO_RCVBUF");
+  struct sockaddr_ll sll;
+  memset(&sll, 0, sizeof sll);
+  sll.sll_family = AF_PACKET;
+  sll.sll_protocol = htons(ETH_P_ALL);
+  sll.sll_ifindex = (int)ifindex;
+  if (bind(fd, (struct sockaddr*)&sll, sizeof sll) < 0) return fail("bind");
+  struct packet_mreq mr;
+  memset(&mr, 0, sizeof mr);
+  mr.mr_ifindex = (int)ifindex;
+  mr.mr_type = PACKET_MR_PROMISC;
+  if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) return fail("PACKET_ADD_MEMBERSHIP");
+  int actual = 0;
+  socklen_t alen = sizeof actual;
+  getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &alen);
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("fd", Napi::Number::New(env, fd));
+  out.Set("ifindex", Napi::Number::New(env, ifindex));
+  out.Set("rcvbufBytes", Napi::Number::New(env, actual));
+  out.Set("ignoreOutgoing", Napi::Boolean::New(env, ignoreOutgoing));
+  return out;
+}
+
+Napi::Value CloseFd(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  if (fd >= 0) close(fd);
+  return info.Env().Undefined();
+}
+
+// ifFlags(name) -> IFF_* flags (SIOCGIFFLAGS); throws ENODEV when the device is not in this netns.
+Napi::Value IfFlags(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  struct ifreq ifr;
+  if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) { ThrowErrno(env, name, "socket", errno); return env.Undefined(); }
+  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  int e = errno;
+  close(s);
+  if (r < 0) { ThrowErrno(env, name, "SIOCGIFFLAGS", e); return env.Undefined(); }
+  return Napi::Number::New(env, (uint16_t)ifr.ifr_flags);
+}
+
+// ifSetUp(name, up): set or clear IFF_UP (SIOCSIFFLAGS).
+Napi::Value IfSetUp(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  bool up = info[1].ToBoolean().Value();
+  struct ifreq ifr;
+  if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) { ThrowErrno(env, name, "socket", errno); return env.Undefined(); }
+  const char* op = "SIOCGIFFLAGS";
+  int r = ioctl(s, SIOCGIFFLAGS, &ifr);
+  if (r == 0) {
+    op = "SIOCSIFFLAGS";
+    if (up) ifr.ifr_flags |= IFF_UP; else ifr.ifr_flags &= ~IFF_UP;
+    r = ioctl(s, SIOCSIFFLAGS, &ifr);
+  }
+  int e = errno;
+  close(s);
+  if (r < 0) ThrowErrno(env, name, op, e);
+  return env.Undefined();
+}
+
+// ifIndexToName(ifindex) -> name or null (device gone from this netns).
+Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
+  char buf[IF_NAMESIZE];
+  if (if_indextoname(info[0].As<Napi::Number>().Uint32Value(), buf) == nullptr) return info.Env().Null();
+  return Napi::String::New(info.Env(), buf);
+}
+
+// sockError(fd) -> pending socket error (SO_ERROR, which also clears it), 0 if none.
+Napi::Value SockError(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int e = 0;
+  socklen_t len = sizeof e;
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0) e = errno;
+  return Napi::Number::New(info.Env(), e);
+}
+
+Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ErrName(info[0].As<Napi::Number>().Int32Value()));
+}
+
+// Resolves the per-call arguments; false (and a pending TypeError) on bad input.
+struct BatchArgs {
+  int fd, kind, count;
+  int32_t *offs, *caps, *lens, *res;
+  uint8_t* data[kMaxBatch];
+  size_t size[kMaxBatch];
+};
+
+bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a) {
+  Napi::Env env = info.Env();
+  // (fd, kind, bufs, offs, caps|lens, [lens], count, res)
+  a.fd = info[0].As<Napi::Number>().Int32Value();
+  a.kind = info[1].As<Napi::Number>().Int32Value();
+  Napi::Array bufs = info[2].As<Napi::Array>();
+  int k = 3;
+  a.offs = info[k++].As<Napi::Int32Array>().Data();
+  a.caps = withCaps ? info[k++].As<Napi::Int32Array>().Data() : nullptr;
+  a.lens = info[k++].As<Napi::Int32Array>().Data();
+  a.count = info[k++].As<Napi::Number>().Int32Value();
+  a.res = info[k++].As<Napi::Int32Array>().Data();
+  if (a.count < 0 || a.count > kMaxBatch || (uint32_t)a.count > bufs.Length()) {
+    Napi::TypeError::New(env, "sluice_io: bad batch count").ThrowAsJavaScriptException();
+    return false;
+  }
+  for (int i = 0; i < a.count; i++) {
+    napi_value v;
+    napi_get_element(env, bufs, (uint32_t)i, &v);
+    void* d = nullptr;
+    size_t n = 0;
+    if (napi_get_buffer_info(env, v, &d, &n) != napi_ok) {
+      Napi::TypeError::New(env, "sluice_io: batch slot is not a Buffer").ThrowAsJavaScriptException();
+      return false;
+    }
+    int32_t end = a.offs[i] + (withCaps ? a.caps[i] : a.lens[i]);
+    if (a.offs[i] < 0 || end < a.offs[i] || (size_t)end > n) {
+      Napi::RangeError::New(env, "sluice_io: batch slot out of its Buffer").ThrowAsJavaScriptException();
+      return false;
+    }
+    a.data[i] = (uint8_t*)d;
+    a.size[i] = n;
+  }
+  return true;
+}
+
+// recvBatch(fd, kind, bufs, offs, caps, lens, count, res) -> frames received.
+// Slot i may receive into bufs[i][offs[i] .. offs[i]+caps[i]). On return offs[i]/lens[i] give the
+// frame; lens[i] == 0 means "skip this slot" (our own outgoing frame), lens[i] < 0 a frame of
+// -lens[i] bytes that did not fit (drop it). AF_PACKET receives at offs[i]+4 so that a tag stripped
+// by the kernel can be put back in front of the EtherType by moving only the 12 MAC bytes down.
+// res[0] = errno that ended the call (EAGAIN normally, 0 when the batch filled), res[1] = syscalls.
+Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
+  BatchArgs a;
+  if (!ReadArgs(info, true, a)) return info.Env().Undefined();
+  int n = 0, sys = 0, err = 0;
+  if (a.kind == kKindTap) {
+    for (; n < a.count; n++) {
+      ssize_t r = read(a.fd, a.data[n] + a.offs[n], (size_t)a.caps[n]);
+      sys++;
+      if (r < 0) { err = errno; break; }
+      a.lens[n] = (int32_t)r;
+    }
+  } else if (a.count > 0) {
+    struct mmsghdr msgs[kMaxBatch];
+    struct iovec iov[kMaxBatch];
+    struct sockaddr_ll from[kMaxBatch];
+    union Ctrl { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))]; };
+    Ctrl ctrl[kMaxBatch];
+    for (int i = 0; i < a.count; i++) {
+      iov[i].iov_base = a.data[i] + a.offs[i] + 4;
+      iov[i].iov_len = a.caps[i] > 4 ? (size_t)(a.caps[i] - 4) : 0;
+      struct msghdr& h = msgs[i].msg_hdr;
+      h.msg_name = &from[i];
+      h.msg_namelen = sizeof from[i];
+      h.msg_iov = &iov[i];
+      h.msg_iovlen = 1;
+      h.msg_control = ctrl[i].buf;
+      h.msg_controllen = sizeof ctrl[i].buf;
+      h.msg_flags = 0;
+      msgs[i].msg_len = 0;
+    }
+    int r = recvmmsg(a.fd, msgs, (unsigned)a.count, MSG_DONTWAIT, nullptr);
+    sys++;
+    if (r < 0) {
+      err = errno;
+    } else {
+      n = r;
+      if (n < a.count) err = EAGAIN;
+      for (int i = 0; i < n; i++) {
+        struct msghdr& h = msgs[i].msg_hdr;
+        int32_t len = (int32_t)msgs[i].msg_len;
+        int32_t o = a.offs[i];
+        if (from[i].sll_pkttype == PACKET_OUTGOING) { a.lens[i] = 0; continue; }
+        if (h.msg_flags & MSG_TRUNC) { a.lens[i] = -(len + 4); continue; }
+        const struct tpacket_auxdata* aux = nullptr;
+        for (struct cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
+          if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
+              c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
+            aux = (const struct tpacket_auxdata*)CMSG_DATA(c);
+          }
+        }
+        if (aux != nullptr && (aux->tp_status & TP_STATUS_VLAN_VALID) && len >= 12) {
+          uint8_t* p = a.data[i] + o;
+          memmove(p, p + 4, 12);
+          uint16_t tpid = (aux->tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux->tp_vlan_tpid : 0x8100;
+          p[12] = (uint8_t)(tpid >> 8); p[13] = (uint8_t)tpid;
+          p[14] = (uint8_t)(aux->tp_vlan_tci >> 8); p[15] = (uint8_t)aux->tp_vlan_tci;
+          a.lens[i] = len + 4;
+        } else {
+          a.offs[i] = o + 4;
+          a.lens[i] = len;
+        }
+      }
+    }
+  }
+  a.res[0] = err;
+  a.res[1] = sys;
+  return Napi::Number::New(info.Env(), n);
+}
+
+// Per-frame errors: skip the frame and go on. Anything else (EAGAIN, ENOBUFS, device gone) stops.
+bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
+
+// sendBatch(fd, kind, bufs, offs, lens, count, res) -> frames sent.
+// res[0] = errno that stopped the batch early (0 if all were tried), res[1] = syscalls,
+// res[2] = frames skipped because the kernel refused that frame (e.g. EMSGSIZE).
+Napi::Value SendBatch(const Napi::CallbackInfo& info) {
+  BatchArgs a;
+  if (!ReadArgs(info, false, a)) return info.Env().Undefined();
+  int i = 0, sent = 0, sys = 0, err = 0, bad = 0;
+  if (a.kind == kKindTap) {
+    for (; i < a.count; i++) {
+      ssize_t r = write(a.fd, a.data[i] + a.offs[i], (size_t)a.lens[i]);
+      sys++;
+      if (r >= 0) { sent++; continue; }
+      if (FrameError(errno)) { bad++; continue; }
+      err = errno;
+      break;
+    }
+  } else {
+    struct mmsghdr msgs[kMaxBatch];
+    struct iovec iov[kMaxBatch];
+    for (int k = 0; k < a.count; k++) {
+      iov[k].iov_base = a.data[k] + a.offs[k];
+      iov[k].iov_len = (size_t)a.lens[k];
+      memset(&msgs[k], 0, sizeof msgs[k]);
+      msgs[k].msg_hdr.msg_iov = &iov[k];
+      msgs[k].msg_hdr.msg_iovlen = 1;
+    }
+    while (i < a.count) {
+      int r = sendmmsg(a.fd, msgs + i, (unsigned)(a.count - i), MSG_DONTWAIT);
+      sys++;
+      if (r > 0) { i += r; sent += r; continue; }
+      if (r < 0 && FrameError(errno)) { i++; bad++; continue; }
+      err = r < 0 ? errno : EAGAIN;
+      break;
+    }
+  }
+  a.res[0] = err;
+  a.res[1] = sys;
+  a.res[2] = bad;
+  return Napi::Number::New(info.Env(), sent);
+}
+
+// Poller: uv_poll on an fd; calls cb(status, events) on the JS thread. status < 0 is a libuv error
+// (POLLERR arrives as UV_EBADF and libuv stops the poll); events has 1 = readable, 4 = disconnect.
+struct PollState {
+  uv_poll_t handle;
+  napi_env env;
+  napi_ref cb;
+  napi_async_context ctx;
+  bool active;
+};
+
+void OnPollClosed(uv_handle_t* h) {
+  PollState* s = (PollState*)h->data;
+  napi_delete_reference(s->env, s->cb);
+  napi_async_destroy(s->env, s->ctx);
+  delete s;
+}
+
+void OnPoll(uv_poll_t* h, int status, int events) {
+  PollState* s = (PollState*)h->data;
+  if (status < 0) s->active = false;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  napi_open_handle_scope(env, &scope);
+  napi_value fn, recv, argv[2], result;
+  napi_get_reference_value(env, s->cb, &fn);
+  napi_get_undefined(env, &recv);
+  napi_create_int32(env, status, &argv[0]);
+  napi_create_int32(env, events, &argv[1]);
+  if (fn != nullptr && napi_make_callback(env, s->ctx, recv, fn, 2, argv, &result) != napi_ok) {
+    bool pending = false;
+    napi_is_exception_pending(env, &pending);
+    if (pending) {
+      napi_value exc;
+      napi_get_and_clear_last_exception(env, &exc);
+      napi_fatal_exception(env, exc);  // to process 'uncaughtException', as any callback's throw
+    }
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+class Poller : public Napi::ObjectWrap<Poller> {
+ public:
+  static Napi::Function Init(Napi::Env env) {
+    return DefineClass(env, "Poller", {
+      InstanceMethod("start", &Poller::Start),
+      InstanceMethod("stop", &Poller::Stop),
+      InstanceMethod("close", &Poller::Close),
+    });
+  }
+
+  // new Poller(fd, cb)
+  explicit Poller(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Poller>(info) {
+    Napi::Env env = info.Env();
+    int fd = info[0].As<Napi::Number>().Int32Value();
+    if (!info[1].IsFunction()) { Napi::TypeError::New(env, "Poller: callback required").ThrowAsJavaScriptException(); return; }
+    uv_loop_t* loop = nullptr;
+    napi_get_uv_event_loop(env, &loop);
+    state_ = new PollState();
+    state_->env = env;
+    state_->active = false;
+    napi_create_reference(env, info[1], 1, &state_->cb);
+    napi_value resName;
+    napi_create_string_utf8(env, "SluicePoller", NAPI_AUTO_LENGTH, &resName);
+    napi_async_init(env, nullptr, resName, &state_->ctx);
+    state_->handle.data = state_;
+    int r = uv_poll_init(loop, &state_->handle, fd);
+    if (r < 0) {
+      napi_delete_reference(env, state_->cb);
+      napi_async_destroy(env, state_->ctx);
+      delete state_;
+      state_ = nullptr;
+      Napi::Error err = Napi::Error::New(env, std::string("uv_poll_init: ") + uv_err_name(r));
+      err.Set("code", Napi::String::New(env, uv_err_name(r)));
+      err.ThrowAsJavaScriptException();
+    }
+  }
+
+  ~Poller() override { CloseState(); }
+
+ private:
+  Napi::Value Start(const Napi::CallbackInfo& info) {
+    if (state_ != nullptr && !state_->active) {
+      int r = uv_poll_start(&state_->handle, UV_READABLE | UV_DISCONNECT, OnPoll);
+      if (r < 0) {
+        Napi::Error err = Napi::Error::New(info.Env(), std::string("uv_poll_start: ") + uv_err_name(r));
+        err.Set("code", Napi::String::New(info.Env(), uv_err_name(r)));
+        err.ThrowAsJavaScriptException();
+        return info.Env().Undefined();
+      }
+      state_->active = true;
+    }
+    return info.Env().Undefined();
+  }
+  Napi::Value Stop(const Napi::CallbackInfo& info) {
+    if (state_ != nullptr && state_->active) { uv_poll_stop(&state_->handle); state_->active = false; }
+    return info.Env().Undefined();
+  }
+  Napi::Value Close(const Napi::CallbackInfo& info) {
+    CloseState();
+    return info.Env().Undefined();
+  }
+  void CloseState() {
+    if (state_ == nullptr) return;
+    uv_poll_stop(&state_->handle);
+    uv_close((uv_handle_t*)&state_->handle, OnPollClosed);
+    state_ = nullptr;
+  }
+  PollState* state_ = nullptr;
+};
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
+  exports.Set("tapSetPersist", Napi::Function::New(env, TapSetPersist));
+  exports.Set("packetOpen", Napi::Function::New(env, PacketOpen));
+  exports.Set("closeFd", Napi::Function::New(env, CloseFd));
+  exports.Set("ifFlags", Napi::Function::New(env, IfFlags));
+  exports.Set("ifSetUp", Napi::Function::New(env, IfSetUp));
+  exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
+  exports.Set("sockError", Napi::Function::New(env, SockError));
+  exports.Set("errnoName", Napi::Function::New(env, ErrnoName));
+  exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
+  exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
+  exports.Set("Poller", Poller::Init(env));
+  exports.Set("KIND_TAP", Napi::Number::New(env, kKindTap));
+  exports.Set("KIND_PACKET", Napi::Number::New(env, kKindPacket));
+  exports.Set("MAX_BATCH", Napi::Number::New(env, kMaxBatch));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(sluice_io, Init)

@@ -1,0 +1,214 @@
+// Shared machinery of the fd-backed ports (TapPort, SystemPort): one native call per batch into
+// preallocated slot arrays, a stash of spare packets from the pool, uv_poll readiness driving
+// `onReadable`, and link status (down / gone) reported through `onStatus`, never thrown.
+import os from 'node:os';
+import type { Batch } from '../batch.js';
+import { MAX_BURST } from '../batch.js';
+import { HEADROOM } from '../packet.js';
+import type { Packet } from '../packet.js';
+import type { PacketPool } from '../pool.js';
+import type { PortBackend } from '../port.js';
+import { native } from '../native/index.js';
+import type { NativeBinding, NativePoller } from '../native/index.js';
+import { PortIoCounters } from './io-counters.js';
+import type { PortStatusEvent, PortStatusListener } from './io-counters.js';
+
+const E = os.constants.errno;
+export const EAGAIN = E.EAGAIN;
+const EMPTY = Buffer.alloc(0);
+
+export abstract class FdPort implements PortBackend {
+  abstract readonly name: string;
+  readonly counters = new PortIoCounters();
+  /** Link changes: down/up, and `gone` when the device disappeared (the port then stays dead). */
+  onStatus: PortStatusListener | null = null;
+
+  protected nat: NativeBinding | null = null;
+  protected fd = -1;
+  protected abstract readonly kind: number;
+  protected isGone = false;
+  protected linkUp = false;
+
+  private poller: NativePoller | null = null;
+  private readableCb: (() => void) | null = null;
+  private readonly bufs: Buffer[] = new Array<Buffer>(MAX_BURST).fill(EMPTY);
+  private readonly offs = new Int32Array(MAX_BURST);
+  private readonly caps = new Int32Array(MAX_BURST);
+  private readonly lens = new Int32Array(MAX_BURST);
+  private readonly res = new Int32Array(4);
+  private readonly spare: Packet[] = [];
+  private spareCount = 0;
+  private sparePool: PacketPool | null = null;
+  private readonly pollCb = (status: number, events: number): void => this.onPoll(status, events);
+
+  /** True while the port is open and its link is usable. */
+  get up(): boolean { return this.fd >= 0 && this.linkUp && !this.isGone; }
+  get gone(): boolean { return this.isGone; }
+
+  /** Readiness callback; the poller runs only while one is set and the port is open. */
+  get onReadable(): (() => void) | null { return this.readableCb; }
+  set onReadable(cb: (() => void) | null) {
+    this.readableCb = cb ?? null;
+    this.syncPoller();
+  }
+
+  abstract open(): Promise<void>;
+
+  /** Call once the fd is open. */
+  protected attached(fd: number, nat: NativeBinding, up: boolean): void {
+    this.fd = fd; this.nat = nat; this.isGone = false; this.linkUp = up;
+    this.poller = new nat.Poller(fd, this.pollCb);
+    this.syncPoller();
+  }
+
+  private syncPoller(): void {
+    if (!this.poller) return;
+    if (this.readableCb && this.fd >= 0 && !this.isGone) this.poller.start();
+    else this.poller.stop();
+  }
+
+  recv(into: Batch, pool: PacketPool): number {
+    const nat = this.nat;
+    if (nat === null || this.fd < 0 || this.isGone) return 0;
+    let want = into.pkts.length - into.count;
+    if (want > MAX_BURST) want = MAX_BURST;
+    if (want <= 0) return 0;
+    if (pool !== this.sparePool) { this.releaseSpares(); this.sparePool = pool; }
+    const spare = this.spare;
+    let have = this.spareCount;
+    while (have < want) {
+      const p = pool.alloc();
+      if (p === null) break;
+      spare[have++] = p;
+    }
+    this.spareCount = have;
+    if (have === 0) return 0;  // pool exhausted: frames stay queued in the kernel
+    const n = have < want ? have : want;
+    const bufs = this.bufs, offs = this.offs, caps = this.caps, lens = this.lens, res = this.res;
+    for (let i = 0; i < n; i++) {
+      const b = spare[i].buf;
+      bufs[i] = b; offs[i] = HEADROOM; caps[i] = b.length - HEADROOM;
+    }
+    const got = nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res);
+    const c = this.counters;
+    c.nativeCalls++;
+    c.syscalls += res[1];
+    let added = 0, keep = 0, bytes = 0;
+    if (got > 0) {
+      const nowMs = Date.now();
+      for (let i = 0; i < got; i++) {
+        const p = spare[i], len = lens[i];
+        if (len > 0) {
+          p.off = offs[i]; p.len = len; p.tsMs = nowMs;
+          into.pkts[into.count++] = p;
+          added++; bytes += len;
+        } else {
+          if (len < 0) c.rxDrops++;
+          spare[keep++] = p;
+        }
+      }
+      for (let i = got; i < have; i++) spare[keep++] = spare[i];
+      this.spareCount = keep;
+      c.rxFrames += added; c.rxBytes += bytes;
+      if (!this.linkUp) this.setLink(true, false, 'frames received');
+    }
+    const err = res[0];
+    if (err !== 0 && err !== EAGAIN) this.ioError(err, 'recv');
+    return added;
+  }
+
+  send(from: Batch): number {
+    const nat = this.nat;
+    if (nat === null || this.fd < 0 || this.isGone) { this.counters.txDrops += from.count; return 0; }
+    const bufs = this.bufs, offs = this.offs, lens = this.lens, res = this.res, c = this.counters;
+    let total = 0;
+    for (let start = 0; start < from.count; start += MAX_BURST) {
+      let n = from.count - start;
+      if (n > MAX_BURST) n = MAX_BURST;
+      for (let i = 0; i < n; i++) {
+        const p = from.pkts[start + i];
+        bufs[i] = p.buf; offs[i] = p.off; lens[i] = p.len;
+      }
+      const sent = nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
+      c.nativeCalls++;
+      c.syscalls += res[1];
+      if (res[2] > 0) c.errors += res[2];
+      let bytes = 0;
+      for (let i = 0; i < sent; i++) bytes += lens[i];
+      c.txFrames += sent; c.txBytes += bytes;
+      total += sent;
+      if (sent > 0 && !this.linkUp && this.linkUpOnTx()) this.setLink(true, false, 'frames sent');
+      const err = res[0];
+      if (err !== 0) {
+        if (err !== EAGAIN && err !== E.ENOBUFS) this.ioError(err, 'send');
+        break;
+      }
+    }
+    c.txDrops += from.count - total;
+    return total;
+  }
+
+  /** Whether a successful transmit proves the link is up again (TAP: yes; AF_PACKET: no). */
+  protected linkUpOnTx(): boolean { return false; }
+
+  /** Classify an errno from recv/send/poll; subclasses decide down versus gone. */
+  protected abstract ioError(errno: number, op: string): void;
+
+  /** uv_poll reported POLLERR/hang-up (libuv stopped the poll). */
+  protected abstract pollError(status: number): void;
+
+  private onPoll(status: number, events: number): void {
+    if (status < 0) { this.pollError(status); return; }
+    this.counters.wakeups++;
+    const cb = this.readableCb;
+    if (cb !== null && (events & 1) !== 0) cb();
+  }
+
+  /** Record a link change and tell the listener; the poller follows (stopped once gone). */
+  protected setLink(up: boolean, gone: boolean, reason: string): void {
+    const changed = up !== this.linkUp || gone !== this.isGone;
+    this.linkUp = up;
+    if (gone) {
+      this.isGone = true;
+      if (this.poller) { this.poller.close(); this.poller = null; }
+    } else {
+      this.syncPoller();
+    }
+    if (changed && this.onStatus) this.onStatus({ up, gone, reason } satisfies PortStatusEvent);
+  }
+
+  /** Restart a poll that libuv stopped after POLLERR (the error has been consumed). */
+  protected rearmPoller(): void {
+    if (this.poller && this.readableCb && this.fd >= 0 && !this.isGone) { this.poller.stop(); this.poller.start(); }
+  }
+
+  protected errnoName(errno: number): string {
+    return this.nat ? this.nat.errnoName(errno) : `errno ${errno}`;
+  }
+
+  private releaseSpares(): void {
+    const pool = this.sparePool;
+    for (let i = 0; i < this.spareCount; i++) pool?.release(this.spare[i]);
+    this.spare.length = 0;
+    this.spareCount = 0;
+  }
+
+  protected detach(): void {
+    if (this.poller) { this.poller.close(); this.poller = null; }
+    if (this.fd >= 0 && this.nat) this.nat.closeFd(this.fd);
+    this.fd = -1;
+    this.linkUp = false;
+    this.releaseSpares();
+    this.sparePool = null;
+    this.bufs.fill(EMPTY);
+  }
+
+  async close(): Promise<void> {
+    this.detach();
+  }
+}
+
+/** Loads the addon; the thrown NativeUnavailableError (SW_ERR_NATIVE) says how to build it. */
+export function loadNative(): NativeBinding {
+  return native();
+}

@@ -1,0 +1,67 @@
+// TapPort: a TAP device Sluice creates (or attaches to, if persistent) and whose fd it owns; the
+// VM or namespace sits on the other side. Batched read()/write() loops through the native addon,
+// readiness by uv_poll. Use SystemPort instead for a TAP that QEMU opened itself.
+import os from 'node:os';
+import { FdPort, loadNative } from './fd-port.js';
+import { KIND_TAP } from '../native/index.js';
+
+const E = os.constants.errno;
+/** Linux EBADFD ("File descriptor in bad state"): a TAP fd whose device was deleted. Not in os.constants. */
+const EBADFD = 77;
+/** Linux IFNAMSIZ - 1. */
+export const MAX_IFNAME_LEN = 15;
+
+export interface TapPortOptions {
+  /** Keep the device after close (TUNSETPERSIST); default false: closing the fd deletes it. */
+  persist?: boolean;
+}
+
+export class TapPort extends FdPort {
+  readonly name: string;
+  protected readonly kind: number = KIND_TAP;
+  private readonly persist: boolean;
+
+  constructor(name: string, opts: TapPortOptions = {}) {
+    super();
+    if (typeof name !== 'string' || name.length === 0 || Buffer.byteLength(name) > MAX_IFNAME_LEN || /[\s/:]/.test(name)) {
+      throw new RangeError(`Cannot create TAP port "${name}": interface names are 1-${MAX_IFNAME_LEN} bytes without spaces, '/' or ':'`);
+    }
+    this.name = name;
+    this.persist = opts.persist ?? false;
+  }
+
+  async open(): Promise<void> {
+    if (this.fd >= 0) return;
+    const nat = loadNative();
+    const { fd } = nat.tapOpen(this.name, this.persist);
+    try {
+      nat.ifSetUp(this.name, true);
+    } catch (err) {
+      nat.closeFd(fd);
+      throw err;
+    }
+    this.attached(fd, nat, true);
+  }
+
+  protected override linkUpOnTx(): boolean { return true; }
+
+  protected ioError(errno: number, op: string): void {
+    this.counters.errors++;
+    const reason = `${this.name}: ${op}: ${this.errnoName(errno)}`;
+    if (errno === EBADFD || errno === E.ENODEV || errno === E.ENXIO || errno === E.EBADF) {
+      this.setLink(false, true, reason);          // the netdev was deleted: the fd is detached for good
+    } else if (errno === E.EIO || errno === E.ENETDOWN) {
+      this.setLink(false, false, reason);         // administratively down (write gives EIO)
+    }
+  }
+
+  protected pollError(status: number): void {
+    // tun_chr_poll() reports POLLERR only once the device is detached from the fd.
+    this.counters.errors++;
+    this.setLink(false, true, `${this.name}: poll: device removed (uv status ${status})`);
+  }
+
+  override async close(): Promise<void> {
+    this.detach();
+  }
+}

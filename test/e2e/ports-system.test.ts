@@ -1,0 +1,180 @@
+// e2e: SystemPort (AF_PACKET) on veths into throwaway namespaces: frames both ways, no loop-back
+// of our own sends, 802.1Q tags restored from auxdata, 64 frames in one native call, a JS relay
+// carrying ping between two namespaces, and link down/up/removal reported through onStatus.
+import { afterAll, afterEach, expect, it } from 'vitest';
+import { Batch, MAX_BURST } from '../../src/datapath/batch.js';
+import { Packet } from '../../src/datapath/packet.js';
+import { PacketPool } from '../../src/datapath/pool.js';
+import type { PortBackend } from '../../src/datapath/port.js';
+import { SystemPort } from '../../src/datapath/ports/system.js';
+import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';
+import { describePrivileged } from '../helpers/privileged.js';
+import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
+import { arpRequest, collect, relay } from './ports-util.js';
+
+const labs: NetnsLab[] = [];
+const ports: PortBackend[] = [];
+function lab(): NetnsLab { const l = new NetnsLab(); labs.push(l); return l; }
+function track<T extends PortBackend>(p: T): T { ports.push(p); return p; }
+afterEach(async () => { for (const p of ports.splice(0)) await p.close(); for (const l of labs.splice(0)) l.cleanup(); });
+afterAll(async () => { for (const p of ports.splice(0)) await p.close(); for (const l of labs.splice(0)) l.cleanup(); });
+
+const OUR_MAC = Buffer.from('02000000aa01', 'hex');
+
+describePrivileged('SystemPort (AF_PACKET) on veth', () => {
+  it('exchanges frames with a namespace and never receives its own transmissions', async () => {
+    const l = lab();
+    const ns = l.addNs('a');
+    const root = l.name('r'), inner = l.name('n');
+    l.addVeth(root, inner, ns);
+    l.addr(ns, inner, '10.77.0.1/24');
+    const port = track(new SystemPort(root));
+    await port.open();
+    expect(port.ifindex).toBeGreaterThan(0);
+    expect(port.rcvbufBytes).toBeGreaterThanOrEqual(32 * 1024 * 1024);
+    const pool = new PacketPool(256);
+    const got = collect(port, pool);
+
+    const b = new Batch();
+    const p = pool.alloc()!;
+    expect(p.load(arpRequest(OUR_MAC, [10, 77, 0, 2], [10, 77, 0, 1]), 0, 42)).toBe(true);
+    b.push(p);
+    expect(port.send(b)).toBe(1);
+    pool.release(p);
+
+    // The namespace answers our ARP request: a frame we sent arrived, and its reply came back.
+    await waitFor(() => got.some((f) => f.readUInt16BE(12) === 0x0806 && f.readUInt16BE(20) === 2 && f.subarray(0, 6).equals(OUR_MAC)), 3000, 'ARP reply');
+    expect(l.ip(ns, ['neigh', 'show', '10.77.0.2'])).toContain('02:00:00:00:aa:01');
+    // Our own ARP request (source MAC = OUR_MAC) must not have looped back into our socket.
+    expect(got.filter((f) => f.subarray(6, 12).equals(OUR_MAC))).toHaveLength(0);
+    expect(port.counters.rxFrames).toBe(got.length);
+    expect(port.counters.txFrames).toBe(1);
+    expect(port.up).toBe(true);
+  });
+
+  it('restores the 802.1Q tag (TPID, PCP, VID) that the kernel moved into auxdata', async () => {
+    const l = lab();
+    const ns = l.addNs('a');
+    const root = l.name('r'), inner = l.name('n'), vlan = l.name('v');
+    l.addVeth(root, inner, ns);
+    l.ip(ns, ['link', 'add', 'link', inner, 'name', vlan, 'type', 'vlan', 'id', '100', 'egress-qos-map', '0:5']);
+    l.up(ns, vlan);
+    l.addr(ns, vlan, '10.78.100.1/24');
+    const port = track(new SystemPort(root));
+    await port.open();
+    const pool = new PacketPool(256);
+    const got = collect(port, pool);
+
+    // A tagged ARP request from us (VID 100); the namespace's vlan subinterface answers tagged.
+    const untagged = arpRequest(OUR_MAC, [10, 78, 100, 2], [10, 78, 100, 1]);
+    const tagged = Buffer.concat([untagged.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 100]), untagged.subarray(12)]);
+    const b = new Batch();
+    const p = pool.alloc()!;
+    p.load(tagged, 0, tagged.length);
+    b.push(p);
+    expect(port.send(b)).toBe(1);
+    pool.release(p);
+
+    await waitFor(() => got.some((f) => f.subarray(0, 6).equals(OUR_MAC)), 3000, 'tagged ARP reply');
+    const reply = got.find((f) => f.subarray(0, 6).equals(OUR_MAC))!;
+    expect(reply.readUInt16BE(12)).toBe(0x8100);            // TPID back in place
+    expect(reply.readUInt16BE(14)).toBe((5 << 13) | 100);   // PCP 5 (egress-qos-map), VID 100
+    expect(reply.readUInt16BE(16)).toBe(0x0806);            // then the real EtherType
+    expect(reply.readUInt16BE(16 + 6)).toBe(2);             // ARP reply
+    expect(reply.subarray(6, 12).equals(l.mac(ns, vlan))).toBe(true);
+  });
+
+  it('sends 64 frames in one native call; all arrive in order on the peer, none loop back', async () => {
+    const l = lab();
+    const a = l.name('a'), z = l.name('z');
+    l.addVeth(a, z);
+    const pa = track(new SystemPort(a)), pz = track(new SystemPort(z));
+    await pa.open();
+    await pz.open();
+    const pool = new PacketPool(512);
+    const atA = collect(pa, pool), atZ = collect(pz, pool);
+
+    const b = new Batch(MAX_BURST);
+    for (let i = 0; i < 64; i++) {
+      const p = pool.alloc()!;
+      const f = Buffer.alloc(64, 0xa5);
+      Buffer.from('ffffffffffff', 'hex').copy(f, 0);
+      OUR_MAC.copy(f, 6);
+      f.writeUInt16BE(0x88b5, 12);   // IEEE local experimental EtherType
+      f.writeUInt32BE(i, 14);
+      p.load(f, 0, f.length);
+      b.push(p);
+    }
+    const calls = pa.counters.nativeCalls;
+    expect(pa.send(b)).toBe(64);
+    expect(pa.counters.nativeCalls - calls).toBe(1);
+    for (let i = 0; i < b.count; i++) pool.release(b.pkts[i]);
+
+    const ours = (fs: Buffer[]): Buffer[] => fs.filter((f) => f.length === 64 && f.readUInt16BE(12) === 0x88b5);
+    await waitFor(() => ours(atZ).length >= 64, 3000, '64 frames at the peer');
+    expect(ours(atZ).map((f) => f.readUInt32BE(14))).toEqual(Array.from({ length: 64 }, (_, i) => i));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(ours(atA)).toHaveLength(0);
+    expect(pz.counters.nativeCalls).toBeLessThan(64);   // received in batches, not one call a frame
+  });
+
+  it('relays ping between two namespaces through two SystemPorts', async () => {
+    if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
+    const l = lab();
+    const ns1 = l.addNs('1'), ns2 = l.addNs('2');
+    const p1 = l.name('p1'), v1 = l.name('v1'), p2 = l.name('p2'), v2 = l.name('v2');
+    l.addVeth(p1, v1, ns1);
+    l.addVeth(p2, v2, ns2);
+    l.addr(ns1, v1, '10.79.0.1/24');
+    l.addr(ns2, v2, '10.79.0.2/24');
+    const s1 = track(new SystemPort(p1)), s2 = track(new SystemPort(p2));
+    await s1.open();
+    await s2.open();
+    relay(s1, s2, new PacketPool(512));
+    const r = await l.execAsync(ns1, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.79.0.2']);
+    expect(r.stdout).toMatch(/3 packets transmitted, 3 received/);
+    expect(r.code).toBe(0);
+    expect(s1.counters.rxFrames).toBeGreaterThanOrEqual(4);   // ARP + 3 echo requests at least
+    expect(s2.counters.txFrames).toBeGreaterThanOrEqual(4);
+  });
+
+  it('reports link down, up and device removal through onStatus, without throwing', async () => {
+    const l = lab();
+    const a = l.name('a'), z = l.name('z');
+    l.addVeth(a, z);
+    const port = track(new SystemPort(a));
+    await port.open();
+    const events: PortStatusEvent[] = [];
+    port.onStatus = (ev) => events.push(ev);
+    const pool = new PacketPool(64);
+    collect(port, pool);
+
+    l.ip(null, ['link', 'set', a, 'down']);
+    await waitFor(() => events.some((e) => !e.up && !e.gone), 3000, 'link down event');
+    expect(port.up).toBe(false);
+    l.ip(null, ['link', 'set', a, 'up']);
+    await waitFor(() => events.length >= 2 && events[events.length - 1].up, 3000, 'link up event');
+    expect(port.up).toBe(true);
+
+    l.ip(null, ['link', 'del', a]);
+    await waitFor(() => events.some((e) => e.gone), 3000, 'gone event');
+    const last = events[events.length - 1];
+    expect(last).toMatchObject({ up: false, gone: true });
+    expect(last.reason).toContain(a);
+    const b = new Batch();
+    const p = new Packet();
+    p.load(arpRequest(OUR_MAC, [10, 0, 0, 1], [10, 0, 0, 2]), 0, 42);
+    b.push(p);
+    expect(port.send(b)).toBe(0);
+    expect(port.recv(new Batch(), pool)).toBe(0);
+    await port.close();
+    await port.close();   // idempotent
+  });
+
+  it('rejects opening a missing device with a message naming it and the errno', async () => {
+    const name = `${new NetnsLab().id}none`;
+    const port = new SystemPort(name);
+    await expect(port.open()).rejects.toMatchObject({ code: 'ENODEV', message: expect.stringMatching(new RegExp(`^${name}: if_nametoindex: ENODEV`)) });
+    expect(() => new SystemPort('a-name-that-is-way-too-long')).toThrow(RangeError);
+  });
+});
