@@ -5,7 +5,8 @@ import { buildFrame } from '../src/packet/build.js';
 import { extractFlowKey } from '../src/packet/extract.js';
 import { FlowKey } from '../src/packet/flow-key.js';
 
-export interface ExtractFigure { name: string; nsPerFrame: number; frames: number }
+/** Shape read by bench/run.ts (name, value, unit, target: higher is better) plus the raw figures. */
+export interface ExtractFigure { name: string; value: number; unit: string; target?: number; note?: string; nsPerFrame: number; frames: number }
 
 function fixtures(): Array<{ name: string; frame: Buffer }> {
   const mac = { dst: '02:00:00:00:00:02', src: '02:00:00:00:00:01' };
@@ -37,11 +38,15 @@ export function run(frames = 2_000_000): ExtractFigure[] {
       if (ns < best) best = ns;
     }
     if (sink !== 0) throw new Error(`bench fixture ${name} did not parse cleanly`);
-    out.push({ name, nsPerFrame: best, frames });
+    out.push({ name: `extractFlowKey ${name}`, value: best, unit: 'ns/frame', nsPerFrame: best, frames });
+    if (name === 'udp/ipv4') {
+      // The design target (well under 100 ns) as a rate, so the runner's ">= target" reads right.
+      out.push({ name: 'extractFlowKey udp/ipv4 rate', value: 1000 / best, unit: 'Mframes/s', target: 10, note: '10 Mframes/s = 100 ns/frame', nsPerFrame: best, frames });
+    }
   }
   return out;
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const f of run()) console.log(`extractFlowKey ${f.name.padEnd(14)} ${f.nsPerFrame.toFixed(1).padStart(6)} ns/frame`);
+  for (const f of run()) console.log(`${f.name.padEnd(32)} ${f.value.toFixed(1).padStart(7)} ${f.unit}`);
 }

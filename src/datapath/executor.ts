@@ -2,9 +2,10 @@
 // (meter, apply-actions, clear/write-actions, write-metadata, goto-table), the action set, groups,
 // NORMAL, and deferred outputs (the last output takes the original packet; earlier ones get copies
 // made at the moment they happen). Hot path: preallocated contexts, indexed loops, no allocation.
-import { K, VID_PRESENT, FlowKey, formatIpv4, formatMac, macJoin, PARSE_ERROR_NAMES } from '../packet/flow-key.js';
+import { K, MATCH_WORDS, VID_PRESENT, FlowKey, formatIpv4, formatMac, macJoin, PARSE_ERROR_NAMES } from '../packet/flow-key.js';
 import { extractFlowKey } from '../packet/extract.js';
 import type { Packet } from './packet.js';
+import { NO_PACKET } from './batch.js';
 import type { PacketPool } from './pool.js';
 import { OFPP, GroupType } from './flow-types.js';
 import type { Action } from './flow-types.js';
@@ -18,7 +19,8 @@ import { Normal, NormalDecision, NormalDrop, NORMAL_DROP_NAMES } from './normal.
 import type { NormalPortInfo } from './normal.js';
 import { DROP, DROP_NAMES, XC, EXEC_COUNTER_NAMES } from './counters.js';
 import { FlowFlags } from './flow-types.js';
-import { isTagged, outerTci, pushVlan, popVlan, setVlanVid, setVlanPcp, makeTci } from '../vlan/tag.js';
+import { isTagged, outerTci, pushVlan, popVlan, setVlanVid, setVlanPcp } from '../vlan/tag.js';
+import { makeTci } from '../packet/vlan.js';
 import { egressUntaggedVid } from '../vlan/port-mode.js';
 import { formatMatch, formatActions } from './flow-syntax.js';
 import type { TraceResult } from './trace.js';
@@ -105,9 +107,7 @@ export class Executor {
   ) {
     this.cache = new FlowCache(cacheSize);
     this.normal = new Normal(normalOpts);
-    for (let i = 0; i < MAX_CTX; i++) { this.ctxs.push(new Ctx(pool.alloc() ?? (null as unknown as Packet))); this.floodBuf.push(new Int32Array(1024)); }
-    // the contexts only borrowed a packet to get their shape; give them back
-    for (let i = 0; i < MAX_CTX; i++) { const p = this.ctxs[i].pkt; if (p !== null) pool.release(p); }
+    for (let i = 0; i < MAX_CTX; i++) { this.ctxs.push(new Ctx(NO_PACKET)); this.floodBuf.push(new Int32Array(1024)); }
   }
 
   // ------------------------------------------------------------------ entry points
@@ -208,7 +208,13 @@ export class Executor {
     if (cached) {
       h = cache.hash(key);
       slot = cache.find(key, h, gen);
-      this.counters[slot >= 0 ? XC.CacheHits : XC.CacheMisses]++;
+      if (slot >= 0) this.counters[XC.CacheHits]++;
+      else {
+        this.counters[XC.CacheMisses]++;
+        // actions may rewrite the key (set_field, write-metadata): keep the lookup key for the insert
+        const snap = this.snap;
+        for (let i = 0; i < MATCH_WORDS; i++) snap[i] = key[i];
+      }
     }
     let t = startTable;
     for (let step = 0; step < MAX_TABLE_STEPS; step++) {
@@ -253,18 +259,11 @@ export class Executor {
     }
     if (cached && slot < 0 && complete && n <= CACHE_DEPTH) {
       // the key may have been rewritten by set_field/write-metadata: cache under the original key
-      cache.insert(this.origKey(ctx), h, gen, this.rec, n, missTable);
+      cache.insert(this.snap, h, gen, this.rec, n, missTable);
     }
   }
 
-  /** The key as it was at cache lookup: only valid when no action rewrote it; otherwise re-derive. */
-  private origKey(ctx: Ctx): Uint32Array {
-    // Rewrites only happen through actions; rather than snapshot every frame, re-extract on demand.
-    return ctx.key.w === null ? ctx.key.w : this.lookupKeySnapshot(ctx);
-  }
-  private readonly snap = new Uint32Array(K.COUNT);
-  private snapValid = false;
-  private lookupKeySnapshot(ctx: Ctx): Uint32Array { return this.snapValid ? this.snap : ctx.key.w; }
+  private readonly snap = new Uint32Array(MATCH_WORDS);
 
   private meter(ctx: Ctx, id: number): boolean {
     const lim = this.pipeline.meters.get(id);
@@ -353,7 +352,7 @@ export class Executor {
         if ((tci >>> 13) !== pcp && !setVlanPcp(p, pcp)) return false;
         return true;
       }
-      return pushVlan(p, 0x8100, makeTci(pcp, 0, vid));
+      return pushVlan(p, 0x8100, makeTci(vid, pcp, 0));
     }
     if (tag === 0 && isTagged(p)) return popVlan(p);
     return true;
@@ -588,7 +587,7 @@ export class Executor {
     const dst = macJoin(w[K.ETH_DST_HI], w[K.ETH_DST_LO]);
     const isGroup = (w[K.ETH_DST_HI] & 0x0100) !== 0;
     const learned = isGroup ? -1 : this.normal.lookup(d.vid, dst, this.nowMs);
-    if (learned !== undefined && learned >= 0 && learned !== null) {
+    if (learned >= 0) {
       const info = this.host.normalPorts().find((x) => x.ofport === learned);
       if (learned === ctx.inPort || info === undefined || !info.canForward) d.count = 0;
       else { d.count = 1; d.ports[0] = learned; d.tagged[0] = egressUntaggedVid(info.vlan) === d.vid ? 0 : 1; }

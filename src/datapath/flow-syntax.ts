@@ -315,7 +315,10 @@ class MatchBuilder {
 
   /** Resolve protocol-dependent names and check prerequisites (OXM rules). */
   finish(): MatchSpec {
-    for (const [name, raw] of this.deferred) {
+    // Protocol-defining names first, so "tp_dst=80,tcp" and "tp_dst=80,ip,nw_proto=6" both resolve.
+    const first = (n: string): number => (n === 'ip_proto' || n === 'nw_proto' ? 0 : 1);
+    const deferred = [...this.deferred].sort((a, b) => first(a[0]) - first(b[0]));
+    for (const [name, raw] of deferred) {
       const eth = this.eth(), proto = this.proto();
       let f: FieldName;
       switch (name) {
@@ -464,6 +467,10 @@ function parseActionList(text: string, portNames: FlowParseOptions['portNames'],
         break;
       }
       case 'mod_vlan_vid': {
+        // Open vSwitch pushes a tag when the frame has none. Sluice maps mod_vlan_vid to OpenFlow
+        // 1.3's set_field vlan_vid, which rewrites an existing tag only (an untagged frame is left
+        // as is). To tag untagged frames write push_vlan:0x8100,mod_vlan_vid:N.
+
         const v = parseUint(arg, 'mod_vlan_vid', 4095);
         actions.push({ type: 'set_field', field: 'vlan_vid', value: VID_PRESENT | BigInt(v) });
         break;

@@ -371,7 +371,7 @@ void OnPoll(uv_poll_t* h, int status, int events) {
   napi_open_handle_scope(env, &scope);
   napi_value fn, recv, argv[2], result;
   napi_get_reference_value(env, s->cb, &fn);
-  napi_get_undefined(env, &recv);
+  napi_get_global(env, &recv);
   napi_create_int32(env, status, &argv[0]);
   napi_create_int32(env, events, &argv[1]);
   if (fn != nullptr && napi_make_callback(env, s->ctx, recv, fn, 2, argv, &result) != napi_ok) {

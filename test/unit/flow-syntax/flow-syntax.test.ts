@@ -248,3 +248,37 @@ describe('IPv6 text', () => {
     expect(() => parseIpv6('1:2:3')).toThrow(TypeError);
   });
 });
+
+describe('order independence and random round trips', () => {
+  it('resolves tp_dst before nw_proto', () => {
+    expect(parseFlow('tp_dst=80,ip,nw_proto=6,actions=drop')).toEqual(parseFlow('tcp,tp_dst=80,actions=drop'));
+  });
+
+  it('parse(format(parse(s))) equals parse(s) for random combinations', async () => {
+    const fc = (await import('fast-check')).default;
+    const proto = fc.constantFrom('', 'ip', 'arp', 'tcp', 'udp6', 'icmp', 'ipv6');
+    const extra: Record<string, string[]> = {
+      '': ['dl_src=00:00:5e:00:53:01', 'dl_dst=01:00:00:00:00:00/01:00:00:00:00:00', 'dl_vlan=7', 'in_port=3', 'metadata=0x12/0xff', 'tun_id=5001'],
+      ip: ['nw_src=192.0.2.0/24', 'nw_dst=198.51.100.7', 'ip_dscp=10', 'nw_proto=17'],
+      arp: ['arp_op=1', 'arp_tpa=10.0.0.1', 'arp_sha=aa:bb:cc:dd:ee:ff'],
+      tcp: ['tp_src=1234', 'tcp_dst=443', 'nw_src=10.0.0.1'],
+      udp6: ['tp_dst=53', 'ipv6_src=2001:db8::/48'],
+      icmp: ['icmp_type=3', 'icmp_code=1'],
+      ipv6: ['ipv6_label=0x5', 'ipv6_dst=::1'],
+    };
+    const actions = fc.subarray(['output:1', 'mod_vlan_vid:9', 'pop_vlan', 'set_queue:3', 'CONTROLLER:100', 'group:2', 'dec_ttl', 'NORMAL'], { minLength: 0 });
+    const flow = proto.chain((p) => fc.tuple(
+      fc.constant(p),
+      fc.subarray([...extra[''], ...(extra[p] ?? [])]),
+      actions,
+      fc.integer({ min: 0, max: 65535 }),
+      fc.integer({ min: 0, max: 254 }),
+      fc.bigInt({ min: 0n, max: (1n << 64n) - 1n }),
+    ));
+    fc.assert(fc.property(flow, ([p, fields, acts, prio, table, cookie]) => {
+      const text = [`table=${table}`, `priority=${prio}`, `cookie=0x${cookie.toString(16)}`, p, ...fields].filter(Boolean).join(',') + `,actions=${acts.length ? acts.join(',') : 'drop'}`;
+      const spec = parseFlow(text);
+      expect(parseFlow(formatFlow(spec))).toEqual(spec);
+    }), { numRuns: 300 });
+  });
+});

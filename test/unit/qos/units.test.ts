@@ -57,3 +57,15 @@ describe('defaultBurst', () => {
     expect(defaultBurst(parseRate('10pps'))).toEqual({ unit: 'pkt', amount: 2 });
   });
 });
+
+describe('random round trips', () => {
+  it('formatRate/formatSize are exact for integer amounts', async () => {
+    const fc = (await import('fast-check')).default;
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.constantFrom('bit', 'pkt'), (n, unit) => {
+      const r = { unit: unit as 'bit' | 'pkt', perSec: n };
+      expect(parseRate(formatRate(r))).toEqual(r);
+      const s = { unit: unit === 'bit' ? 'byte' as const : 'pkt' as const, amount: n };
+      expect(parseSize(formatSize(s))).toEqual(s);
+    }), { numRuns: 300 });
+  });
+});

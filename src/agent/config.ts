@@ -1,0 +1,366 @@
+// The switch daemon's configuration file (sluice.yaml): YAML read with `yaml`, checked with zod,
+// cross-checked (ofports, port names, channels, VLAN modes, flow strings), and returned as typed
+// camelCase objects. Every error is a ConfigError with ONE line naming file, key path and why.
+// saveConfig writes the same kebab-case form back atomically (temp file + rename).
+import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { parseDocument, stringify, LineCounter } from 'yaml';
+import { z } from 'zod';
+import { parseFlow, FlowSyntaxError } from '../datapath/flow-syntax.js';
+import type { FlowSpec } from '../datapath/flow-types.js';
+import { resolveChannelSpec, MAX_QUEUE } from '../qos/channel.js';
+
+export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_IO';
+export class ConfigError extends Error {
+  readonly code: ConfigErrorCode;
+  constructor(message: string, code: ConfigErrorCode = 'CONFIG_INVALID') { super(message); this.name = 'ConfigError'; this.code = code; }
+}
+
+export type PortType = 'tap' | 'system' | 'qemu-stream' | 'memory';
+export type VlanMode = 'access' | 'trunk' | 'native-tagged' | 'native-untagged';
+export interface VlanConfig { mode: VlanMode; vid?: number; vids?: number[] }
+export interface PortConfig {
+  name: string;
+  ofport: number;
+  type: PortType;
+  /** tap/system: kernel device (defaults to the port name). */
+  device?: string;
+  /** qemu-stream: Unix socket path, or host + port for TCP; role (default connect). */
+  path?: string;
+  host?: string;
+  port?: number;
+  role?: 'connect' | 'listen';
+  /** Absent: a trunk carrying every VLAN. */
+  vlan?: VlanConfig;
+  /** Channel policing what the port sends into the switch. */
+  channel?: string;
+  /** Channel limiting what the switch delivers to the port. */
+  egressChannel?: string;
+}
+export interface BridgeConfig {
+  name: string;
+  datapathId?: string;           // 16 lowercase hex digits
+  failMode: 'standalone' | 'secure';
+  macTableSize: number;
+  macAging: number;              // seconds
+  controllers: string[];
+  listen?: string;
+  ports: Record<string, PortConfig>;
+  /** Flow strings as written, and parsed (same order). */
+  flows: string[];
+  flowSpecs: FlowSpec[];
+}
+export interface ChannelConfig { name: string; rate: string; burst?: string; mode: 'police' | 'shape'; queue?: number }
+export interface SluiceConfig { bridges: Record<string, BridgeConfig>; channels: Record<string, ChannelConfig> }
+
+export const DEFAULT_MAC_TABLE_SIZE = 8192;
+export const DEFAULT_MAC_AGING_S = 300;
+const MAX_OFPORT = 65279;          // 0xfeff: keeps port numbers usable from OpenFlow 1.0 tools too
+
+// ---------------------------------------------------------------------------------------------
+// Structural schema (as users write it: kebab-case)
+
+const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const NAME_MSG = 'names are 1-64 letters, digits, "_", "-" or "."';
+const int = (what: string, lo: number, hi: number) => z.number({ error: `${what} must be a number` }).superRefine((v, ctx) => {
+  if (!Number.isInteger(v) || v < lo || v > hi) ctx.addIssue({ code: 'custom', message: `${what} ${v} is out of range ${lo}-${hi}` });
+});
+const vlanId = int('VLAN id', 1, 4094);
+const str = (what: string) => z.string({ error: `${what} must be a string` });
+
+const vlanSchema = z.strictObject({
+  mode: z.enum(['access', 'trunk', 'native-tagged', 'native-untagged']),
+  vid: vlanId.optional(),
+  vids: z.array(vlanId, { error: 'vids must be a list of VLAN ids' }).optional(),
+});
+const portSchema = z.strictObject({
+  ofport: int('ofport', 1, MAX_OFPORT),
+  type: z.enum(['tap', 'system', 'qemu-stream', 'memory']),
+  device: str('device').min(1).max(15, { error: 'device names are at most 15 characters (IFNAMSIZ)' }).optional(),
+  path: str('path').min(1).optional(),
+  host: str('host').min(1).optional(),
+  port: int('TCP port', 1, 65535).optional(),
+  role: z.enum(['connect', 'listen']).optional(),
+  vlan: vlanSchema.optional(),
+  channel: str('channel').optional(),
+  'egress-channel': str('egress-channel').optional(),
+});
+const bridgeSchema = z.strictObject({
+  'datapath-id': z.string({ error: 'datapath-id must be a quoted string of 16 hex digits (e.g. "0000000000000001")' })
+    .regex(/^[0-9a-fA-F]{16}$/, { error: 'datapath-id must be 16 hex digits (e.g. "0000000000000001")' }).optional(),
+  'fail-mode': z.enum(['standalone', 'secure']).optional(),
+  'mac-table-size': int('mac-table-size', 1, 1_000_000).optional(),
+  'mac-aging': int('mac-aging', 1, 1_000_000).optional(),
+  controllers: z.array(str('controller').regex(/^(tcp:[^:\s]+(:\d{1,5})?|tcp:\[[0-9a-fA-F:.]+\](:\d{1,5})?|unix:\S+)$/, {
+    error: 'controllers are "tcp:HOST[:PORT]" or "unix:PATH" (e.g. tcp:127.0.0.1:6653)',
+  })).optional(),
+  listen: str('listen').regex(/^(ptcp:\d{1,5}(:[0-9A-Za-z.:[\]-]+)?|punix:\S+)$/, { error: 'listen is "ptcp:PORT[:IP]" or "punix:PATH" (e.g. ptcp:6634:127.0.0.1)' }).optional(),
+  ports: z.record(str('port name').regex(NAME, { error: NAME_MSG }), portSchema).optional(),
+  flows: z.array(str('a flow')).optional(),
+});
+const channelSchema = z.strictObject({
+  rate: z.union([z.string(), z.number()], { error: 'rate must be a string like 50mbit' }),
+  burst: z.union([z.string(), z.number()], { error: 'burst must be a string like 64kb' }).optional(),
+  mode: z.enum(['police', 'shape']).optional(),
+  queue: int('queue', 1, MAX_QUEUE).optional(),
+});
+const fileSchema = z.strictObject({
+  bridges: z.record(str('bridge name').regex(NAME, { error: NAME_MSG }), bridgeSchema, { error: 'bridges must be a mapping of bridge name to bridge' }),
+  channels: z.record(str('channel name').regex(NAME, { error: NAME_MSG }), channelSchema).optional(),
+});
+type RawFile = z.infer<typeof fileSchema>;
+
+const KNOWN_KEYS = [...Object.keys(fileSchema.shape), ...Object.keys(bridgeSchema.shape), ...Object.keys(portSchema.shape),
+  ...Object.keys(vlanSchema.shape), ...Object.keys(channelSchema.shape)];
+
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]; d[0] = i;
+    for (let j = 1; j <= b.length; j++) { const t = d[j]; d[j] = Math.min(d[j] + 1, d[j - 1] + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1)); prev = t; }
+  }
+  return d[b.length];
+}
+function suggest(word: string, options: readonly string[]): string {
+  let best = '', bd = Infinity;
+  for (const o of options) { const d = distance(word.toLowerCase().replace(/_/g, '-'), o); if (d < bd) { bd = d; best = o; } }
+  return bd <= Math.max(1, Math.floor(word.length / 3)) ? ` (did you mean "${best}"?)` : '';
+}
+
+function pathText(path: ReadonlyArray<PropertyKey>): string {
+  return path.length === 0 ? '(top level)' : path.map(String).join('.');
+}
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (v === null) return 'nothing';
+  if (Array.isArray(v)) return 'a list';
+  if (typeof v === 'object') return 'a mapping';
+  return String(v);
+}
+
+function issueText(file: string, issues: readonly z.core.$ZodIssue[]): string {
+  const iss = issues.find((i) => i.code === 'unrecognized_keys') ?? issues[0];
+  const input = (iss as { input?: unknown }).input;
+  switch (iss.code) {
+    case 'unrecognized_keys': {
+      const key = iss.keys[0];
+      return `${file}: ${pathText([...iss.path, key])}: unknown key${suggest(key, KNOWN_KEYS)}`;
+    }
+    case 'invalid_value':
+      return `${file}: ${pathText(iss.path)}: ${show(input)} is not one of ${iss.values.map(String).join(', ')}`;
+    case 'invalid_type':
+      if (input === undefined) return `${file}: ${pathText(iss.path)}: missing (required)`;
+      if (iss.message.startsWith('Invalid input')) return `${file}: ${pathText(iss.path)}: expected ${iss.expected === 'record' || iss.expected === 'object' ? 'a mapping' : iss.expected === 'array' ? 'a list' : `a ${iss.expected}`}, got ${show(input)}`;
+      return `${file}: ${pathText(iss.path)}: ${iss.message}`;
+    case 'invalid_key':
+      return `${file}: ${pathText(iss.path)}: bad name: ${iss.issues[0]?.message ?? iss.message}`;
+    default:
+      return `${file}: ${pathText(iss.path)}: ${iss.message}`;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+
+/** Parse and check config text; `fileName` is used in messages. Throws ConfigError. */
+export function parseConfig(text: string, fileName: string): SluiceConfig {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true, lineCounter: lines });
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0];
+    const line = e.pos?.[0] !== undefined ? lines.linePos(e.pos[0]).line : undefined;
+    const msg = e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+    throw new ConfigError(`${fileName}: ${line !== undefined ? `line ${line}: ` : ''}YAML syntax error: ${msg}`);
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) throw new ConfigError(`${fileName}: the file is empty: it needs at least "bridges:"`);
+  const r = fileSchema.safeParse(data, { reportInput: true });
+  if (!r.success) throw new ConfigError(issueText(fileName, r.error.issues));
+  return check(r.data, fileName);
+}
+
+/** Read and parse a config file. Throws ConfigError (CONFIG_IO when unreadable). */
+export async function loadConfig(path: string): Promise<SluiceConfig> {
+  let text: string;
+  try { text = await readFile(path, 'utf8'); } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
+    throw new ConfigError(`${path}: cannot read config: ${why}${err.code ? ` (${err.code})` : ''}`, 'CONFIG_IO');
+  }
+  return parseConfig(text, path);
+}
+
+function check(raw: RawFile, file: string): SluiceConfig {
+  const fail = (path: string, why: string): never => { throw new ConfigError(`${file}: ${path}: ${why}`); };
+  const channels: Record<string, ChannelConfig> = {};
+  for (const [name, c] of Object.entries(raw.channels ?? {})) {
+    const cfg: ChannelConfig = { name, rate: String(c.rate), mode: c.mode ?? 'police' };
+    if (c.burst !== undefined) cfg.burst = String(c.burst);
+    if (c.queue !== undefined) cfg.queue = c.queue;
+    try { resolveChannelSpec(cfg); } catch (e) {
+      const m = (e as Error).message;
+      const key = /^"[^"]*" is not a size|^size|^burst/.test(m) ? 'burst' : /queue/.test(m) ? 'queue' : 'rate';
+      fail(`channels.${name}.${key}`, m);
+    }
+    if (cfg.mode === 'police' && cfg.queue !== undefined) fail(`channels.${name}.queue`, 'queue is only for mode: shape');
+    channels[name] = cfg;
+  }
+  const channelNames = Object.keys(channels);
+  const seenPorts = new Map<string, string>();
+  const bridges: Record<string, BridgeConfig> = {};
+  for (const [bname, b] of Object.entries(raw.bridges)) {
+    const at = `bridges.${bname}`;
+    const ports: Record<string, PortConfig> = {};
+    const byOfport = new Map<number, string>();
+    for (const [pname, p] of Object.entries(b.ports ?? {})) {
+      const pat = `${at}.ports.${pname}`;
+      const other = seenPorts.get(pname);
+      if (other) fail(pat, `port name "${pname}" is already used on bridge ${other} (port names are unique across the config)`);
+      seenPorts.set(pname, bname);
+      const dup = byOfport.get(p.ofport);
+      if (dup) fail(`${pat}.ofport`, `ofport ${p.ofport} is already used by port ${dup}`);
+      byOfport.set(p.ofport, pname);
+      const port: PortConfig = { name: pname, ofport: p.ofport, type: p.type };
+      const only = (key: 'device' | 'path' | 'host' | 'port' | 'role', types: string): void => {
+        if (p[key] !== undefined) fail(`${pat}.${key}`, `${key} is only for ${types} ports (this one is ${p.type})`);
+      };
+      if (p.type === 'tap' || p.type === 'system') {
+        only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
+        port.device = p.device ?? pname;
+        if (port.device.length > 15) fail(`${pat}.device`, `device name "${port.device}" is over 15 characters (IFNAMSIZ); set device:`);
+      } else if (p.type === 'qemu-stream') {
+        only('device', 'tap and system');
+        if (p.path !== undefined && (p.host !== undefined || p.port !== undefined)) fail(pat, 'give either path (Unix socket) or host + port (TCP), not both');
+        if (p.path === undefined && (p.host === undefined || p.port === undefined)) fail(pat, 'a qemu-stream port needs path (Unix socket) or host and port (TCP)');
+        if (p.path !== undefined) port.path = p.path; else { port.host = p.host; port.port = p.port; }
+        port.role = p.role ?? 'connect';
+      } else {
+        only('device', 'tap and system'); only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
+      }
+      if (p.vlan) port.vlan = checkVlan(p.vlan, `${pat}.vlan`, fail);
+      for (const key of ['channel', 'egress-channel'] as const) {
+        const ch = p[key];
+        if (ch === undefined) continue;
+        if (!channels[ch]) fail(`${pat}.${key}`, `unknown channel "${ch}" (defined: ${channelNames.length ? channelNames.join(', ') : 'none'})`);
+        if (key === 'channel') port.channel = ch; else port.egressChannel = ch;
+      }
+      ports[pname] = port;
+    }
+    const portNames = new Map<string, number>(Object.values(ports).map((p) => [p.name, p.ofport]));
+    const flows = b.flows ?? [];
+    const flowSpecs = flows.map((f, i) => {
+      try { return parseFlow(f, { portNames }); } catch (e) {
+        if (e instanceof FlowSyntaxError) fail(`${at}.flows.${i}`, e.message);
+        throw e;
+      }
+    });
+    const bridge: BridgeConfig = {
+      name: bname,
+      failMode: b['fail-mode'] ?? 'standalone',
+      macTableSize: b['mac-table-size'] ?? DEFAULT_MAC_TABLE_SIZE,
+      macAging: b['mac-aging'] ?? DEFAULT_MAC_AGING_S,
+      controllers: b.controllers ?? [],
+      ports,
+      flows,
+      flowSpecs,
+    };
+    if (b['datapath-id'] !== undefined) bridge.datapathId = b['datapath-id'].toLowerCase();
+    if (b.listen !== undefined) bridge.listen = b.listen;
+    for (const c of bridge.controllers) checkHostPort(c, `${at}.controllers`, fail);
+    if (bridge.listen) checkHostPort(bridge.listen, `${at}.listen`, fail);
+    bridges[bname] = bridge;
+  }
+  return { bridges, channels };
+}
+
+function checkHostPort(s: string, path: string, fail: (p: string, w: string) => never): void {
+  const m = /^p?tcp:(?:\[[^\]]*\]|[^:]+)?:?(\d+)?/.exec(s);
+  const port = s.startsWith('ptcp:') ? Number(s.split(':')[1]) : m?.[1] !== undefined ? Number(m[1]) : undefined;
+  if (port !== undefined && (port < 1 || port > 65535)) fail(path, `"${s}": TCP port ${port} is out of range 1-65535`);
+}
+
+function checkVlan(v: { mode: VlanMode; vid?: number; vids?: number[] }, at: string, fail: (p: string, w: string) => never): VlanConfig {
+  const out: VlanConfig = { mode: v.mode };
+  if (v.mode === 'access') {
+    if (v.vid === undefined) fail(`${at}.vid`, 'an access port needs vid');
+    if (v.vids !== undefined) fail(`${at}.vids`, 'an access port carries one VLAN: use vid, not vids');
+    out.vid = v.vid;
+    return out;
+  }
+  if (v.mode === 'trunk' && v.vid !== undefined) fail(`${at}.vid`, 'a trunk has no native VLAN: use vids (or mode: native-tagged / native-untagged)');
+  if (v.mode !== 'trunk') {
+    if (v.vid === undefined) fail(`${at}.vid`, `a ${v.mode} port needs vid (its native VLAN)`);
+    out.vid = v.vid;
+  }
+  if (v.vids !== undefined) {
+    if (v.vids.length === 0) fail(`${at}.vids`, 'vids must not be empty (omit it to carry all VLANs)');
+    const seen = new Set<number>();
+    for (const id of v.vids) { if (seen.has(id)) fail(`${at}.vids`, `VLAN ${id} is listed twice`); seen.add(id); }
+    // The native VLAN is always carried: make that explicit for consumers.
+    if (out.vid !== undefined) seen.add(out.vid);
+    out.vids = [...seen].sort((a, b) => a - b);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Saving
+
+/** The config in its file form (kebab-case keys); what saveConfig writes. */
+export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
+  const bridges: Record<string, unknown> = {};
+  for (const b of Object.values(cfg.bridges)) {
+    const o: Record<string, unknown> = {};
+    if (b.datapathId !== undefined) o['datapath-id'] = b.datapathId;
+    o['fail-mode'] = b.failMode;
+    o['mac-table-size'] = b.macTableSize;
+    o['mac-aging'] = b.macAging;
+    if (b.controllers.length) o.controllers = [...b.controllers];
+    if (b.listen !== undefined) o.listen = b.listen;
+    const ports: Record<string, unknown> = {};
+    for (const p of Object.values(b.ports)) {
+      const po: Record<string, unknown> = { ofport: p.ofport, type: p.type };
+      for (const k of ['device', 'path', 'host', 'port', 'role'] as const) if (p[k] !== undefined) po[k] = p[k];
+      if (p.vlan) {
+        const v: Record<string, unknown> = { mode: p.vlan.mode };
+        if (p.vlan.vid !== undefined) v.vid = p.vlan.vid;
+        if (p.vlan.vids !== undefined) v.vids = [...p.vlan.vids];
+        po.vlan = v;
+      }
+      if (p.channel !== undefined) po.channel = p.channel;
+      if (p.egressChannel !== undefined) po['egress-channel'] = p.egressChannel;
+      ports[p.name] = po;
+    }
+    o.ports = ports;
+    if (b.flows.length) o.flows = [...b.flows];
+    bridges[b.name] = o;
+  }
+  const out: Record<string, unknown> = { bridges };
+  const channels = Object.values(cfg.channels);
+  if (channels.length) {
+    const co: Record<string, unknown> = {};
+    for (const c of channels) {
+      const x: Record<string, unknown> = { rate: c.rate };
+      if (c.burst !== undefined) x.burst = c.burst;
+      x.mode = c.mode;
+      if (c.queue !== undefined) x.queue = c.queue;
+      co[c.name] = x;
+    }
+    out.channels = co;
+  }
+  return out;
+}
+
+/** Write `cfg` as YAML atomically: a temp file in the same directory, then rename over `path`. */
+export async function saveConfig(path: string, cfg: SluiceConfig): Promise<void> {
+  const text = `# Sluice switch configuration (written by sluice)\n${stringify(toFileObject(cfg), { lineWidth: 0 })}`;
+  parseConfig(text, path);                         // never write what we could not load back
+  const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  try {
+    await writeFile(tmp, text, { encoding: 'utf8', mode: 0o644, flush: true });
+    await rename(tmp, path);
+  } catch (e) {
+    await unlink(tmp).catch(() => undefined);
+    throw new ConfigError(`${path}: cannot write config: ${(e as Error).message}`, 'CONFIG_IO');
+  }
+}
