@@ -379,6 +379,7 @@ const RESERVED_PORTS: Record<string, number> = {
 };
 function parsePort(raw: string | undefined, name: string, portNames: FlowParseOptions['portNames']): number {
   if (raw === undefined || raw === '') fail(`${name} needs a port`);
+  if (raw.length >= 2 && raw.startsWith('"') && raw.endsWith('"')) raw = raw.slice(1, -1);   // ovs-ofctl quotes names
   if (/^(0x[0-9a-f]+|\d+)$/i.test(raw)) return parseUint(raw, name, 0xffffffff);
   const byName = portNameLookup(portNames, raw);
   if (byName !== undefined) return byName;

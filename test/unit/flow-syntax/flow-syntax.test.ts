@@ -282,3 +282,10 @@ describe('order independence and random round trips', () => {
     }), { numRuns: 300 });
   });
 });
+
+describe('pasted ovs-ofctl dump-flows lines', () => {
+  it('reads a dump line with stats and quoted port names', () => {
+    const f = parseFlow(' cookie=0x5, duration=5.178s, table=0, n_packets=3, n_bytes=180, idle_age=5, hard_age=9, priority=0,in_port="vm1" actions=output:"vm2"', { portNames: { vm1: 1, vm2: 2 } });
+    expect(f).toMatchObject({ cookie: 5n, tableId: 0, priority: 0, match: [{ field: 'in_port', value: 1n }], instructions: { applyActions: [{ type: 'output', port: 2 }] } });
+  });
+});
