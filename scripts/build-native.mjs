@@ -37,6 +37,6 @@ if (r.status !== 0) {
   const lines = `${r.stderr}\n${r.stdout}`.split('\n').map((l) => l.trim());
   const why = lines.find((l) => /error:/i.test(l) && !l.startsWith('gyp ERR! stack'))
     ?? lines.find((l) => l.startsWith('gyp ERR!') && !l.includes('stack')) ?? `node-gyp exited with ${r.status}`;
-  giveUp(why.replace(/\s+/g, ' ').slice(0, 200));
+  giveUp(why.replace(/^gyp ERR! /, '').replace(/\s+/g, ' ').slice(0, 200));
 }
 if (!existsSync(path.join(nativeDir, 'build', 'Release', 'sluice_io.node'))) giveUp('node-gyp succeeded but sluice_io.node is missing');

@@ -56,5 +56,5 @@ export function dropsRecord(drops: Float64Array): Record<string, number> {
 }
 
 /** Bridge-wide execution counters (not drops), indexed by XC. */
-export const XC = { CacheHits: 0, CacheMisses: 0, Copies: 0, PacketIns: 0, ExperimenterIgnored: 4 } as const;
+export const XC = { CacheHits: 0, CacheMisses: 1, Copies: 2, PacketIns: 3, ExperimenterIgnored: 4 } as const;
 export const EXEC_COUNTER_NAMES: readonly string[] = ['cache-hits', 'cache-misses', 'copies', 'packet-ins', 'experimenter-ignored'];
