@@ -5,6 +5,13 @@ import { hideBin } from 'yargs/helpers';
 import { isInputError, oneLine } from './errors.js';
 import { replayCommand } from './replay.js';
 import { traceCommand } from './trace.js';
+import { switchCommand } from './switch.js';
+import { portCommand } from './port.js';
+import { fdbCommand } from './fdb.js';
+import { statsCommand } from './stats.js';
+import { channelCommand } from './channel.js';
+import { flowsCommand } from './flows.js';
+import { configCommand } from './config-cmd.js';
 
 export function buildCli(argv: string[]): Argv {
   return yargs(argv)
@@ -12,6 +19,13 @@ export function buildCli(argv: string[]): Argv {
     .usage('$0 <command> [options]\n\nSluice: a software-defined virtual switch (OpenFlow 1.3, 802.1Q, token-bucket channels).')
     .command(replayCommand)
     .command(traceCommand)
+    .command(switchCommand)
+    .command(portCommand)
+    .command(fdbCommand)
+    .command(statsCommand)
+    .command(channelCommand)
+    .command(flowsCommand)
+    .command(configCommand)
     .demandCommand(1, 'Name a command (sluice --help lists them).')
     .strict()
     .recommendCommands()

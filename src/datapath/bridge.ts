@@ -36,6 +36,8 @@ export interface BridgeOptions {
   pool?: PacketPool;       // default: 4096 packets
   datapathId?: bigint;
   flowCacheSize?: number;  // default 16384; 0 disables the cache
+  /** 'megaflow' (default): cache key = words some flow matches on; 'exact': all flow-key words. */
+  flowCacheMode?: 'megaflow' | 'exact';
 }
 
 export interface AddPortOptions {
@@ -99,7 +101,7 @@ export class Bridge implements ExecHost {
   private readonly far = new Map<number, PortState>();
   private readonly byName = new Map<string, PortState>();
   private readonly rx = new Batch(MAX_BURST);
-  private readonly key = new FlowKey();
+  private readonly rxKey: FlowKey;
   private dirty: PortState[] = [];
   private dirtyCount = 0;
   private lastExpireMs = Number.NaN;
@@ -115,6 +117,8 @@ export class Bridge implements ExecHost {
     const cacheSize = opts.flowCacheSize ?? 16384;
     this.exec = new Executor(this.pipeline, this, this.pool, { macTableSize: opts.macTableSize ?? 8192, agingMs: macAgingS * 1000 }, cacheSize > 0 ? cacheSize : 16);
     this.exec.cacheEnabled = cacheSize > 0;
+    this.exec.megaflow = opts.flowCacheMode !== 'exact';
+    this.rxKey = this.exec.rxKey;
     this.pipeline.onRemoved = (e, reason) => { if (this.onFlowRemoved !== null) this.onFlowRemoved(flowStats(e, this.lastNowMs), reason); };
     this.pipeline.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, 0);
   }
@@ -297,7 +301,7 @@ export class Bridge implements ExecHost {
     // ingress is always policing: a shaping limiter at ingress is used through admit() too
     const lim = ps.ingress;
     if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); return; }
-    const key = this.key, w = key.w;
+    const key = this.rxKey, w = key.w;
     w[K.IN_PORT] = ps.ofport; w[K.METADATA_HI] = 0; w[K.METADATA_LO] = 0;
     const tid = pkt.tunnelId;
     w[K.TUNNEL_ID_HI] = tid > 0xffffffff ? Math.floor(tid / 0x1_0000_0000) : 0; w[K.TUNNEL_ID_LO] = tid >>> 0;

@@ -60,11 +60,12 @@ class Ctx {
   pendPcp = 0;
   pendMaxLen = 0;
   dead = false;          // packet dropped: stop executing
+  popped = false;        // a tag was popped: later lookups see an inner tag the key never held
   tableId = 0;
   cookie = 0n;
   setAny = false;
   readonly setHas = new Uint8Array(OP_COUNT);
-  readonly setArgs = new Float64Array(OP_COUNT * 3);
+  readonly setArgs = new Float64Array(OP_COUNT * STRIDE);   // slot op at op*STRIDE, laid out like an ops array
   constructor(pkt: Packet) { this.pkt = pkt; }
 }
 
@@ -84,6 +85,9 @@ function csumUpdate32(buf: Buffer, csumOff: number, oldV: number, newV: number):
 export class Executor {
   readonly cache: FlowCache;
   cacheEnabled = true;
+  /** true: the cache key is only the words some installed flow matches on (plus in_port); false: all words. */
+  megaflow = true;
+  private cacheGen = 0;
   readonly counters = new Float64Array(EXEC_COUNTER_NAMES.length);
   readonly normal: Normal;
   private readonly decision = new NormalDecision();
@@ -112,6 +116,9 @@ export class Executor {
 
   // ------------------------------------------------------------------ entry points
 
+  /** The key the bridge should extract received frames into (saves a copy in process()). */
+  get rxKey(): FlowKey { return this.ctxs[0].key; }
+
   /**
    * Run one received packet whose key is already in `key` (IN_PORT, metadata 0, tunnel words set).
    * Takes ownership of `pkt`.
@@ -121,8 +128,7 @@ export class Executor {
     const ctx = this.ctxs[0];
     this.depth = 0;
     this.resetCtx(ctx, pkt);
-    ctx.key.w.set(key.w);
-    ctx.key.error = key.error;
+    if (key !== ctx.key) { ctx.key.w.set(key.w); ctx.key.error = key.error; }
     this.runPipeline(ctx, 0, true);
     this.finish(ctx);
     if (this.tableQueue.length > 0 && this.depth === 0) this.drainTableQueue(nowMs);
@@ -182,6 +188,7 @@ export class Executor {
     ctx.pendPort = PEND_NONE;
     ctx.pendTag = -1;
     ctx.dead = false;
+    ctx.popped = false;
     ctx.tableId = 0;
     ctx.cookie = 0n;
     if (ctx.setAny) { ctx.setHas.fill(0); ctx.setAny = false; }
@@ -206,6 +213,7 @@ export class Executor {
     const cache = this.cache;
     const cached = useCache && this.cacheEnabled && !tracing;
     if (cached) {
+      if (this.cacheGen !== gen) this.refreshCacheWords(gen);
       h = cache.hash(key);
       slot = cache.find(key, h, gen);
       if (slot >= 0) this.counters[XC.CacheHits]++;
@@ -221,7 +229,7 @@ export class Executor {
       const table = pl.tables[t];
       let e: FlowEntry | null;
       if (slot >= 0) {
-        e = step < cache.depth[slot] ? cache.entries[slot * CACHE_DEPTH + step] : null;
+        e = step < cache.depth(slot) ? cache.entries[slot * CACHE_DEPTH + step] : null;
       } else {
         e = table === null ? null : table.lookup(key);
       }
@@ -255,6 +263,8 @@ export class Executor {
         key[K.METADATA_LO] = (key[K.METADATA_LO] & ~p.metaMaskLo) | (p.metaValueLo & p.metaMaskLo);
       }
       if (p.gotoTable < 0) { this.runActionSet(ctx); break; }
+      // after a pop the next lookup depends on the inner tag, which no key word holds: do not cache
+      if (ctx.popped) complete = false;
       t = p.gotoTable;
     }
     if (cached && slot < 0 && complete && n <= CACHE_DEPTH) {
@@ -264,6 +274,26 @@ export class Executor {
   }
 
   private readonly snap = new Uint32Array(MATCH_WORDS);
+
+  /**
+   * Megaflow-lite: which entry each table yields depends only on the words some entry masks (the
+   * subtables hash and compare nothing else), and actions rewrite words with constants, so keying the
+   * cache on the union of masked words is exact. (pop_vlan followed by goto-table exposes an inner
+   * tag no key word holds: such classifications are never cached, see runPipeline.)
+   */
+  private refreshCacheWords(gen: number): void {
+    this.cacheGen = gen;
+    const used = new Uint8Array(MATCH_WORDS);
+    used[K.IN_PORT] = 1;
+    const full = !this.megaflow;
+    for (const t of this.pipeline.tables) {
+      if (t === null) continue;
+      for (let w = 0; w < MATCH_WORDS; w++) if (t.wordRefs[w] > 0) used[w] = 1;
+    }
+    const words: number[] = [];
+    for (let w = 0; w < MATCH_WORDS; w++) if (full || used[w] === 1) words.push(w);
+    this.cache.setWords(Int32Array.from(words));
+  }
 
   private meter(ctx: Ctx, id: number): boolean {
     const lim = this.pipeline.meters.get(id);
@@ -364,7 +394,7 @@ export class Executor {
     const ops = list.ops, n = list.count;
     for (let i = 0; i < n && !ctx.dead; i++) {
       const o = i * STRIDE;
-      this.runOne(ctx, ops[o], ops[o + 1], ops[o + 2], ops[o + 3], false);
+      this.runOne(ctx, ops, o, false);
     }
   }
 
@@ -373,7 +403,8 @@ export class Executor {
     for (let i = 0; i < n; i++) {
       const o = i * STRIDE, op = ops[o];
       ctx.setHas[op] = 1;
-      ctx.setArgs[op * 3] = ops[o + 1]; ctx.setArgs[op * 3 + 1] = ops[o + 2]; ctx.setArgs[op * 3 + 2] = ops[o + 3];
+      const so = op * STRIDE;
+      ctx.setArgs[so] = op; ctx.setArgs[so + 1] = ops[o + 1]; ctx.setArgs[so + 2] = ops[o + 2]; ctx.setArgs[so + 3] = ops[o + 3];
     }
     ctx.setAny = true;
   }
@@ -390,18 +421,23 @@ export class Executor {
     for (let op = 1; op < OP_COUNT && !ctx.dead; op++) {
       if (has[op] === 0) continue;
       if (op === OP.OUTPUT && has[OP.GROUP] === 1) continue;
-      this.runOne(ctx, op, a[op * 3], a[op * 3 + 1], a[op * 3 + 2], true);
+      this.runOne(ctx, a, op * STRIDE, true);
     }
     has.fill(0);
     ctx.setAny = false;
   }
 
+  /** Record an action line; callers guard with `this.tr !== null` so no string is built per frame. */
   private traceAction(text: string): void { if (this.tr !== null) this.tr.events.push({ kind: 'action', text }); }
 
-  private runOne(ctx: Ctx, op: number, a: number, b: number, c: number, fromSet: boolean): void {
-    void c;
+  /**
+   * One action, read from an ops array at `o` (op, a, b, c). Arguments stay in the array: passing
+   * large doubles (reserved port numbers) to a non-inlined call would box a HeapNumber per frame.
+   */
+  private runOne(ctx: Ctx, args: Float64Array, o: number, fromSet: boolean): void {
+    const op = args[o], a = args[o + 1], b = args[o + 2];
     if (this.tr !== null && op !== OP.OUTPUT && op !== OP.GROUP) this.traceAction(`${OP_NAMES[op]}${op >= OP.PUSH_VLAN && op !== OP.DEC_NW_TTL ? `:${a}` : ''}`);
-    if (op === OP.OUTPUT) { this.doOutput(ctx, a, b); return; }
+    if (op === OP.OUTPUT) { this.doOutput(ctx, args, o); return; }
     if (op === OP.GROUP) { this.doGroup(ctx, a, fromSet); return; }
     if (op === OP.EXPERIMENTER) { if (this.tr === null) this.counters[XC.ExperimenterIgnored]++; return; }
     // everything below modifies the frame or its metadata: an earlier deferred output gets a copy first
@@ -409,7 +445,7 @@ export class Executor {
     const p = ctx.pkt, w = ctx.key.w, buf = p.buf;
     switch (op) {
       case OP.POP_VLAN:
-        if (popVlan(p)) this.rekey(ctx);
+        if (popVlan(p)) { this.rekey(ctx); ctx.popped = true; }
         return;
       case OP.PUSH_VLAN: {
         // OpenFlow: the new tag copies VID/PCP from an existing outer tag, else 0
@@ -514,16 +550,17 @@ export class Executor {
     extractFlowKey(p.buf, p.off, p.len, ctx.key);
   }
 
-  private doOutput(ctx: Ctx, port: number, maxLen: number): void {
+  private doOutput(ctx: Ctx, args: Float64Array, o: number): void {
+    const port = args[o + 1], maxLen = args[o + 2];
     if (port <= OFPP.MAX) {
-      if (port === ctx.inPort) { this.traceAction(`output:${port} (ingress port: dropped, use IN_PORT)`); this.countOnly(ctx.inPort, DROP.InPortOutput); return; }
-      this.traceAction(`output:${port}`);
+      if (port === ctx.inPort) { if (this.tr !== null) this.traceAction(`output:${port} (ingress port: dropped, use IN_PORT)`); this.countOnly(ctx.inPort, DROP.InPortOutput); return; }
+      if (this.tr !== null) this.traceAction(`output:${port}`);
       this.output(ctx, port, -1, 0, 0, maxLen);
       return;
     }
     switch (port) {
       case OFPP.IN_PORT:
-        this.traceAction(`output:IN_PORT (${ctx.inPort})`);
+        if (this.tr !== null) this.traceAction(`output:IN_PORT (${ctx.inPort})`);
         if (ctx.inPort >= 1 && ctx.inPort <= OFPP.MAX) this.output(ctx, ctx.inPort, -1, 0, 0, maxLen);
         else this.countOnly(ctx.inPort, DROP.UnknownPort);
         return;
@@ -531,22 +568,22 @@ export class Executor {
       case OFPP.FLOOD: case OFPP.ALL: {
         const buf = this.floodBuf[this.depth];
         const n = this.host.floodPorts(ctx.inPort, port === OFPP.ALL, buf);
-        this.traceAction(`${port === OFPP.ALL ? 'ALL' : 'FLOOD'}: ports ${Array.prototype.join.call(buf.subarray(0, n), ',') || '(none)'}`);
+        if (this.tr !== null) this.traceAction(`${port === OFPP.ALL ? 'ALL' : 'FLOOD'}: ports ${Array.prototype.join.call(buf.subarray(0, n), ',') || '(none)'}`);
         for (let i = 0; i < n; i++) this.output(ctx, buf[i], -1, 0, 0, maxLen);
         return;
       }
       case OFPP.CONTROLLER:
-        this.traceAction('output:CONTROLLER');
+        if (this.tr !== null) this.traceAction('output:CONTROLLER');
         if (this.tr === null && !this.host.packetIn(ctx.pkt, OFPR.ACTION, ctx.tableId, ctx.cookie, maxLen)) { this.host.countDrop(ctx.inPort, DROP.NoController); return; }
         if (this.tr !== null) this.tr.events.push({ kind: 'packet-in', reason: OFPR.ACTION, tableId: ctx.tableId });
         else this.counters[XC.PacketIns]++;
         return;
       case OFPP.TABLE:
-        this.traceAction('output:TABLE');
+        if (this.tr !== null) this.traceAction('output:TABLE');
         this.output(ctx, OFPP.TABLE, -1, 0, 0, maxLen);
         return;
       case OFPP.LOCAL:
-        this.traceAction('output:LOCAL (no local port: dropped)');
+        if (this.tr !== null) this.traceAction('output:LOCAL (no local port: dropped)');
         this.countOnly(ctx.inPort, DROP.LocalPort);
         return;
       default:
@@ -619,7 +656,7 @@ export class Executor {
     h = Math.imul(h ^ w[K.ETH_SRC_LO], 0x01000193); h = Math.imul(h ^ w[K.ETH_DST_LO], 0x01000193);
     h = Math.imul(h ^ w[K.IPV4_SRC] ^ w[K.IPV6_SRC_3], 0x01000193); h = Math.imul(h ^ w[K.IPV4_DST] ^ w[K.IPV6_DST_3], 0x01000193);
     h = Math.imul(h ^ ((w[K.TP_SRC] << 16) | w[K.TP_DST]), 0x01000193); h = Math.imul(h ^ w[K.IP_PROTO], 0x01000193);
-    h ^= h >>> 15;
+    h ^= h >>> 16; h = Math.imul(h, 0x85ebca6b); h ^= h >>> 13; h = Math.imul(h, 0xc2b2ae35); h ^= h >>> 16;   // murmur3 fmix32
     let total = 0;
     for (let i = 0; i < g.buckets.length; i++) if (this.bucketLive(g, i)) total += g.buckets[i].weight;
     if (total === 0) return -1;
@@ -635,7 +672,7 @@ export class Executor {
 
   private doGroup(ctx: Ctx, id: number, fromSet: boolean): void {
     const g = this.pipeline.groups.get(id);
-    if (g === undefined) { this.traceAction(`group:${id} (missing)`); this.countOnly(ctx.inPort, DROP.GroupEmpty); return; }
+    if (g === undefined) { if (this.tr !== null) this.traceAction(`group:${id} (missing)`); this.countOnly(ctx.inPort, DROP.GroupEmpty); return; }
     const tracing = this.tr !== null;
     if (!tracing) { g.packetCount++; g.byteCount += ctx.pkt.len; }
     let first = 0, last = -1;

@@ -4,6 +4,7 @@
 import type { CompiledMatch } from './match.js';
 import { matchKey, matchesEqual } from './match.js';
 import type { FlowSpec } from './flow-types.js';
+import { MATCH_WORDS } from '../packet/flow-key.js';
 import type { Program } from './actions.js';
 
 /** An installed flow. Shape fixed at construction; counters are plain numbers (exact to 2^53). */
@@ -71,6 +72,8 @@ export class FlowTable {
   private readonly bySig = new Map<string, Subtable>();
   lookupCount = 0;
   matchedCount = 0;
+  /** Entries whose mask uses each key word (the flow cache's megaflow word set is their union). */
+  readonly wordRefs = new Int32Array(MATCH_WORDS);
   private static nextSeq = 1;
 
   constructor(readonly tableId: number) {}
@@ -132,6 +135,7 @@ export class FlowTable {
     }
     st.count++;
     if (e.priority > st.maxPriority) st.maxPriority = e.priority;
+    this.account(e, 1);
     this.sortSubtables();
   }
 
@@ -151,6 +155,7 @@ export class FlowTable {
       if (p.next === e) p.next = e.next;
     }
     e.next = null;
+    this.account(e, -1);
     st.count--;
     if (st.count === 0) {
       this.bySig.delete(st.signature);
@@ -161,6 +166,12 @@ export class FlowTable {
       st.maxPriority = max;
       this.sortSubtables();
     }
+  }
+
+  /** Keep wordRefs in step with the entries (also called when a modify swaps programs). */
+  account(e: FlowEntry, d: number): void {
+    const words = e.match.words;
+    for (let i = 0; i < words.length; i++) this.wordRefs[words[i]] += d;
   }
 
   private sortSubtables(): void { this.subtables.sort((a, b) => b.maxPriority - a.maxPriority); }

@@ -186,7 +186,10 @@ export class Pipeline {
     }
     for (let i = 0; i < targets.length; i++) {
       const e = targets[i];
+      const t = this.tables[e.tableId]!;
+      t.account(e, -1);
       e.program = programs[i];
+      t.account(e, 1);
       e.spec = { ...e.spec, instructions: spec.instructions };
       if ((spec.flags & FlowFlags.RESET_COUNTS) !== 0) { e.packetCount = 0; e.byteCount = 0; }
     }

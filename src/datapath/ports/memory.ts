@@ -4,6 +4,7 @@
 import type { Batch } from '../batch.js';
 import type { PacketPool } from '../pool.js';
 import type { PortBackend } from '../port.js';
+import { HEADROOM } from '../packet.js';
 
 export interface SentFrame { tsMs: number; frame: Buffer }
 
@@ -60,7 +61,10 @@ export class MemoryPort implements PortBackend {
       else break;
       const p = pool.alloc();
       if (p === null) break;
-      if (!p.load(src, 0, src.length)) { pool.release(p); this.advance(); continue; }
+      const len = src.length;
+      if (len > p.buf.length - HEADROOM) { pool.release(p); this.advance(); continue; }
+      src.copy(p.buf, HEADROOM, 0, len);   // Buffer.copy: no subarray view allocated per frame
+      p.off = HEADROOM; p.len = len;
       this.advance();
       into.pkts[into.count++] = p;
       n++;

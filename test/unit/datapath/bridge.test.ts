@@ -203,6 +203,33 @@ describe('flow cache', () => {
   });
 });
 
+describe('flow cache key (megaflow-lite)', () => {
+  it('keys only on matched words: frames differing elsewhere share an entry until a flow matches that word', () => {
+    const t = makeBridge(3);
+    t.br.addFlow(flow({ match: UDP, instructions: apply(out(2)) }), 0);
+    send(t, 1, udpFrame(1, 2, { sport: 1 }));
+    send(t, 1, udpFrame(1, 2, { sport: 2 }));
+    expect(t.br.stats().exec).toMatchObject({ 'cache-hits': 1, 'cache-misses': 1 });
+    t.br.addFlow(flow({ priority: 200, match: [...UDP, { field: 'udp_src', value: 2n }], instructions: apply(out(3)) }), 0);
+    expect(counts(send(t, 1, udpFrame(1, 2, { sport: 1 })))).toEqual([0, 1, 0]);
+    expect(counts(send(t, 1, udpFrame(1, 2, { sport: 2 })))).toEqual([0, 0, 1]);
+    expect(counts(send(t, 1, udpFrame(1, 2, { sport: 2 })))).toEqual([0, 0, 1]);
+  });
+  it('pop_vlan then goto is never cached (the inner tag is in no key word)', () => {
+    const t = makeBridge(3);
+    t.br.addFlow(flow({ match: [{ field: 'vlan_vid', value: 0x1000n | 100n }], instructions: { applyActions: [{ type: 'pop_vlan' }], gotoTable: 1 } }), 0);
+    t.br.addFlow(flow({ tableId: 1, match: [{ field: 'vlan_vid', value: 0x1000n | 7n }], instructions: apply(out(2)) }), 0);
+    t.br.addFlow(flow({ tableId: 1, priority: 1, instructions: apply(out(3)) }), 0);
+    const qinq = (inner: number): Buffer => {
+      const f = udpFrame(1, 2, { vid: inner });
+      return Buffer.concat([f.subarray(0, 12), Buffer.from([0x81, 0x00, 0x00, 100]), f.subarray(12)]);
+    };
+    expect(counts(send(t, 1, qinq(7)))).toEqual([0, 1, 0]);
+    expect(counts(send(t, 1, qinq(8)))).toEqual([0, 0, 1]);
+    expect(counts(send(t, 1, qinq(7)))).toEqual([0, 1, 0]);
+  });
+});
+
 describe('pool accounting', () => {
   it('every packet is recycled exactly once after floods, drops, groups and packet-ins', () => {
     const t = makeBridge(4, { 4: { mode: 'access', vid: 5 } });

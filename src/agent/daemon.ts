@@ -1,0 +1,543 @@
+// The `sluice switch` daemon: opens the ports of one bridge from the config, runs the live loop,
+// and owns the RUNNING config. Every change (management API, SIGHUP reload) is validated as a whole
+// new config by the same parser as the file, then applied as a difference; on error nothing changes.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { stringify } from 'yaml';
+import { buildSwitch, pickBridge } from './build.js';
+import { ConfigError, loadConfig, parseConfig, saveConfig, toFileObject } from './config.js';
+import type { BridgeConfig, ChannelConfig, PortConfig, SluiceConfig } from './config.js';
+import { Runner, nowEpochMs } from './runner.js';
+import type { Bridge } from '../datapath/bridge.js';
+import type { PortBackend } from '../datapath/port.js';
+import { TapPort } from '../datapath/ports/tap.js';
+import { SystemPort } from '../datapath/ports/system.js';
+import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
+import { MemoryPort } from '../datapath/ports/memory.js';
+import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
+import { formatFlow, formatMatch, parseFlow, parseFlowFilter, FlowSyntaxError } from '../datapath/flow-syntax.js';
+import type { FlowSpec } from '../datapath/flow-types.js';
+import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
+import { formatMac } from '../packet/flow-key.js';
+import type { ChannelRegistry } from '../qos/channel.js';
+
+/** An error the management API returns as `{ error }` with an HTTP status. */
+export class ApiError extends Error {
+  readonly code: string;
+  constructor(readonly status: 400 | 404 | 409 | 500, message: string) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = status === 404 ? 'SW_ERR_NOT_FOUND' : status === 409 ? 'SW_ERR_CONFLICT' : status === 500 ? 'SW_ERR_INTERNAL' : 'SW_ERR_BAD_REQUEST';
+  }
+}
+
+/** Startup failures the CLI reports on one line (exit 2). */
+export class SwitchError extends Error {
+  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS', message: string) { super(message); this.name = 'SwitchError'; }
+}
+
+export type LinkState = 'up' | 'down' | 'gone';
+export interface PortView {
+  name: string; ofport: number; type: string; device?: string; path?: string; host?: string; port?: number; role?: string;
+  vlan?: { mode: string; vid?: number; vids?: number[] };
+  channel?: string; egressChannel?: string;
+  link: LinkState; reason?: string;
+  rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number>;
+}
+export interface ChannelView {
+  name: string; rate: string; burst?: string; mode: string; queue?: number; attached: string[];
+  passedPackets: number; passedBytes: number; droppedPackets: number; droppedBytes: number; queued: number;
+}
+
+export interface DaemonOptions {
+  configPath: string;
+  bridge?: string;
+  log: Logger;
+  /** Backend factory override (tests); default: tap/system/qemu-stream/memory by port type. */
+  makeBackend?: (port: PortConfig) => PortBackend;
+  /** Start the OpenFlow agent when configured (default true). */
+  openflow?: boolean;
+}
+
+interface LiveStatus { up: boolean; gone: boolean; reason?: string }
+
+/** The default backend of a configured port. TAP devices Sluice creates vanish when it closes them. */
+export function defaultBackend(p: PortConfig): PortBackend {
+  switch (p.type) {
+    case 'tap': return new TapPort(p.device ?? p.name);
+    case 'system': return new SystemPort(p.device ?? p.name);
+    case 'qemu-stream': return new QemuStreamPort(p.path !== undefined ? { path: p.path } : { host: p.host ?? '127.0.0.1', port: p.port ?? 0 }, p.role ?? 'connect');
+    case 'memory': return new MemoryPort(p.name);
+  }
+}
+
+/** Fields whose change means a different device: the port is closed and reopened. */
+function sameAttachment(a: PortConfig, b: PortConfig): boolean {
+  return a.ofport === b.ofport && a.type === b.type && a.device === b.device && a.path === b.path && a.host === b.host && a.port === b.port && a.role === b.role;
+}
+const jsonEq = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+const flowKey = (s: FlowSpec): string => `${s.tableId}/${s.priority}/${formatMatch(s.match)}`;
+const portNameMap = (b: BridgeConfig): Map<string, number> => new Map(Object.values(b.ports).map((p) => [p.name, p.ofport]));
+type FileObject = { bridges: Record<string, { ports?: Record<string, Record<string, unknown>>; flows?: string[] }>; channels?: Record<string, Record<string, unknown>> };
+
+export class SwitchDaemon {
+  readonly bridgeName: string;
+  readonly bridge: Bridge;
+  readonly channels: ChannelRegistry;
+  readonly runner: Runner;
+  private config: SluiceConfig;
+  private readonly backends = new Map<string, PortBackend>();
+  private readonly status = new Map<string, LiveStatus>();
+  private readonly makeBackend: (p: PortConfig) => PortBackend;
+  private openflowAgent: { start(): unknown; stop(): unknown } | null = null;
+  /** Serialises control operations (API calls and reloads never interleave). */
+  private queue: Promise<unknown> = Promise.resolve();
+  private stopped = false;
+
+  private constructor(readonly opts: DaemonOptions, config: SluiceConfig, bridgeName: string) {
+    this.config = config;
+    this.bridgeName = bridgeName;
+    this.makeBackend = opts.makeBackend ?? defaultBackend;
+    const built = buildSwitch(config, bridgeName, (name, p) => { const b = this.makeBackend(p); this.backends.set(name, b); return b; }, nowEpochMs());
+    this.bridge = built.bridge;
+    this.channels = built.channels;
+    this.runner = new Runner(this.bridge, opts.log.child({ component: 'runner' }));
+  }
+
+  get log(): Logger { return this.opts.log; }
+  get configPath(): string { return this.opts.configPath; }
+  /** The running config (what `config save` writes). */
+  get runningConfig(): SluiceConfig { return this.config; }
+  get bridgeConfig(): BridgeConfig { return this.config.bridges[this.bridgeName]; }
+
+  /** Load the config, open every port (all or nothing), start the loop and the OpenFlow agent. */
+  static async start(opts: DaemonOptions): Promise<SwitchDaemon> {
+    const config = await loadConfig(opts.configPath);
+    const name = pickBridge(config, opts.bridge);
+    const d = new SwitchDaemon(opts, config, name);
+    const opened: PortBackend[] = [];
+    for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
+      const be = d.backends.get(p.name)!;
+      try { await be.open(); } catch (e) {
+        for (const o of opened) await o.close().catch(() => undefined);
+        throw new SwitchError('SW_ERR_PORT_OPEN', `Cannot open port "${p.name}" (${p.type} ${be.name}): ${(e as Error).message}`);
+      }
+      opened.push(be);
+      d.watch(p.name, be);
+    }
+    d.runner.start();
+    await d.startOpenFlow();
+    d.log.info({ bridge: name, ports: Object.keys(d.bridgeConfig.ports).length, channels: d.channels.size }, 'switch running');
+    return d;
+  }
+
+  private async startOpenFlow(): Promise<void> {
+    const bc = this.bridgeConfig;
+    if (this.opts.openflow === false || (bc.controllers.length === 0 && bc.listen === undefined)) return;
+    const url = new URL('./openflow/agent.js', import.meta.url);
+    const tsUrl = new URL('./openflow/agent.ts', import.meta.url);
+    if (!existsSync(fileURLToPath(url)) && !existsSync(fileURLToPath(tsUrl))) {
+      this.log.warn({ controllers: bc.controllers, listen: bc.listen }, 'OpenFlow is configured but this build has no OpenFlow agent; running standalone');
+      return;
+    }
+    const mod = (await import(url.href)) as { OpenFlowAgent?: new (bridge: Bridge, o: Record<string, unknown>) => { start(): unknown; stop(): unknown } };
+    if (typeof mod.OpenFlowAgent !== 'function') { this.log.warn('src/agent/openflow/agent has no OpenFlowAgent export; running standalone'); return; }
+    this.openflowAgent = new mod.OpenFlowAgent(this.bridge, {
+      controllers: bc.controllers, listen: bc.listen, failMode: bc.failMode, log: this.log.child({ component: 'openflow' }), channels: this.channels,
+    });
+    await this.openflowAgent.start();
+  }
+
+  private watch(name: string, be: PortBackend): void {
+    const st: LiveStatus = { up: true, gone: false };
+    this.status.set(name, st);
+    const b = be as PortBackend & { onStatus?: ((ev: PortStatusEvent) => void) | null; up?: boolean; gone?: boolean };
+    if (typeof b.up === 'boolean') st.up = b.up;
+    if (!('onStatus' in b)) return;
+    const log = this.log.child({ port: name, device: be.name });
+    b.onStatus = (ev) => {
+      st.up = ev.up; st.gone = ev.gone; st.reason = ev.reason;
+      if (ev.gone) log.warn({ reason: ev.reason }, 'port device is gone; the port stays listed until removed');
+      else if (ev.up) log.info({ reason: ev.reason }, 'port link up');
+      else log.warn({ reason: ev.reason }, 'port link down');
+    };
+  }
+
+  /** Run `fn` after every earlier control operation (one at a time). */
+  private serial<T>(fn: () => Promise<T> | T): Promise<T> {
+    const p = this.queue.then(fn, fn);
+    this.queue = p.catch(() => undefined);
+    return p;
+  }
+
+  // ------------------------------------------------------------------ config as a whole
+
+  /** Validate `file` (a config in file form) with the config parser; ApiError 400 when invalid. */
+  private candidate(mutate: (file: FileObject, bridge: FileObject['bridges'][string]) => void, what: string): SluiceConfig {
+    const file = toFileObject(this.config) as unknown as FileObject;
+    mutate(file, file.bridges[this.bridgeName]);
+    try { return parseConfig(stringify(file), what); } catch (e) {
+      if (e instanceof ConfigError) throw new ApiError(400, e.message.replace(`bridges.${this.bridgeName}.`, ''));
+      throw e;
+    }
+  }
+
+  /**
+   * Apply `next` as a difference to the running switch. New devices are opened first; if one fails
+   * nothing changes. Returns a list of what changed (for logs and the API).
+   */
+  private async apply(next: SluiceConfig): Promise<string[]> {
+    const nb = next.bridges[this.bridgeName];
+    if (!nb) throw new ApiError(400, `the new config has no bridge "${this.bridgeName}" (restart to run another bridge)`);
+    const ob = this.bridgeConfig;
+    const changes: string[] = [];
+    const removed: PortConfig[] = [], added: PortConfig[] = [], kept: Array<[PortConfig, PortConfig]> = [];
+    for (const op of Object.values(ob.ports)) {
+      const np = nb.ports[op.name];
+      if (np && sameAttachment(op, np)) kept.push([op, np]); else removed.push(op);
+    }
+    for (const np of Object.values(nb.ports)) {
+      const op = ob.ports[np.name];
+      if (!op || !sameAttachment(op, np)) added.push(np);
+    }
+    // An ofport freed by a removed port may be reused by an added one (removals go first below).
+    // 1. Open new devices; on failure close them and change nothing.
+    const fresh = new Map<string, PortBackend>();
+    for (const p of added) {
+      let be: PortBackend;
+      try { be = this.makeBackend(p); await be.open(); } catch (e) {
+        for (const o of fresh.values()) await o.close().catch(() => undefined);
+        throw new ApiError(409, `Cannot open port "${p.name}" (${p.type}${p.device ? ` ${p.device}` : ''}): ${(e as Error).message}`);
+      }
+      fresh.set(p.name, be);
+    }
+    const nowMs = nowEpochMs();
+    // 2. Channels created or reconfigured in place (tokens kept).
+    for (const c of Object.values(next.channels)) {
+      const old = this.config.channels[c.name];
+      if (old && jsonEq(old, c)) continue;
+      this.channels.set(c.name, { rate: c.rate, burst: c.burst, mode: c.mode, queue: c.queue }, nowMs);
+      changes.push(old ? `channel ${c.name} reconfigured` : `channel ${c.name} created`);
+    }
+    // 3. Ports removed (or re-attached).
+    for (const p of removed) {
+      await this.closePort(p.name);
+      changes.push(`port ${p.name} removed`);
+    }
+    // 4. Ports kept: VLAN and channels.
+    for (const [op, np] of kept) {
+      if (!jsonEq(op.vlan, np.vlan)) { this.bridge.setPortVlan(np.ofport, np.vlan); changes.push(`port ${np.name} vlan`); }
+      if (op.channel !== np.channel) { this.bridge.setPortLimiter(np.ofport, 'ingress', np.channel ? this.channels.get(np.channel)! : null); changes.push(`port ${np.name} channel`); }
+      if (op.egressChannel !== np.egressChannel) { this.bridge.setPortLimiter(np.ofport, 'egress', np.egressChannel ? this.channels.get(np.egressChannel)! : null); changes.push(`port ${np.name} egress-channel`); }
+    }
+    // 5. Ports added.
+    for (const p of added) {
+      const be = fresh.get(p.name)!;
+      this.bridge.addPort({
+        ofport: p.ofport, name: p.name, backend: be, vlan: p.vlan,
+        ingress: p.channel ? this.channels.get(p.channel) ?? null : null,
+        egress: p.egressChannel ? this.channels.get(p.egressChannel) ?? null : null,
+      });
+      this.backends.set(p.name, be);
+      this.watch(p.name, be);
+      this.runner.attach(be);
+      changes.push(`port ${p.name} added`);
+    }
+    // 6. Channels no longer defined (nothing attached: the parser checked every reference).
+    for (const name of Object.keys(this.config.channels)) {
+      if (next.channels[name]) continue;
+      const ch = this.channels.delete(name);
+      if (ch) for (const pkt of ch.flush()) this.bridge.pool.release(pkt);
+      changes.push(`channel ${name} deleted`);
+    }
+    // 7. Static flows: delete the config flows that went away or changed, add the new ones.
+    const oldFlows = new Map(ob.flowSpecs.map((s, i) => [flowKey(s), { s, text: formatFlow(s), raw: ob.flows[i] }]));
+    const newFlows = new Map(nb.flowSpecs.map((s) => [flowKey(s), { s, text: formatFlow(s) }]));
+    for (const [k, o] of oldFlows) {
+      const n = newFlows.get(k);
+      if (n && n.text === o.text) continue;
+      if (!n) { this.bridge.flowMod({ command: 'delete_strict', spec: o.s }, nowMs); changes.push(`flow deleted: ${o.raw}`); }
+    }
+    for (const [k, n] of newFlows) {
+      const o = oldFlows.get(k);
+      if (o && o.text === n.text) continue;
+      const r = this.bridge.addFlow(n.s, nowMs);
+      if (r !== FlowModResult.Ok) this.log.warn({ flow: n.text, result: FLOW_MOD_RESULT_NAMES[r] }, 'config flow refused by the pipeline');
+      else changes.push(`flow ${o ? 'replaced' : 'added'}: ${n.text.trim()}`);
+    }
+    // 8. Settings that need a restart.
+    const restart = (['failMode', 'macTableSize', 'macAging', 'controllers', 'listen', 'datapathId'] as const).filter((k) => !jsonEq(ob[k], nb[k]));
+    if (restart.length) this.log.warn({ settings: restart }, 'bridge settings changed in the config take effect at the next restart');
+    this.config = next;
+    this.runner.runPass();
+    return changes;
+  }
+
+  private async closePort(name: string): Promise<void> {
+    const ofport = this.bridge.portByName(name);
+    const be = this.backends.get(name);
+    if (be) this.runner.detach(be);
+    if (ofport !== undefined) this.bridge.removePort(ofport);
+    this.backends.delete(name);
+    this.status.delete(name);
+    if (be) {
+      const b = be as { onStatus?: unknown };
+      if ('onStatus' in b) b.onStatus = null;
+      await be.close().catch((err: unknown) => this.log.warn({ err, port: name }, 'closing the port failed'));
+    }
+  }
+
+  /** SIGHUP: re-read the config file and apply the difference; a bad file changes nothing. */
+  reload(): Promise<string[]> {
+    return this.serial(async () => {
+      let next: SluiceConfig;
+      try {
+        next = await loadConfig(this.configPath);
+      } catch (e) {
+        if (e instanceof ConfigError) throw new ApiError(400, e.message);
+        throw e;
+      }
+      if (!next.bridges[this.bridgeName]) throw new ApiError(400, `${this.configPath}: no bridge "${this.bridgeName}" in the new config; nothing changed`);
+      const changes = await this.apply(next);
+      this.log.info({ changes }, changes.length ? 'config reloaded' : 'config reloaded: no change');
+      return changes;
+    });
+  }
+
+  // ------------------------------------------------------------------ ports
+
+  listPorts(): PortView[] {
+    const bc = this.bridgeConfig;
+    return this.bridge.ports().map((pi) => {
+      const pc = bc.ports[pi.name];
+      const st = this.status.get(pi.name);
+      const s = this.bridge.portStats(pi.ofport);
+      const v: PortView = {
+        name: pi.name, ofport: pi.ofport, type: pc?.type ?? 'unknown',
+        link: st?.gone ? 'gone' : st && !st.up ? 'down' : 'up',
+        rxPackets: s['rx-packets'], rxBytes: s['rx-bytes'], txPackets: s['tx-packets'], txBytes: s['tx-bytes'], drops: s.drops,
+      };
+      if (pc) {
+        for (const k of ['device', 'path', 'host', 'port', 'role', 'channel', 'egressChannel'] as const) if (pc[k] !== undefined) (v as unknown as Record<string, unknown>)[k] = pc[k];
+        if (pc.vlan) v.vlan = { ...pc.vlan };
+      }
+      if (st?.reason && v.link !== 'up') v.reason = st.reason;
+      if (pi.config.down && v.link === 'up') v.link = 'down';
+      return v;
+    });
+  }
+
+  private mustPort(name: string): PortConfig {
+    const p = this.bridgeConfig.ports[name];
+    if (!p) throw new ApiError(404, `no port "${name}" on bridge ${this.bridgeName} (ports: ${Object.keys(this.bridgeConfig.ports).join(', ') || 'none'})`);
+    return p;
+  }
+
+  /** POST /ports: the same fields as a port in the config file (kebab- or camelCase). */
+  addPort(body: unknown): Promise<PortView> {
+    return this.serial(async () => {
+      const b = asObject(body);
+      const name = b.name;
+      if (typeof name !== 'string' || name === '') throw new ApiError(400, 'a port needs a name');
+      if (this.bridgeConfig.ports[name]) throw new ApiError(409, `port "${name}" already exists on bridge ${this.bridgeName}`);
+      for (const [other, bc] of Object.entries(this.config.bridges)) if (bc.ports[name]) throw new ApiError(409, `port "${name}" already exists on bridge ${other}`);
+      const { name: _n, egressChannel, ...rest } = b;
+      const port: Record<string, unknown> = { ...rest };
+      if (egressChannel !== undefined) port['egress-channel'] = egressChannel;
+      const used = Object.values(this.bridgeConfig.ports).find((p) => p.ofport === port.ofport);
+      if (used) throw new ApiError(409, `ofport ${String(port.ofport)} is already used by port ${used.name}`);
+      const next = this.candidate((_f, br) => { (br.ports ??= {})[name] = port; }, `port ${name}`);
+      await this.apply(next);
+      this.log.info({ port: name, ofport: next.bridges[this.bridgeName].ports[name].ofport }, 'port added');
+      return this.listPorts().find((p) => p.name === name)!;
+    });
+  }
+
+  removePort(name: string): Promise<void> {
+    return this.serial(async () => {
+      this.mustPort(name);
+      const next = this.candidate((_f, br) => { delete br.ports![name]; }, `removing port ${name}`);
+      await this.apply(next);
+      this.log.info({ port: name }, 'port removed');
+    });
+  }
+
+  /** PATCH /ports/:name: { channel, egressChannel, vlan } (null removes a channel or the VLAN mode). */
+  patchPort(name: string, body: unknown): Promise<PortView> {
+    return this.serial(async () => {
+      this.mustPort(name);
+      const b = asObject(body);
+      const allowed = new Set(['channel', 'egressChannel', 'egress-channel', 'vlan']);
+      for (const k of Object.keys(b)) if (!allowed.has(k)) throw new ApiError(400, `cannot change "${k}" of a running port (changeable: channel, egressChannel, vlan; remove and add the port for the rest)`);
+      const next = this.candidate((_f, br) => {
+        const p = br.ports![name];
+        const set = (key: string, v: unknown): void => { if (v === null) delete p[key]; else if (v !== undefined) p[key] = v; };
+        set('channel', b.channel);
+        set('egress-channel', b.egressChannel ?? b['egress-channel']);
+        set('vlan', b.vlan);
+      }, `port ${name}`);
+      const changes = await this.apply(next);
+      this.log.info({ port: name, changes }, 'port changed');
+      return this.listPorts().find((p) => p.name === name)!;
+    });
+  }
+
+  // ------------------------------------------------------------------ channels
+
+  listChannels(): ChannelView[] {
+    const ports = Object.values(this.bridgeConfig.ports);
+    return this.channels.list().map((ch) => {
+      const c: ChannelConfig | undefined = this.config.channels[ch.name];
+      const n = ch.counters();
+      const v: ChannelView = {
+        name: ch.name, rate: c?.rate ?? '', mode: c?.mode ?? (ch.shaping ? 'shape' : 'police'),
+        attached: ports.flatMap((p) => [...(p.channel === ch.name ? [`${p.name} (ingress)`] : []), ...(p.egressChannel === ch.name ? [`${p.name} (egress)`] : [])]),
+        passedPackets: n['passed-packets'], passedBytes: n['passed-bytes'], droppedPackets: n['dropped-packets'], droppedBytes: n['dropped-bytes'], queued: n.queued,
+      };
+      if (c?.burst !== undefined) v.burst = c.burst;
+      if (c?.queue !== undefined) v.queue = c.queue;
+      return v;
+    });
+  }
+
+  /** PUT /channels/:name { rate, burst?, mode?, queue? }: create, or reconfigure in place (tokens kept). */
+  setChannel(name: string, body: unknown): Promise<ChannelView> {
+    return this.serial(async () => {
+      const b = asObject(body);
+      for (const k of Object.keys(b)) if (!['rate', 'burst', 'mode', 'queue'].includes(k)) throw new ApiError(400, `unknown channel field "${k}" (rate, burst, mode, queue)`);
+      const old = this.config.channels[name];
+      if (b.rate === undefined && !old) throw new ApiError(400, `channel "${name}" does not exist yet: give its rate`);
+      const next = this.candidate((f) => {
+        const c: Record<string, unknown> = old ? { rate: old.rate, mode: old.mode } : {};
+        if (old?.burst !== undefined) c.burst = old.burst;
+        if (old?.queue !== undefined) c.queue = old.queue;
+        // A new rate without a burst gets the default burst of the new rate (like reconfigure()).
+        if (b.rate !== undefined && b.burst === undefined) delete c.burst;
+        for (const k of ['rate', 'burst', 'mode', 'queue'] as const) if (b[k] !== undefined) c[k] = b[k];
+        if (b.mode === 'police') delete c.queue;
+        (f.channels ??= {})[name] = c;
+      }, `channel ${name}`);
+      await this.apply(next);
+      this.log.info({ channel: name, rate: next.channels[name].rate, burst: next.channels[name].burst, mode: next.channels[name].mode }, old ? 'channel reconfigured' : 'channel created');
+      return this.listChannels().find((c) => c.name === name)!;
+    });
+  }
+
+  deleteChannel(name: string): Promise<void> {
+    return this.serial(async () => {
+      if (!this.config.channels[name]) throw new ApiError(404, `no channel "${name}" (channels: ${Object.keys(this.config.channels).join(', ') || 'none'})`);
+      const users: string[] = [];
+      for (const bc of Object.values(this.config.bridges)) for (const p of Object.values(bc.ports)) if (p.channel === name || p.egressChannel === name) users.push(p.name);
+      if (users.length) throw new ApiError(409, `channel "${name}" is attached to ${users.join(', ')}; detach it first (sluice port set PORT --no-channel)`);
+      const next = this.candidate((f) => { delete f.channels![name]; }, `channel ${name}`);
+      await this.apply(next);
+      this.log.info({ channel: name }, 'channel deleted');
+    });
+  }
+
+  // ------------------------------------------------------------------ flows
+
+  dumpFlows(filterText?: string): string[] {
+    const filter = filterText ? this.parseFilter(filterText) : undefined;
+    return this.bridge.dumpFlows(filter ? { match: filter.match, tableId: filter.tableId, cookie: filter.cookie, cookieMask: filter.cookieMask, outPort: filter.outPort, outGroup: filter.outGroup } : undefined, nowEpochMs())
+      .map((f) => formatFlow(f.spec, { durationS: f.durationS, packets: f.packetCount, bytes: f.byteCount, idleAgeS: f.idleAgeS }).trim());
+  }
+
+  private parseFilter(text: string): ReturnType<typeof parseFlowFilter> {
+    try { return parseFlowFilter(text, { portNames: portNameMap(this.bridgeConfig) }); } catch (e) {
+      if (e instanceof FlowSyntaxError) throw new ApiError(400, e.message);
+      throw e;
+    }
+  }
+
+  /** POST /flows: add (replacing an entry with the same table, priority and match); kept in the running config. */
+  addFlow(text: unknown): Promise<string> {
+    return this.serial(async () => {
+      if (typeof text !== 'string' || text.trim() === '') throw new ApiError(400, 'give the flow as { "flow": "priority=..,match,actions=.." }');
+      let spec: FlowSpec;
+      try { spec = parseFlow(text, { portNames: portNameMap(this.bridgeConfig) }); } catch (e) {
+        if (e instanceof FlowSyntaxError) throw new ApiError(400, e.message);
+        throw e;
+      }
+      const r = this.bridge.addFlow(spec, nowEpochMs());
+      if (r !== FlowModResult.Ok) throw new ApiError(400, `flow "${text}" was refused by the pipeline (${FLOW_MOD_RESULT_NAMES[r]})`);
+      const bc = this.bridgeConfig, key = flowKey(spec);
+      const keep = bc.flowSpecs.map((s, i) => [s, bc.flows[i]] as const).filter(([s]) => flowKey(s) !== key);
+      bc.flows = [...keep.map(([, t]) => t), text.trim()];
+      bc.flowSpecs = [...keep.map(([s]) => s), spec];
+      this.log.info({ flow: text }, 'flow added');
+      this.runner.runPass();
+      return formatFlow(spec).trim();
+    });
+  }
+
+  /** DELETE /flows: ovs-ofctl del-flows semantics; returns how many entries went. */
+  deleteFlows(filterText: unknown, strict: boolean): Promise<number> {
+    return this.serial(async () => {
+      if (filterText !== undefined && typeof filterText !== 'string') throw new ApiError(400, 'filter must be a string');
+      const f = this.parseFilter(filterText ?? '');
+      if (strict && f.priority === undefined) f.priority = 0x8000;
+      const before = this.bridge.dumpFlows().length;
+      const r = this.bridge.flowMod({
+        command: strict ? 'delete_strict' : 'delete', tableId: f.tableId ?? 0xff, cookieMask: f.cookieMask, outPort: f.outPort, outGroup: f.outGroup,
+        spec: { tableId: f.tableId ?? 0xff, priority: f.priority ?? 0, match: f.match, instructions: {}, cookie: f.cookie ?? 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
+      }, nowEpochMs());
+      if (r !== FlowModResult.Ok) throw new ApiError(400, `delete refused by the pipeline (${FLOW_MOD_RESULT_NAMES[r]})`);
+      const removed = before - this.bridge.dumpFlows().length;
+      // Keep only the config flows that are still installed.
+      const live = new Set(this.bridge.dumpFlows().map((e) => flowKey(e.spec)));
+      const bc = this.bridgeConfig;
+      const keep = bc.flowSpecs.map((s, i) => [s, bc.flows[i]] as const).filter(([s]) => live.has(flowKey(s)));
+      bc.flows = keep.map(([, t]) => t);
+      bc.flowSpecs = keep.map(([s]) => s);
+      this.log.info({ filter: filterText ?? '', strict, removed }, 'flows deleted');
+      return removed;
+    });
+  }
+
+  // ------------------------------------------------------------------ stats, fdb, save
+
+  fdb(): Array<{ port: string; ofport: number; vlan: number; mac: string; ageS: number }> {
+    return this.bridge.fdb().map((e) => ({ port: this.bridge.portName(e.ofport), ofport: e.ofport, vlan: e.vid, mac: formatMac(e.mac), ageS: e.ageS }))
+      .sort((a, b) => a.ofport - b.ofport || a.vlan - b.vlan || (a.mac < b.mac ? -1 : 1));
+  }
+
+  stats(): { bridge: string; ports: Array<PortView & { io?: Record<string, number> }>; channels: ChannelView[]; drops: Record<string, number>; exec: Record<string, number>; flowCacheEntries: number; runner: Runner['stats'] } {
+    const ports = this.listPorts().map((p) => {
+      const be = this.backends.get(p.name) as { counters?: { snapshot(): Record<string, number> } } | undefined;
+      return be?.counters && typeof be.counters.snapshot === 'function' ? { ...p, io: be.counters.snapshot() } : p;
+    });
+    const s = this.bridge.stats();
+    return { bridge: this.bridgeName, ports, channels: this.listChannels(), drops: s.drops, exec: s.exec, flowCacheEntries: s.flowCacheEntries, runner: { ...this.runner.stats } };
+  }
+
+  /** POST /config/save: the running config, atomically, to the config file (or `path`). */
+  saveConfig(path?: string): Promise<string> {
+    return this.serial(async () => {
+      const to = path ?? this.configPath;
+      try { await saveConfig(to, this.config); } catch (e) {
+        if (e instanceof ConfigError) throw new ApiError(500, e.message);
+        throw e;
+      }
+      this.log.info({ path: to }, 'running config saved');
+      return to;
+    });
+  }
+
+  /** Stop everything: OpenFlow, the loop, then every port (TAP devices Sluice created disappear). */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    await this.queue.catch(() => undefined);
+    if (this.openflowAgent) await Promise.resolve(this.openflowAgent.stop()).catch((err: unknown) => this.log.warn({ err }, 'stopping the OpenFlow agent failed'));
+    this.runner.stop();
+    for (const name of [...this.backends.keys()]) await this.closePort(name);
+    this.log.info({ bridge: this.bridgeName }, 'switch stopped');
+  }
+}
+
+function asObject(body: unknown): Record<string, unknown> {
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new ApiError(400, 'expected a JSON object');
+  return body as Record<string, unknown>;
+}

@@ -1,0 +1,473 @@
+// The switch's OpenFlow 1.3 agent: a passive listener (ptcp:) and active controller connections
+// (tcp:, reconnect with backoff), roles and async masks across sessions, fail-mode, and the
+// translation of every switch-side message into Bridge calls (flows, groups, meters, ports,
+// packet-out) plus the asynchronous PACKET_IN / FLOW_REMOVED / PORT_STATUS. See README.md.
+import { createServer, connect as netConnect } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino from 'pino';
+import type { Logger } from 'pino';
+import {
+  OFPBRC, OFPC, OFPC_FRAG, OFPCR, OFPET, OFPFC, OFPFF, OFPFMFC, OFPGC, OFPG_ALL, OFPG_MAX, OFPMC, OFPMMFC, OFPM_ALL, OFPM_MAX,
+  OFPP, OFPPC, OFPPMFC, OFPPR, OFPQOFC, OFPR, OFPRR, OFPRRFC, OFPSCFC, OFPTMFC, OFPTT_ALL, OFPTT_MAX, OFP_NO_BUFFER,
+  OfpError, checkMatch, encodeMessage,
+} from '../../openflow/index.js';
+import type { FlowMod, GroupMod, MeterMod, OfpMessage, PacketOut, PortMod, Port, RoleRequest } from '../../openflow/messages.js';
+import type { Bridge, PortConfig } from '../../datapath/bridge.js';
+import type { Packet } from '../../datapath/packet.js';
+import type { FlowStats } from '../../datapath/pipeline.js';
+import type { FlowModCommand } from '../../datapath/pipeline.js';
+import type { GroupSpec } from '../../datapath/flow-types.js';
+import { OFPP as DP_OFPP } from '../../datapath/flow-types.js';
+import { Meter, MeterBandType, MeterConfigError } from '../../qos/meter.js';
+import type { MeterBandSpec } from '../../qos/meter.js';
+import type { ChannelRegistry } from '../../qos/channel.js';
+import { OfSession } from './session.js';
+import type { SessionHost, SessionInfo } from './session.js';
+import { OFPPC_NO_FLOOD, buildReply, portDesc, splitReply } from './stats.js';
+import type { MeterEntry } from './stats.js';
+import {
+  actionsToSpec, bucketsToSpec, flowStatsToOf, instructionsToSpec, matchToSpec, resultToError, specToMatch, splitDuration,
+} from './translate.js';
+
+export interface OpenFlowAgentOptions {
+  /** Active connections, "tcp:HOST[:PORT]" (port 6653 by default). */
+  controllers?: string[];
+  /** Passive listener, "ptcp:PORT[:IP]"; binds 127.0.0.1 when no IP is given (Open vSwitch binds all). PORT 0 = any free port. */
+  listen?: string;
+  failMode: 'standalone' | 'secure';
+  log?: Logger;
+  /** Send ECHO_REQUEST after this many idle seconds (default 5). */
+  echoIntervalS?: number;
+  /** Close a connection silent for this many seconds (default 15). */
+  deadAfterS?: number;
+  /** Clock for the datapath (flow timeouts, durations), epoch ms. Default performance.timeOrigin + performance.now(). */
+  now?: () => number;
+  /** Reserved: named channels (meters are kept by the agent; see README). */
+  channels?: ChannelRegistry;
+  /** Reconnect backoff of active connections in ms (default 1000 -> 8000, with jitter). */
+  reconnectMs?: { min: number; max: number };
+  /** Write one pcap per connection (synthesized TCP) into this directory when it closes. */
+  captureDir?: string;
+  /** How often port changes are checked for PORT_STATUS (default 1000 ms). */
+  portPollMs?: number;
+  /** OFPT_DESC sw_desc. */
+  swDesc?: string;
+}
+
+interface ActiveTarget { spec: string; host: string; port: number; attempts: number; timer: NodeJS.Timeout | null; session: OfSession | null; socket: Socket | null }
+
+const CONFIG_FLAGS_MASK = OFPC_FRAG.MASK;
+const PORT_CONFIG_MASK = OFPPC.PORT_DOWN | OFPPC.NO_RECV | OFPPC.NO_FWD | OFPPC.NO_PACKET_IN | OFPPC_NO_FLOOD;
+const FLOW_FLAGS_MASK = OFPFF.SEND_FLOW_REM | OFPFF.CHECK_OVERLAP | OFPFF.RESET_COUNTS | OFPFF.NO_PKT_COUNTS | OFPFF.NO_BYT_COUNTS;
+const FLOW_COMMANDS: FlowModCommand[] = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict'];
+const defaultNow = (): number => performance.timeOrigin + performance.now();
+
+/** Parse "tcp:HOST[:PORT]". */
+export function parseActive(spec: string): { host: string; port: number } {
+  const m = /^tcp:(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(spec);
+  if (!m) throw new RangeError(`Controller "${spec}" is not "tcp:HOST[:PORT]" (e.g. tcp:127.0.0.1:6653)`);
+  const port = m[2] === undefined ? 6653 : Number(m[2]);
+  if (port < 1 || port > 65535) throw new RangeError(`Controller "${spec}": port ${port} is out of range 1-65535`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
+/** Parse "ptcp:PORT[:IP]" (IP defaults to 127.0.0.1). */
+export function parsePassive(spec: string): { host: string; port: number } {
+  const m = /^ptcp:(\d{1,5})(?::(.+))?$/.exec(spec);
+  if (!m) throw new RangeError(`Listen "${spec}" is not "ptcp:PORT[:IP]" (e.g. ptcp:6634:127.0.0.1)`);
+  const port = Number(m[1]);
+  if (port > 65535) throw new RangeError(`Listen "${spec}": port ${port} is out of range 0-65535`);
+  return { host: (m[2] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
+}
+
+export class OpenFlowAgent implements SessionHost {
+  readonly log: Logger;
+  readonly echoIntervalMs: number;
+  readonly deadAfterMs: number;
+  readonly failMode: 'standalone' | 'secure';
+  private readonly now: () => number;
+  private readonly sessionsById = new Map<number, OfSession>();
+  private readonly targets: ActiveTarget[];
+  private readonly meters = new Map<number, MeterEntry>();
+  private readonly portSeen = new Map<number, { desc: Port; createdMs: number }>();
+  private server: Server | null = null;
+  private nextId = 1;
+  private generationId: bigint | null = null;
+  private running = false;
+  private portTimer: NodeJS.Timeout | null = null;
+  private readonly captureWrites: Promise<void>[] = [];
+  private prevPacketIn: Bridge['onPacketIn'] = null;
+  private prevFlowRemoved: Bridge['onFlowRemoved'] = null;
+  /** Counters: packet-ins sent (messages), packet-ins with no eligible connection. */
+  packetInsSent = 0;
+  packetInsUnsent = 0;
+
+  constructor(readonly bridge: Bridge, readonly opts: OpenFlowAgentOptions) {
+    if (opts.failMode !== 'standalone' && opts.failMode !== 'secure') throw new RangeError(`fail-mode "${String(opts.failMode)}" is not standalone or secure`);
+    this.failMode = opts.failMode;
+    this.log = (opts.log ?? pino({ level: 'silent' })).child({ dpid: `0x${bridge.datapathId.toString(16).padStart(16, '0')}` });
+    this.echoIntervalMs = (opts.echoIntervalS ?? 5) * 1000;
+    this.deadAfterMs = (opts.deadAfterS ?? 15) * 1000;
+    if (!(this.echoIntervalMs > 0) || !(this.deadAfterMs > this.echoIntervalMs)) throw new RangeError('echoIntervalS must be > 0 and deadAfterS greater than echoIntervalS');
+    this.now = opts.now ?? defaultNow;
+    this.targets = (opts.controllers ?? []).map((spec) => ({ spec, ...parseActive(spec), attempts: 0, timer: null, session: null, socket: null }));
+    if (opts.listen !== undefined) parsePassive(opts.listen);
+  }
+
+  // ------------------------------------------------------------------ lifecycle
+
+  /** Listen and start connecting; resolves once the listener is bound. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.prevPacketIn = this.bridge.onPacketIn;
+    this.prevFlowRemoved = this.bridge.onFlowRemoved;
+    this.bridge.onPacketIn = (pkt, reason, tableId, cookie, maxLen) => this.packetIn(pkt, reason, tableId, cookie, maxLen);
+    this.bridge.onFlowRemoved = (st, reason) => this.flowRemoved(st, reason);
+    const t0 = this.now();
+    for (const p of this.bridge.ports()) this.portSeen.set(p.ofport, { desc: portDesc(p), createdMs: t0 });
+    this.portTimer = setInterval(() => this.checkPorts(), this.opts.portPollMs ?? 1000);
+    this.portTimer.unref();
+    if (this.opts.captureDir !== undefined) mkdirSync(this.opts.captureDir, { recursive: true });
+    if (this.opts.listen !== undefined) {
+      const { host, port } = parsePassive(this.opts.listen);
+      const server = createServer((sock) => this.attach(sock, 'passive', undefined));
+      this.server = server;
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(port, host, () => { server.off('error', reject); resolve(); });
+      });
+      server.on('error', (err) => this.log.error({ err: err.message }, 'OpenFlow listener error'));
+      this.log.info({ listen: `${host}:${this.listeningPort}` }, 'OpenFlow listener up');
+    }
+    if (this.targets.length > 0) this.failOpen();
+    for (const t of this.targets) this.connectTarget(t);
+  }
+
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    if (this.portTimer !== null) { clearInterval(this.portTimer); this.portTimer = null; }
+    for (const t of this.targets) { if (t.timer !== null) clearTimeout(t.timer); t.timer = null; t.socket?.destroy(); }
+    for (const s of [...this.sessionsById.values()]) { s.close('agent stopped'); s.socket.destroy(); }
+    if (this.server !== null) {
+      const srv = this.server;
+      this.server = null;
+      await new Promise<void>((resolve) => srv.close(() => resolve()));
+    }
+    this.bridge.onPacketIn = this.prevPacketIn;
+    this.bridge.onFlowRemoved = this.prevFlowRemoved;
+    await Promise.all(this.captureWrites);
+  }
+
+  /** Port the passive listener is bound to (useful with ptcp:0), or 0. */
+  get listeningPort(): number {
+    const a = this.server?.address();
+    return a !== null && a !== undefined && typeof a === 'object' ? a.port : 0;
+  }
+
+  sessions(): SessionInfo[] { return [...this.sessionsById.values()].map((s) => s.info()); }
+
+  /** Meters installed through METER_MOD, by id. */
+  meter(id: number): Meter | undefined { return this.meters.get(id)?.meter; }
+
+  // ------------------------------------------------------------------ connections
+
+  wallMs(): number { return Date.now(); }
+
+  private attach(sock: Socket, kind: 'passive' | 'active', target: ActiveTarget | undefined): OfSession {
+    const s = new OfSession(this.nextId++, sock, kind, this, target?.spec, this.opts.captureDir !== undefined);
+    this.sessionsById.set(s.id, s);
+    if (target !== undefined) target.session = s;
+    return s;
+  }
+
+  private connectTarget(t: ActiveTarget): void {
+    if (!this.running) return;
+    t.timer = null;
+    const sock = netConnect({ host: t.host, port: t.port });
+    t.socket = sock;
+    let attached = false;
+    sock.once('connect', () => { attached = true; this.attach(sock, 'active', t); });
+    sock.once('error', (err) => { if (!attached) this.log.debug({ controller: t.spec, err: err.message }, 'controller connect failed'); });
+    sock.once('close', () => {
+      t.socket = null;
+      t.session = null;
+      if (!this.running) return;
+      const base = this.opts.reconnectMs?.min ?? 1000, cap = this.opts.reconnectMs?.max ?? 8000;
+      const delay = Math.min(cap, base * 2 ** Math.min(t.attempts, 10));
+      t.attempts++;
+      const jittered = delay * (0.75 + Math.random() * 0.5);
+      t.timer = setTimeout(() => this.connectTarget(t), Math.min(cap, jittered));
+      t.timer.unref();
+    });
+  }
+
+  established(s: OfSession): void {
+    if (s.kind === 'active') {
+      const t = this.targets.find((x) => x.session === s);
+      if (t !== undefined) t.attempts = 0;
+      this.log.info({ controller: s.target }, 'connected to controller');
+    }
+  }
+
+  closed(s: OfSession): void {
+    this.sessionsById.delete(s.id);
+    if (s.capture !== null && this.opts.captureDir !== undefined) {
+      this.captureWrites.push(s.capture.pcap.writeFile(join(this.opts.captureDir, `of-conn-${s.id}.pcap`)).catch((e: Error) => this.log.warn({ err: e.message }, 'capture write failed')));
+    }
+    if (s.kind === 'active' && this.running && this.failMode === 'standalone' && !this.controllerUp()) this.failOpen();
+  }
+
+  private controllerUp(): boolean {
+    for (const s of this.sessionsById.values()) if (s.kind === 'active' && s.state !== 'closed') return true;
+    return false;
+  }
+
+  /**
+   * Standalone fail mode with no controller connected: make table 0's priority-0 match-all entry
+   * NORMAL (added, or replacing a controller's table-miss entry). Other flows stay.
+   */
+  private failOpen(): void {
+    if (this.failMode !== 'standalone') return;
+    const existing = this.bridge.dumpFlows({ tableId: 0, match: [] }, this.now())
+      .find((f) => f.priority === 0 && f.match.length === 0);
+    const ins = existing?.instructions;
+    const isNormal = ins !== undefined && ins.gotoTable === undefined && ins.writeActions === undefined && ins.meter === undefined
+      && ins.applyActions?.length === 1 && ins.applyActions[0]!.type === 'output' && ins.applyActions[0]!.port === DP_OFPP.NORMAL;
+    if (isNormal) return;
+    this.bridge.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: DP_OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, this.now());
+    this.log.info('fail-mode standalone: no controller, table 0 falls back to NORMAL');
+  }
+
+  // ------------------------------------------------------------------ async messages
+
+  private roleIndex(s: OfSession): 0 | 1 { return s.role === OFPCR.ROLE_SLAVE ? 1 : 0; }
+
+  private broadcast(buf: Buffer, wants: (s: OfSession) => boolean): number {
+    let n = 0;
+    for (const s of this.sessionsById.values()) if (s.isOpen && wants(s)) { s.sendRaw(buf); n++; }
+    return n;
+  }
+
+  private packetIn(pkt: Packet, reason: number, tableId: number, cookie: bigint, maxLen: number): void {
+    const len = maxLen === 0xffff || maxLen >= pkt.len ? pkt.len : maxLen;
+    const data = Buffer.from(pkt.buf.subarray(pkt.off, pkt.off + len));
+    const buf = encodeMessage({
+      type: 'packet_in', xid: 0, bufferId: OFP_NO_BUFFER, totalLen: pkt.len, reason, tableId, cookie,
+      match: [{ field: 'in_port', value: BigInt(pkt.inPort >>> 0) }], data,
+    });
+    const bit = 1 << reason;
+    const n = this.broadcast(buf, (s) => (s.async.packetInMask[this.roleIndex(s)] & bit) !== 0);
+    if (n > 0) this.packetInsSent++; else this.packetInsUnsent++;
+  }
+
+  private flowRemoved(st: FlowStats, reason: number): void {
+    const r = reason > OFPRR.GROUP_DELETE ? OFPRR.DELETE : reason;   // METER_DELETE is OpenFlow 1.4's
+    const [durationSec, durationNsec] = splitDuration(st.durationS);
+    const buf = encodeMessage({
+      type: 'flow_removed', xid: 0, cookie: st.cookie, priority: st.priority, reason: r, tableId: st.tableId,
+      durationSec, durationNsec, idleTimeout: st.idleTimeoutS, hardTimeout: st.hardTimeoutS,
+      packetCount: BigInt(st.packetCount), byteCount: BigInt(st.byteCount), match: specToMatch(st.match),
+    });
+    const bit = 1 << r;
+    this.broadcast(buf, (s) => (s.async.flowRemovedMask[this.roleIndex(s)] & bit) !== 0);
+  }
+
+  /** Diff the bridge's ports against the last look and send PORT_STATUS for each change. */
+  checkPorts(): void {
+    const seen = new Set<number>();
+    const nowMs = this.now();
+    for (const p of this.bridge.ports()) {
+      seen.add(p.ofport);
+      const d = portDesc(p);
+      const old = this.portSeen.get(p.ofport);
+      if (old === undefined) { this.portSeen.set(p.ofport, { desc: d, createdMs: nowMs }); this.portStatus(OFPPR.ADD, d); continue; }
+      if (old.desc.config !== d.config || old.desc.state !== d.state || old.desc.name !== d.name) { old.desc = d; this.portStatus(OFPPR.MODIFY, d); }
+    }
+    for (const [no, old] of [...this.portSeen]) if (!seen.has(no)) { this.portSeen.delete(no); this.portStatus(OFPPR.DELETE, old.desc); }
+  }
+
+  private portStatus(reason: number, desc: Port): void {
+    const buf = encodeMessage({ type: 'port_status', xid: 0, reason, desc });
+    this.broadcast(buf, (s) => (s.async.portStatusMask[this.roleIndex(s)] & (1 << reason)) !== 0);
+  }
+
+  // ------------------------------------------------------------------ requests
+
+  handle(s: OfSession, m: OfpMessage): void {
+    switch (m.type) {
+      case 'echo_request': s.sendMsg({ type: 'echo_reply', xid: m.xid, data: m.data }); return;
+      case 'echo_reply': return;
+      case 'hello': return;   // a second HELLO is harmless
+      case 'error': s.log.info({ xid: m.xid, errType: m.errType, code: m.code }, 'peer sent OFPT_ERROR'); return;
+      case 'features_request':
+        s.sendMsg({
+          type: 'features_reply', xid: m.xid, datapathId: this.bridge.datapathId, nBuffers: 0, nTables: OFPTT_MAX, auxiliaryId: 0,
+          capabilities: OFPC.FLOW_STATS | OFPC.TABLE_STATS | OFPC.PORT_STATS | OFPC.GROUP_STATS, reserved: 0,
+        });
+        return;
+      case 'get_config_request': s.sendMsg({ type: 'get_config_reply', xid: m.xid, flags: s.configFlags, missSendLen: s.missSendLen }); return;
+      case 'set_config':
+        if ((m.flags & ~CONFIG_FLAGS_MASK) !== 0 || (m.flags & CONFIG_FLAGS_MASK) === OFPC_FRAG.MASK) throw new OfpError(OFPET.SWITCH_CONFIG_FAILED, OFPSCFC.BAD_FLAGS, `Bad config flags 0x${m.flags.toString(16)}`);
+        s.configFlags = m.flags; s.missSendLen = m.missSendLen;
+        return;
+      case 'barrier_request':
+        // Messages of one connection are handled synchronously and in order, so everything
+        // before the barrier has been applied when we get here.
+        s.sendMsg({ type: 'barrier_reply', xid: m.xid });
+        return;
+      case 'role_request': this.roleRequest(s, m); return;
+      case 'get_async_request': s.sendMsg({ type: 'get_async_reply', xid: m.xid, ...cloneAsync(s.async) }); return;
+      case 'set_async': s.async = cloneAsync(m); return;
+      case 'experimenter': throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_EXPERIMENTER, `Experimenter 0x${m.experimenter.toString(16)} is not supported`);
+      case 'queue_get_config_request': {
+        if (m.port !== OFPP.ANY && (m.port > OFPP.MAX || !this.bridge.ports().some((p) => p.ofport === m.port))) throw new OfpError(OFPET.QUEUE_OP_FAILED, OFPQOFC.BAD_PORT, `No port ${m.port}`);
+        s.sendMsg({ type: 'queue_get_config_reply', xid: m.xid, port: m.port, queues: [] });
+        return;
+      }
+      case 'multipart_request': {
+        if (m.body.kind === 'table_features' && m.body.tables.length > 0 && s.isSlave) throw isSlave();
+        if ((m.flags & 1) !== 0) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.MULTIPART_BUFFER_OVERFLOW, 'Multipart requests spanning several messages are not supported');
+        const body = buildReply({ bridge: this.bridge, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0' }, m.body);
+        for (const r of splitReply(m.xid, body)) s.sendMsg(r);
+        return;
+      }
+      case 'packet_out': case 'flow_mod': case 'group_mod': case 'port_mod': case 'table_mod': case 'meter_mod':
+        if (s.isSlave) throw isSlave();
+        switch (m.type) {
+          case 'packet_out': this.packetOut(m); return;
+          case 'flow_mod': this.flowMod(s, m); return;
+          case 'group_mod': this.groupMod(m); return;
+          case 'port_mod': this.portMod(m); return;
+          case 'meter_mod': this.meterMod(m); return;
+          case 'table_mod':
+            if (m.tableId > OFPTT_MAX && m.tableId !== OFPTT_ALL) throw new OfpError(OFPET.TABLE_MOD_FAILED, OFPTMFC.BAD_TABLE, `Bad table id ${m.tableId}`);
+            return;   // accepted; table config has no effect in 1.3
+        }
+        return;
+      default:
+        // Switch-to-controller messages (features_reply, packet_in, ...) make no sense here.
+        throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_TYPE, `Unexpected ${m.type} from a controller`);
+    }
+  }
+
+  private roleRequest(s: OfSession, m: RoleRequest): void {
+    if (m.role > OFPCR.ROLE_SLAVE) throw new OfpError(OFPET.ROLE_REQUEST_FAILED, OFPRRFC.BAD_ROLE, `Bad role ${m.role}`);
+    if (m.role === OFPCR.ROLE_MASTER || m.role === OFPCR.ROLE_SLAVE) {
+      if (this.generationId !== null && BigInt.asIntN(64, m.generationId - this.generationId) < 0n) {
+        throw new OfpError(OFPET.ROLE_REQUEST_FAILED, OFPRRFC.STALE, `Stale generation id ${m.generationId}`);
+      }
+      this.generationId = m.generationId;
+    }
+    if (m.role === OFPCR.ROLE_MASTER) {
+      for (const o of this.sessionsById.values()) if (o !== s && o.role === OFPCR.ROLE_MASTER) { o.role = OFPCR.ROLE_SLAVE; o.log.info('demoted to slave'); }
+    }
+    if (m.role !== OFPCR.ROLE_NOCHANGE) s.role = m.role;
+    s.sendMsg({ type: 'role_reply', xid: m.xid, role: s.role, generationId: this.generationId ?? 0n });
+  }
+
+  private flowMod(s: OfSession, m: FlowMod): void {
+    const command = FLOW_COMMANDS[m.command];
+    if (command === undefined) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_COMMAND, `Bad flow_mod command ${m.command}`);
+    if (m.tableId === OFPTT_ALL ? command === 'add' : m.tableId > OFPTT_MAX) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_TABLE_ID, `Bad table id ${m.tableId}`);
+    if ((m.flags & ~FLOW_FLAGS_MASK) !== 0) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_FLAGS, `Bad flow_mod flags 0x${m.flags.toString(16)}`);
+    checkMatch(m.match);
+    const match = matchToSpec(m.match);
+    const instructions = instructionsToSpec(m.instructions);
+    const tableId = m.tableId === OFPTT_ALL ? 0 : m.tableId;
+    const r = this.bridge.flowMod({
+      command,
+      spec: { tableId, priority: m.priority, match, instructions, cookie: m.cookie, idleTimeoutS: m.idleTimeout, hardTimeoutS: m.hardTimeout, flags: m.flags },
+      cookieMask: m.cookieMask, outPort: m.outPort, outGroup: m.outGroup, tableId: m.tableId,
+    }, this.now());
+    const gotoBad = instructions.gotoTable !== undefined && (instructions.gotoTable <= tableId || instructions.gotoTable > OFPTT_MAX);
+    const err = resultToError(r, 'flow_mod', gotoBad);
+    if (err !== null) throw err;
+    if (m.bufferId !== OFP_NO_BUFFER && (command === 'add' || command === 'modify' || command === 'modify_strict')) {
+      throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BUFFER_UNKNOWN, `Buffer ${m.bufferId} unknown (the switch has no buffers); the flow_mod itself was applied`);
+    }
+    void s;
+  }
+
+  private groupMod(m: GroupMod): void {
+    const cmd = m.command === OFPGC.ADD ? 'add' : m.command === OFPGC.MODIFY ? 'modify' : m.command === OFPGC.DELETE ? 'delete' : null;
+    if (cmd === null) throw new OfpError(OFPET.GROUP_MOD_FAILED, 11 /* BAD_COMMAND */, `Bad group_mod command ${m.command}`);
+    if (m.groupId > OFPG_MAX && !(cmd === 'delete' && m.groupId === OFPG_ALL)) throw new OfpError(OFPET.GROUP_MOD_FAILED, 1 /* INVALID_GROUP */, `Bad group id ${m.groupId}`);
+    const spec = { groupId: m.groupId, type: m.groupType as GroupSpec['type'], buckets: cmd === 'delete' ? [] : bucketsToSpec(m.buckets) };
+    const r = this.bridge.groupMod(cmd, spec);
+    const err = resultToError(r, cmd === 'modify' ? 'group_modify' : 'group_mod');
+    if (err !== null) throw err;
+  }
+
+  private portMod(m: PortMod): void {
+    const p = this.bridge.ports().find((x) => x.ofport === m.portNo);
+    if (p === undefined) throw new OfpError(OFPET.PORT_MOD_FAILED, OFPPMFC.BAD_PORT, `No port ${m.portNo}`);
+    if (portDesc(p).hwAddr !== m.hwAddr.toLowerCase()) throw new OfpError(OFPET.PORT_MOD_FAILED, OFPPMFC.BAD_HW_ADDR, `Port ${m.portNo} hw_addr is ${portDesc(p).hwAddr}, not ${m.hwAddr}`);
+    if ((m.mask & ~PORT_CONFIG_MASK) !== 0) throw new OfpError(OFPET.PORT_MOD_FAILED, OFPPMFC.BAD_CONFIG, `Unsupported port config bits 0x${(m.mask & ~PORT_CONFIG_MASK).toString(16)}`);
+    const cfg: Partial<PortConfig> = {};
+    const bit = (b: number): boolean | undefined => ((m.mask & b) !== 0 ? (m.config & b) !== 0 : undefined);
+    const set = <K extends keyof PortConfig>(k: K, v: boolean | undefined): void => { if (v !== undefined) cfg[k] = v; };
+    set('down', bit(OFPPC.PORT_DOWN)); set('noRecv', bit(OFPPC.NO_RECV)); set('noForward', bit(OFPPC.NO_FWD));
+    set('noPacketIn', bit(OFPPC.NO_PACKET_IN)); set('noFlood', bit(OFPPC_NO_FLOOD));
+    if (Object.keys(cfg).length > 0) this.bridge.setPortConfig(m.portNo, cfg);
+    this.checkPorts();
+  }
+
+  private meterMod(m: MeterMod): void {
+    const nowMs = this.now();
+    if (m.command !== OFPMC.ADD && m.command !== OFPMC.MODIFY && m.command !== OFPMC.DELETE) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.BAD_COMMAND, `Bad meter_mod command ${m.command}`);
+    if (m.command === OFPMC.DELETE) {
+      if (m.meterId === OFPM_ALL) { for (const id of [...this.meters.keys()]) { this.bridge.deleteMeter(id); this.meters.delete(id); } return; }
+      if (m.meterId === 0 || m.meterId > OFPM_MAX) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.INVALID_METER, `Bad meter id ${m.meterId}`);
+      if (!this.meters.has(m.meterId)) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.UNKNOWN_METER, `No meter ${m.meterId}`);
+      this.bridge.deleteMeter(m.meterId);
+      this.meters.delete(m.meterId);
+      return;
+    }
+    if (m.meterId === 0 || m.meterId > OFPM_MAX) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.INVALID_METER, `Bad meter id ${m.meterId}`);
+    const bands: MeterBandSpec[] = m.bands.map((b) => {
+      if (b.kind === 'drop') return { type: MeterBandType.DROP, rate: b.rate, burstSize: b.burstSize };
+      if (b.kind === 'dscp_remark') return { type: MeterBandType.DSCP_REMARK, rate: b.rate, burstSize: b.burstSize, precLevel: b.precLevel };
+      throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.BAD_BAND, 'Experimenter meter bands are not supported');
+    });
+    const existing = this.meters.get(m.meterId);
+    try {
+      if (m.command === OFPMC.ADD) {
+        if (existing !== undefined) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.METER_EXISTS, `Meter ${m.meterId} exists`);
+        const meter = new Meter(m.meterId, m.flags, bands, nowMs);
+        this.bridge.setMeter(m.meterId, meter);
+        this.meters.set(m.meterId, { meter, createdMs: nowMs });
+      } else {
+        if (existing === undefined) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.UNKNOWN_METER, `No meter ${m.meterId}`);
+        existing.meter.reconfigure(m.flags, bands, nowMs);   // keeps tokens and counters (a channel)
+        this.bridge.setMeter(m.meterId, existing.meter);
+      }
+    } catch (e) {
+      if (e instanceof MeterConfigError) {
+        const code = e.code === 'INVALID' ? (bands.length > 16 ? OFPMMFC.OUT_OF_BANDS : OFPMMFC.INVALID_METER) : OFPMMFC[e.code];
+        throw new OfpError(OFPET.METER_MOD_FAILED, code, e.message);
+      }
+      throw e;
+    }
+  }
+
+  private packetOut(m: PacketOut): void {
+    if (m.bufferId !== OFP_NO_BUFFER) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BUFFER_UNKNOWN, `Buffer ${m.bufferId} unknown (the switch has no buffers)`);
+    const inPort = m.inPort;
+    const reserved = inPort === OFPP.CONTROLLER || inPort === OFPP.ANY || inPort === OFPP.LOCAL;
+    if (!reserved && (inPort === 0 || inPort > OFPP.MAX || this.bridge.portName(inPort) === '')) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PORT, `Bad packet_out in_port ${inPort}`);
+    if (m.data.length < 14) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PACKET, `packet_out frame of ${m.data.length} bytes is shorter than an Ethernet header`);
+    const actions = actionsToSpec(m.actions);
+    const r = this.bridge.packetOut(m.data, inPort === OFPP.ANY ? OFPP.CONTROLLER : inPort, actions, this.now());
+    const err = resultToError(r, 'packet_out');
+    if (err !== null) throw err;
+  }
+}
+
+function isSlave(): OfpError { return new OfpError(OFPET.BAD_REQUEST, OFPBRC.IS_SLAVE, 'Connection is a slave'); }
+function cloneAsync(a: { packetInMask: [number, number]; portStatusMask: [number, number]; flowRemovedMask: [number, number] }) {
+  return { packetInMask: [a.packetInMask[0], a.packetInMask[1]] as [number, number], portStatusMask: [a.portStatusMask[0], a.portStatusMask[1]] as [number, number], flowRemovedMask: [a.flowRemovedMask[0], a.flowRemovedMask[1]] as [number, number] };
+}
+

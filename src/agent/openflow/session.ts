@@ -1,0 +1,213 @@
+// One OpenFlow 1.3 connection of the switch agent (passive or active): HELLO and version
+// negotiation, framing (OfpFramer) and decoding, the single catch site that turns OfpError into
+// OFPT_ERROR (offending bytes, same xid, warn log, session stays up), echo keepalive, and the
+// connection's own state (role, async masks, miss_send_len). Framing errors close the socket.
+import type { Socket } from 'node:net';
+import type { Logger } from 'pino';
+import {
+  OFPBRC, OFPCR, OFPET, OFPHFC, OFP_ERROR_DATA_MAX, OFP_VERSION, OfpError, OfpFramer,
+  decodeMessage, encodeMessage, helloVersions, versionBitmap,
+} from '../../openflow/index.js';
+import type { AsyncConfig, OfpMessage } from '../../openflow/messages.js';
+import { ConnectionCapture } from './capture.js';
+
+export type SessionKind = 'passive' | 'active';
+export type SessionState = 'hello' | 'open' | 'closed';
+
+/** What the agent gives each session. */
+export interface SessionHost {
+  readonly log: Logger;
+  readonly echoIntervalMs: number;
+  readonly deadAfterMs: number;
+  /** Called for every decoded message after HELLO; may throw OfpError. */
+  handle(s: OfSession, msg: OfpMessage): void;
+  established(s: OfSession): void;
+  closed(s: OfSession): void;
+  /** Wall-clock ms for capture timestamps. */
+  wallMs(): number;
+}
+
+/** OpenFlow 1.3 default async masks: [master/equal, slave]. */
+export function defaultAsync(): AsyncConfig {
+  return { packetInMask: [0x3, 0x0], portStatusMask: [0x7, 0x7], flowRemovedMask: [0xf, 0x0] };
+}
+
+const ROLE_NAMES = ['nochange', 'equal', 'master', 'slave'] as const;
+
+export interface SessionInfo {
+  id: number; kind: SessionKind; peer: string; target?: string; state: SessionState;
+  role: 'equal' | 'master' | 'slave'; rxMessages: number; txMessages: number; errorsSent: number;
+}
+
+export class OfSession {
+  state: SessionState = 'hello';
+  role: number = OFPCR.ROLE_EQUAL;
+  async: AsyncConfig = defaultAsync();
+  missSendLen = 128;
+  configFlags = 0;
+  rxMessages = 0;
+  txMessages = 0;
+  errorsSent = 0;
+  readonly log: Logger;
+  readonly capture: ConnectionCapture | null;
+  private readonly framer: OfpFramer;
+  private lastRxMs = performance.now();
+  private echoOutstanding = false;
+  private echoXid = 0xec000000;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly id: number,
+    readonly socket: Socket,
+    readonly kind: SessionKind,
+    private readonly host: SessionHost,
+    readonly target: string | undefined,
+    capture: boolean,
+  ) {
+    this.log = host.log.child({ conn: id, peer: this.peer, kind });
+    this.capture = capture
+      ? new ConnectionCapture(socket.localAddress ?? '127.0.0.1', socket.localPort ?? 0, socket.remoteAddress ?? '127.0.0.1', socket.remotePort ?? 0, host.wallMs(), kind === 'active')
+      : null;
+    this.framer = new OfpFramer((buf, off, len) => this.onFrame(buf, off, len));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.onData(chunk));
+    socket.on('error', (err) => this.log.info({ err: err.message }, 'OpenFlow connection error'));
+    socket.on('close', () => this.onClose());
+    this.sendMsg({ type: 'hello', xid: 0, version: OFP_VERSION, elements: [versionBitmap([OFP_VERSION])] });
+    const tick = Math.max(20, Math.min(1000, host.echoIntervalMs / 4));
+    this.timer = setInterval(() => this.keepalive(), tick);
+    this.timer.unref();
+  }
+
+  get peer(): string { return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`; }
+  get isOpen(): boolean { return this.state === 'open'; }
+  get isSlave(): boolean { return this.role === OFPCR.ROLE_SLAVE; }
+
+  info(): SessionInfo {
+    const role = ROLE_NAMES[this.role] as 'equal' | 'master' | 'slave';
+    return { id: this.id, kind: this.kind, peer: this.peer, target: this.target, state: this.state, role, rxMessages: this.rxMessages, txMessages: this.txMessages, errorsSent: this.errorsSent };
+  }
+
+  /** Encode and send one message. */
+  sendMsg(msg: OfpMessage): void { this.sendRaw(encodeMessage(msg)); }
+
+  /** Send already-encoded bytes (one or more whole messages). */
+  sendRaw(buf: Buffer): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    this.txMessages++;
+    this.capture?.add(this.host.wallMs(), 'out', buf);
+    this.socket.write(buf);
+  }
+
+  /** OFPT_ERROR with at most 64 bytes of the offending message. */
+  sendError(type: number, code: number, xid: number, data: Uint8Array): void {
+    this.errorsSent++;
+    const d = Buffer.from(data.subarray(0, OFP_ERROR_DATA_MAX));
+    this.sendMsg({ type: 'error', xid, errType: type, code, data: d });
+  }
+
+  close(reason: string): void {
+    if (this.state === 'closed') return;
+    this.log.info({ reason }, 'closing OpenFlow connection');
+    this.socket.end();
+    // Let the error/reply flush, then make sure the socket goes away.
+    setTimeout(() => this.socket.destroy(), 200).unref();
+    this.onClose();
+  }
+
+  private onClose(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    if (this.timer !== null) { clearInterval(this.timer); this.timer = null; }
+    this.host.closed(this);
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closed') return;
+    this.lastRxMs = performance.now();
+    this.echoOutstanding = false;
+    this.capture?.add(this.host.wallMs(), 'in', chunk);
+    try {
+      this.framer.push(chunk);
+    } catch (e) {
+      if (e instanceof OfpError) {
+        // Framing error: the stream cannot be resynchronised.
+        this.log.warn({ err: e.message, type: e.type, code: e.code }, 'OpenFlow framing error; closing');
+        const data = e.data ?? Buffer.alloc(0);
+        const xid = data.length >= 8 ? Buffer.from(data).readUInt32BE(4) : 0;
+        this.sendError(e.type, e.code, xid, data);
+        this.close('framing error');
+        return;
+      }
+      throw e;
+    }
+  }
+
+  /** The single catch site: decode, handle, and answer any OfpError with OFPT_ERROR. */
+  private onFrame(buf: Buffer, off: number, len: number): void {
+    if (this.state === 'closed') return;
+    this.rxMessages++;
+    const xid = buf.readUInt32BE(off + 4);
+    let msg: OfpMessage;
+    try {
+      msg = decodeMessage(buf, off, len);
+    } catch (e) {
+      this.fail(e, xid, buf, off, len);
+      return;
+    }
+    if (this.state === 'hello') { this.onHello(msg, buf, off, len); return; }
+    if (msg.type === 'echo_reply' && msg.xid === this.echoXid) return;
+    try {
+      this.host.handle(this, msg);
+    } catch (e) {
+      this.fail(e, xid, buf, off, len);
+    }
+  }
+
+  private fail(e: unknown, xid: number, buf: Buffer, off: number, len: number): void {
+    const data = buf.subarray(off, off + Math.min(len, OFP_ERROR_DATA_MAX));
+    if (e instanceof OfpError) {
+      this.log.warn({ xid, type: e.type, code: e.code, err: e.message }, 'OpenFlow request refused');
+      this.sendError(e.type, e.code, xid, e.data !== undefined && e.data.length > 0 ? e.data : data);
+      return;
+    }
+    // A bug in the agent or datapath: report it as EPERM and keep the session.
+    this.log.error({ xid, err: e instanceof Error ? e.stack : String(e) }, 'internal error handling OpenFlow message');
+    this.sendError(OFPET.BAD_REQUEST, OFPBRC.EPERM, xid, data);
+  }
+
+  private onHello(msg: OfpMessage, buf: Buffer, off: number, len: number): void {
+    if (msg.type !== 'hello') {
+      this.sendError(OFPET.HELLO_FAILED, OFPHFC.INCOMPATIBLE, msg.xid, buf.subarray(off, off + len));
+      this.close('first message is not HELLO');
+      return;
+    }
+    const bitmap = msg.elements.some((e) => e.kind === 'versionbitmap');
+    const ok = bitmap ? helloVersions(msg.elements).includes(OFP_VERSION) : msg.version >= OFP_VERSION;
+    if (!ok) {
+      const offered = bitmap ? helloVersions(msg.elements).join(',') : String(msg.version);
+      this.log.warn({ offered }, 'OpenFlow version negotiation failed');
+      const text = Buffer.from(`We support version 0x04 (OpenFlow 1.3); you support ${offered}`);
+      this.errorsSent++;
+      this.sendRaw(encodeMessage({ type: 'error', xid: msg.xid, errType: OFPET.HELLO_FAILED, code: OFPHFC.INCOMPATIBLE, data: text }));
+      this.close('version negotiation failed');
+      return;
+    }
+    this.state = 'open';
+    this.log.info('OpenFlow 1.3 session established');
+    this.host.established(this);
+  }
+
+  private keepalive(): void {
+    if (this.state === 'closed') return;
+    const idle = performance.now() - this.lastRxMs;
+    if (idle >= this.host.deadAfterMs) { this.log.warn({ idleMs: Math.round(idle) }, 'OpenFlow peer silent; closing'); this.close('inactivity'); return; }
+    if (idle >= this.host.echoIntervalMs && !this.echoOutstanding && this.state === 'open') {
+      this.echoOutstanding = true;
+      this.echoXid = (this.echoXid + 1) >>> 0;
+      this.sendMsg({ type: 'echo_request', xid: this.echoXid, data: Buffer.alloc(0) });
+    }
+  }
+}
+
+

@@ -1,0 +1,29 @@
+// `sluice stats`: per-port and per-channel counters of a running switch, drops by reason.
+import type { CommandModule } from 'yargs';
+import type { ChannelView, PortView } from '../agent/daemon.js';
+import { client, dropsText, human, out, outJson, table, withClientOptions } from './switch-client.js';
+import type { ClientArgs } from './switch-client.js';
+
+interface StatsReply {
+  bridge: string; ports: PortView[]; channels: ChannelView[]; drops: Record<string, number>;
+  exec: Record<string, number>; flowCacheEntries: number;
+}
+
+export const statsCommand: CommandModule<object, ClientArgs> = {
+  command: 'stats',
+  describe: 'Per-port and per-channel counters, drops by reason',
+  builder: (y) => withClientOptions(y),
+  handler: async (a) => {
+    const r = await client(a).get<StatsReply>('/stats');
+    if (a.json) { outJson(r); return; }
+    out(`bridge ${r.bridge}`);
+    out(table(['port', 'ofport', 'link', 'rx pkts', 'rx bytes', 'tx pkts', 'tx bytes', 'drops (by reason)'],
+      r.ports.map((p) => [p.name, p.ofport, p.link, p.rxPackets, human(p.rxBytes), p.txPackets, human(p.txBytes), dropsText(p.drops)])));
+    if (r.channels.length) {
+      out(table(['channel', 'rate', 'mode', 'passed pkts', 'passed bytes', 'dropped pkts', 'dropped bytes', 'queued'],
+        r.channels.map((c) => [c.name, c.rate, c.mode, c.passedPackets, human(c.passedBytes), c.droppedPackets, human(c.droppedBytes), c.queued])));
+    }
+    out(`bridge drops: ${dropsText(r.drops)}`);
+    out(`flow cache: ${r.flowCacheEntries} entries, ${r.exec['cache-hits'] ?? 0} hits, ${r.exec['cache-misses'] ?? 0} misses`);
+  },
+};
