@@ -242,18 +242,19 @@ channels:
   });
 }
 
-// 6. Malformed frames: dropped and counted, the good frame between them still forwarded.
+// 6. Malformed frames: dropped and counted, the good frames between them still forwarded.
 {
   const runt = Buffer.from('ffffffffffff02000000000a08', 'hex');                   // 13 bytes
   const cutTag = Buffer.from('ffffffffffff02000000000a8100', 'hex');               // tag TPID, no TCI
   const halfTag = Buffer.from('ffffffffffff02000000000a81000064', 'hex');          // TCI, no inner type
   const good = arpReq(A, '10.0.0.1', '10.0.0.2');
-  const badIhl = Buffer.from(udp(A, B, 3000));
-  badIhl[14] = 0x44;                                                               // IPv4 IHL 4 (< 5)
-  const shortIp = udp(A, B, 3001).subarray(0, 14 + 12);                            // IPv4 header cut at 12 bytes
+  const oversized = udp(A, B, 3000, 12_000);                                       // beyond a 9216-byte jumbo buffer
+  const jumbo = udp(A, B, 3001, 9_000);                                            // a jumbo frame that fits
+  const badIhl = Buffer.from(udp(A, B, 3002));
+  badIhl[14] = 0x44;                                                               // IPv4 IHL 4 (< 5): switched at L2, as OVS does
   cases.push({
     name: 'malformed',
-    readme: 'Runts, cut-off 802.1Q tags and broken IPv4 headers are dropped and counted by reason on the ingress port; the well-formed frame among them is forwarded.',
+    readme: 'Runts, cut-off 802.1Q tags and frames longer than a jumbo buffer are dropped and counted by reason on the ingress port; a 9000-byte jumbo frame passes. A frame whose IPv4 header is broken is still switched at L2, as Open vSwitch does: the flow key keeps what parsed and NORMAL needs only the Ethernet header.',
     topo: `bridges:
   br0:
     ports:
@@ -262,12 +263,13 @@ channels:
 `,
     inputs: [
       { t: 0, port: 'p1', frame: runt }, { t: 1, port: 'p1', frame: cutTag }, { t: 2, port: 'p1', frame: halfTag },
-      { t: 3, port: 'p1', frame: good }, { t: 4, port: 'p1', frame: badIhl }, { t: 5, port: 'p1', frame: shortIp },
+      { t: 3, port: 'p1', frame: good }, { t: 4, port: 'p1', frame: oversized }, { t: 5, port: 'p1', frame: jumbo },
+      { t: 6, port: 'p1', frame: badIhl },
     ],
-    expect: { p1: [], p2: [good] },
+    expect: { p1: [], p2: [good, jumbo, badIhl] },
     counters: {
-      p1: { in: 6, out: 0, drops: { 'too-short': 1, 'truncated-vlan': 2, 'bad-l3': 1, 'truncated-l3': 1 } },
-      p2: { in: 0, out: 1, drops: {} },
+      p1: { in: 7, out: 0, drops: { 'too-short': 1, malformed: 2, 'too-long': 1 } },
+      p2: { in: 0, out: 3, drops: {} },
     },
   });
 }

@@ -87,7 +87,9 @@ export async function replay(config: SluiceConfig, inputs: ReplayInput[], opts: 
     outputs.set(name, sent);
     const ofport = bridge.portByName(name) ?? 0;
     const stats = bridge.portStats(ofport);
-    summary.push({ port: name, ofport, in: injected.get(name) ?? 0, out: sent.length, drops: { ...stats.drops } });
+    const drops: Record<string, number> = { ...stats.drops };
+    if (port.rxTooLong > 0) drops['too-long'] = port.rxTooLong;
+    summary.push({ port: name, ofport, in: injected.get(name) ?? 0, out: sent.length, drops });
   }
   summary.sort((a, b) => a.ofport - b.ofport);
   return { built, outputs, summary, startMs, endMs: now };

@@ -51,6 +51,9 @@ export class MemoryPort implements PortBackend {
   /** Frames waiting to be received. */
   get pending(): number { return this.queue.length - this.qHead + (this.ringLeft === Infinity ? 0 : this.ringLeft); }
 
+  /** Frames longer than a packet buffer holds: dropped at receive, counted here (`too-long`). */
+  rxTooLong = 0;
+
   recv(into: Batch, pool: PacketPool): number {
     let n = 0;
     const cap = into.pkts.length;
@@ -62,7 +65,7 @@ export class MemoryPort implements PortBackend {
       const p = pool.alloc();
       if (p === null) break;
       const len = src.length;
-      if (len > p.buf.length - HEADROOM) { pool.release(p); this.advance(); continue; }
+      if (len > p.buf.length - HEADROOM) { pool.release(p); this.advance(); this.rxTooLong++; continue; }
       src.copy(p.buf, HEADROOM, 0, len);   // Buffer.copy: no subarray view allocated per frame
       p.off = HEADROOM; p.len = len;
       this.advance();
