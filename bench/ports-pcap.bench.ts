@@ -23,7 +23,7 @@ const PINGS = 100;
 type Variant = 'shim' | 'pcap';
 const LABEL: Record<Variant, string> = { shim: 'AF_PACKET shim (SystemPort)', pcap: 'libpcap via cap (PcapLivePort)' };
 
-interface Round { kpps: number; offeredKpps: number; lossPct: number; cpuPct: number; p50: number; p99: number; cbPerFrame: number; sysPerFrame: number }
+interface Round { kpps: number; offeredKpps: number; lossPct: number; cpuPct: number; cpuUsPerFrame: number; p50: number; p99: number; cbPerFrame: number; sysPerFrame: number }
 
 const FLOOD_PY = `
 import socket, sys, time
@@ -114,6 +114,7 @@ async function measure(t: Topo, variant: Variant): Promise<Round> {
       offeredKpps: offered / secs / 1000,
       lossPct: 100 * (1 - delivered / Math.max(1, offered)),
       cpuPct: (100 * (cpu.user + cpu.system) / 1000) / wallMs,
+      cpuUsPerFrame: (cpu.user + cpu.system) / relayed,
       p50: rtts.length ? pct(rtts, 0.5) : NaN,
       p99: rtts.length ? pct(rtts, 0.99) : NaN,
       cbPerFrame: a.counters.wakeups / relayed,
@@ -144,7 +145,7 @@ export async function run(rounds = 3, log: (s: string) => void = () => {}): Prom
         const r = await measure(t, v);
         results[v].push(r);
         log(`  round ${i + 1} ${v.padEnd(4)}: delivered ${r.kpps.toFixed(0)} kpps of ${r.offeredKpps.toFixed(0)} offered ` +
-          `(${r.lossPct.toFixed(1)} % lost), relay CPU ${r.cpuPct.toFixed(0)} %, ping p50 ${r.p50.toFixed(0)} / p99 ${r.p99.toFixed(0)} us, ` +
+          `(${r.lossPct.toFixed(1)} % lost), relay CPU ${r.cpuPct.toFixed(0)} % (${r.cpuUsPerFrame.toFixed(2)} us a frame), ping p50 ${r.p50.toFixed(0)} / p99 ${r.p99.toFixed(0)} us, ` +
           `${r.cbPerFrame.toFixed(3)} JS callbacks and ${r.sysPerFrame.toFixed(3)} counted syscalls per frame`);
       }
     }
@@ -160,6 +161,7 @@ export async function run(rounds = 3, log: (s: string) => void = () => {}): Prom
       { name: `${LABEL[v]}: 64 B delivered at max offered rate`, value: m((r) => r.kpps), unit: 'kpps', note: `${note}; offered ${m((r) => r.offeredKpps).toFixed(0)} kpps` },
       { name: `${LABEL[v]}: loss at max offered rate`, value: m((r) => r.lossPct), unit: '%', note },
       { name: `${LABEL[v]}: relay CPU during the flood`, value: m((r) => r.cpuPct), unit: '% of a core', note },
+      { name: `${LABEL[v]}: relay CPU per relayed frame`, value: m((r) => r.cpuUsPerFrame), unit: 'us', note: 'user + system, whole process' },
       { name: `${LABEL[v]}: ping RTT p50`, value: m((r) => r.p50), unit: 'us', note: `${PINGS} pings at 10 ms` },
       { name: `${LABEL[v]}: ping RTT p99`, value: m((r) => r.p99), unit: 'us', note: `${PINGS} pings at 10 ms` },
       { name: `${LABEL[v]}: JS callbacks per relayed frame`, value: m((r) => r.cbPerFrame), unit: 'calls', note: v === 'shim' ? 'uv_poll wake-ups' : "cap's per-frame 'packet' emits" },

@@ -87,7 +87,7 @@ async function report(result: ReplayResult, args: ReplayArgs, expectDir: string 
     process.stdout.write(JSON.stringify({ ports: result.summary, differences: diffs, counterDifferences: counterDiffs, ok }, null, 2) + '\n');
     return ok;
   }
-  const table = new Table({ head: ['port', 'ofport', 'in', 'out', 'dropped (by reason)'], style: { head: [], border: [] } });
+  const table = new Table({ head: ['port', 'ofport', 'in', 'out', 'dropped (by reason)'], style: { head: [], border: [], compact: true } });
   for (const s of result.summary) {
     const drops = Object.entries(s.drops).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`).join(', ');
     table.push([s.port, s.ofport, s.in, s.out, drops || '-']);

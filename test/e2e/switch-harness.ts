@@ -92,6 +92,7 @@ export async function iperf(lab: NetnsLab, client: Host, server: Host, args: str
   const cli = lab.execAsync(client.ns, ['iperf3', '-c', server.ip, '--json', ...args], 30_000);
   if (during) await during(started);
   const [c, s] = await Promise.all([cli, srv]);
+  if (process.env.SLUICE_IPERF_DUMP) console.log(JSON.stringify(JSON.parse(s.stdout).end).slice(0, 1500));
   if (c.code !== 0) throw new Error(`iperf3 client failed: ${c.stdout.slice(0, 400)} ${c.stderr}`);
   return { client: JSON.parse(c.stdout) as IperfJson, server: JSON.parse(s.stdout) as IperfJson };
 }

@@ -13,6 +13,8 @@ export class OfClient {
   readonly received: OfpMessage[] = [];
   readonly undecodable: Buffer[] = [];
   closed = false;
+  /** Answer the peer's ECHO_REQUESTs (default true), as a live controller does. */
+  answerEcho = true;
   private waiters: Waiter[] = [];
   private xid = 1;
   private readonly framer: OfpFramer;
@@ -22,6 +24,7 @@ export class OfClient {
       let m: OfpMessage;
       try { m = decodeMessage(buf, off, len); } catch { this.undecodable.push(Buffer.from(buf.subarray(off, off + len))); return; }
       this.received.push(m);
+      if (m.type === 'echo_request' && this.answerEcho) this.send({ type: 'echo_reply', xid: m.xid, data: m.data });
       for (const w of [...this.waiters]) if (w.pred(m)) { this.waiters.splice(this.waiters.indexOf(w), 1); clearTimeout(w.timer); w.resolve(m); }
     });
     socket.setNoDelay(true);

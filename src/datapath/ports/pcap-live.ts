@@ -99,6 +99,24 @@ export class PcapOpenError extends Error {
   }
 }
 
+/**
+ * Open `device` with cap (promiscuous, immediate, nonblocking, capturing at once into `buffer`);
+ * throws PcapUnavailableError or PcapOpenError. Attach the 'packet' listener right after.
+ */
+export function openCapHandle(device: string, filter: string, bufferBytes: number, buffer: Buffer): { cap: CapHandle; linkType: string } {
+  const mod = loadCap();
+  const cap = new mod.Cap();
+  try {
+    return { cap, linkType: cap.open(device, filter, bufferBytes, buffer) };
+  } catch (e) {
+    // cap 0.2.1 cannot dispose of a failed handle: close() Unref()s a handle never Ref()ed
+    // (segfault), and its destructor, run by GC, uv_poll_stop()s a never-started poll (abort).
+    // So the object is kept reachable for the life of the process (a few hundred bytes).
+    failedHandles.push(cap);
+    throw new PcapOpenError(device, (e as Error).message);
+  }
+}
+
 export class PcapLivePort implements PortBackend {
   readonly name: string;
   readonly counters = new PortIoCounters();
@@ -145,23 +163,12 @@ export class PcapLivePort implements PortBackend {
 
   async open(): Promise<void> {
     if (this.cap) return;
-    const mod = loadCap();
     if (this.freeCount === 0) {
       // The first frames land in packets of our own; `recv` swaps them for the caller's.
       const own = new PacketPool(PCAP_STAGE_COUNT);
       for (let i = 0; i < PCAP_STAGE_COUNT; i++) this.free[this.freeCount++] = own.alloc()!;
     }
-    const cap = new mod.Cap();
-    let linkType: string;
-    try {
-      linkType = cap.open(this.name, this.filter, this.bufferBytes, this.capBuf);
-    } catch (e) {
-      // cap 0.2.1 cannot dispose of a failed handle: close() Unref()s a handle never Ref()ed
-      // (segfault), and its destructor, run by GC, uv_poll_stop()s a never-started poll (abort).
-      // So the object is kept reachable for the life of the process (a few hundred bytes).
-      failedHandles.push(cap);
-      throw new PcapOpenError(this.name, (e as Error).message);
-    }
+    const { cap, linkType } = openCapHandle(this.name, this.filter, this.bufferBytes, this.capBuf);
     if (linkType !== 'ETHERNET') {
       cap.close();
       throw new PcapOpenError(this.name, `link type ${linkType}, only Ethernet is supported`);

@@ -1,0 +1,247 @@
+// OpenFlow agent sessions over real TCP on 127.0.0.1, driven by our codec (OfClient): HELLO and
+// version negotiation, echo, features, flow_mod -> forwarding, packet-in/out, flow-removed on a fake
+// clock, barrier ordering, roles, async masks, malformed input -> OFPT_ERROR with the offending bytes.
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { Bridge } from '../../../src/datapath/bridge.js';
+import { MemoryPort } from '../../../src/datapath/ports/memory.js';
+import { OpenFlowAgent } from '../../../src/agent/openflow/agent.js';
+import { OfClient } from '../../../src/agent/openflow/client.js';
+import { buildFrame } from '../../../src/packet/build.js';
+import {
+  OFPBAC, OFPBMC, OFPBRC, OFPCR, OFPET, OFPFC, OFPFF, OFPFMFC, OFPHFC, OFPMMFC, OFPP, OFPR, OFPRR, OFPRRFC, OFP_NO_BUFFER,
+  encodeMessage, oxmHeader,
+} from '../../../src/openflow/index.js';
+import type { Instruction, Match } from '../../../src/openflow/index.js';
+import type { FlowMod, OfpMessage } from '../../../src/openflow/messages.js';
+
+const A = '02:00:00:00:00:0a', B = '02:00:00:00:00:0b';
+const frameAB = buildFrame({ dst: B, src: A, payload: { kind: 'ipv4', src: '10.0.0.1', dst: '10.0.0.2', l4: { kind: 'udp', sport: 1000, dport: 2000, payload: Buffer.alloc(200, 7) } } });
+
+function flowMod(p: Partial<FlowMod> & { match?: Match; instructions?: Instruction[] }): FlowMod {
+  return {
+    type: 'flow_mod', xid: 0, cookie: 0n, cookieMask: 0n, tableId: 0, command: OFPFC.ADD, idleTimeout: 0, hardTimeout: 0,
+    priority: 100, bufferId: OFP_NO_BUFFER, outPort: OFPP.ANY, outGroup: 0xffffffff, flags: 0, match: [], instructions: [], ...p,
+  };
+}
+const output = (port: number, maxLen = 0xffff): Instruction => ({ type: 'apply_actions', actions: [{ type: 'output', port, maxLen }] });
+const isErr = (m: OfpMessage): m is Extract<OfpMessage, { type: 'error' }> => m.type === 'error';
+
+describe('OpenFlow agent session', () => {
+  let clock = 1_000_000;
+  let bridge: Bridge;
+  let p1: MemoryPort, p2: MemoryPort, p3: MemoryPort;
+  let agent: OpenFlowAgent;
+  const clients: OfClient[] = [];
+  const connect = async (hello = true): Promise<OfClient> => { const c = await OfClient.connect(agent.listeningPort, '127.0.0.1', hello); clients.push(c); return c; };
+  const barrier = async (c: OfClient): Promise<void> => { await c.request({ type: 'barrier_request', xid: 0 }); };
+
+  beforeEach(async () => {
+    clock = 1_000_000;
+    bridge = new Bridge({ name: 'br-test', datapathId: 0xabcdn });
+    p1 = new MemoryPort('p1'); p2 = new MemoryPort('p2'); p3 = new MemoryPort('p3');
+    bridge.addPort({ ofport: 1, name: 'p1', backend: p1 });
+    bridge.addPort({ ofport: 2, name: 'p2', backend: p2 });
+    bridge.addPort({ ofport: 3, name: 'p3', backend: p3 });
+    agent = new OpenFlowAgent(bridge, { listen: 'ptcp:0', failMode: 'secure', now: () => clock, echoIntervalS: 0.2, deadAfterS: 0.6 });
+    await agent.start();
+  });
+  afterEach(async () => {
+    for (const c of clients.splice(0)) c.close();
+    await agent.stop();
+  });
+
+  it('negotiates 1.3 and answers echo and features', async () => {
+    const c = await connect();
+    expect(await c.ping()).toBe(true);
+    const f = await c.request({ type: 'features_request', xid: 0 });
+    expect(f).toMatchObject({ type: 'features_reply', datapathId: 0xabcdn, nBuffers: 0, nTables: 254 });
+    expect(agent.sessions()).toHaveLength(1);
+    expect(agent.sessions()[0]).toMatchObject({ kind: 'passive', state: 'open', role: 'equal' });
+  });
+
+  it('refuses a peer offering only OpenFlow 1.0 with HELLO_FAILED/INCOMPATIBLE and closes', async () => {
+    const c = await connect(false);
+    const err = c.waitFor(isErr);
+    c.sendRaw(Buffer.from([0x01, 0x00, 0x00, 0x08, 0, 0, 0, 9]));
+    const e = await err;
+    expect(e).toMatchObject({ type: 'error', errType: OFPET.HELLO_FAILED, code: OFPHFC.INCOMPATIBLE, xid: 9 });
+    await new Promise<void>((r) => (c.closed ? r() : c.socket.once('close', () => r())));
+    expect(c.closed).toBe(true);
+  });
+
+  it('negotiates through a version bitmap offering 1.0 and 1.3 (header version 1.5)', async () => {
+    const c = await connect(false);
+    c.sendRaw(encodeMessage({ type: 'hello', xid: 1, version: 6, elements: [{ kind: 'versionbitmap', bitmaps: [(1 << 1) | (1 << 4)] }] }));
+    expect(await c.ping()).toBe(true);
+  });
+
+  it('flow_mod ADD forwards injected frames; counters move', async () => {
+    const c = await connect();
+    c.send(flowMod({ priority: 200, match: [{ field: 'in_port', value: 1n }], instructions: [output(3)] }));
+    await barrier(c);
+    p1.inject(frameAB);
+    bridge.poll(clock);
+    expect(p3.takeSent().map((s) => s.frame)).toEqual([frameAB]);
+    expect(p2.sent).toHaveLength(0);
+    const r = await c.request({ type: 'multipart_request', xid: 0, flags: 0, body: { kind: 'flow', tableId: 0, outPort: OFPP.ANY, outGroup: 0xffffffff, cookie: 0n, cookieMask: 0n, match: [{ field: 'in_port', value: 1n }] } });
+    expect(r.type === 'multipart_reply' && r.body.kind === 'flow' && r.body.flows.map((f) => [f.priority, f.packetCount, f.byteCount])).toEqual([[200, 1n, BigInt(frameAB.length)]]);
+  });
+
+  it('sends PACKET_IN on a table miss to CONTROLLER, and PACKET_OUT sends the frame', async () => {
+    const c = await connect();
+    c.send(flowMod({ priority: 0, command: OFPFC.ADD, instructions: [output(OFPP.CONTROLLER, 0xffff)], cookie: 0x77n }));
+    await barrier(c);
+    const pin = c.waitFor((m) => m.type === 'packet_in');
+    p2.inject(frameAB);
+    bridge.poll(clock);
+    const m = await pin;
+    expect(m).toMatchObject({ type: 'packet_in', bufferId: OFP_NO_BUFFER, reason: OFPR.ACTION, tableId: 0, cookie: 0x77n, totalLen: frameAB.length });
+    if (m.type !== 'packet_in') throw new Error('unreachable');
+    expect(m.match).toEqual([{ field: 'in_port', value: 2n }]);
+    expect(m.data).toEqual(frameAB);
+    // truncated packet-in (max_len 64)
+    c.send(flowMod({ priority: 0, command: OFPFC.MODIFY_STRICT, instructions: [output(OFPP.CONTROLLER, 64)] }));
+    await barrier(c);
+    const pin2 = c.waitFor((x) => x.type === 'packet_in');
+    p1.inject(frameAB); bridge.poll(clock);
+    const m2 = await pin2;
+    expect(m2.type === 'packet_in' && [m2.data.length, m2.totalLen]).toEqual([64, frameAB.length]);
+    // packet-out from CONTROLLER to port 3
+    c.send({ type: 'packet_out', xid: 5, bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: 3, maxLen: 0 }], data: frameAB });
+    await barrier(c);
+    expect(p3.takeSent().map((s) => s.frame)).toEqual([frameAB]);
+    // buffer ids are unknown
+    const e = await c.request({ type: 'packet_out', xid: 0, bufferId: 7, inPort: OFPP.CONTROLLER, actions: [], data: frameAB });
+    expect(e).toMatchObject({ type: 'error', errType: OFPET.BAD_REQUEST, code: OFPBRC.BUFFER_UNKNOWN });
+  });
+
+  it('sends FLOW_REMOVED when an idle timeout expires on the fake clock', async () => {
+    const c = await connect();
+    c.send(flowMod({ priority: 300, idleTimeout: 2, flags: OFPFF.SEND_FLOW_REM, cookie: 0x99n, match: [{ field: 'in_port', value: 1n }], instructions: [output(2)] }));
+    await barrier(c);
+    const fr = c.waitFor((m) => m.type === 'flow_removed');
+    clock += 3000;
+    bridge.expire(clock);
+    const m = await fr;
+    expect(m).toMatchObject({ type: 'flow_removed', reason: OFPRR.IDLE_TIMEOUT, cookie: 0x99n, priority: 300, idleTimeout: 2, match: [{ field: 'in_port', value: 1n }] });
+    // with the async mask cleared, no FLOW_REMOVED
+    c.send({ type: 'set_async', xid: 0, packetInMask: [3, 0], portStatusMask: [7, 7], flowRemovedMask: [0, 0] });
+    c.send(flowMod({ priority: 301, idleTimeout: 1, flags: OFPFF.SEND_FLOW_REM, instructions: [output(2)] }));
+    await barrier(c);
+    clock += 5000; bridge.expire(clock);
+    await barrier(c);
+    expect(c.received.filter((x) => x.type === 'flow_removed')).toHaveLength(1);
+    const ga = await c.request({ type: 'get_async_request', xid: 0 });
+    expect(ga).toMatchObject({ flowRemovedMask: [0, 0], packetInMask: [3, 0] });
+  });
+
+  it('answers a barrier only after the messages before it, in order', async () => {
+    const c = await connect();
+    const buf = Buffer.concat([
+      ...Array.from({ length: 200 }, (_, i) => encodeMessage(flowMod({ xid: 1000 + i, priority: 1000 + i, match: [{ field: 'in_port', value: 1n }, { field: 'eth_type', value: 0x800n }, { field: 'ip_proto', value: 17n }, { field: 'udp_dst', value: BigInt(i) }], instructions: [output(2)] }))),
+      encodeMessage({ type: 'barrier_request', xid: 42 }),
+      encodeMessage({ type: 'echo_request', xid: 43, data: Buffer.alloc(0) }),
+    ]);
+    const done = c.waitFor((m) => m.xid === 43);
+    c.sendRaw(buf);
+    await done;
+    expect(c.received.map((m) => m.xid)).toEqual([0, 42, 43]);   // hello, barrier, echo; no errors
+    expect(bridge.dumpFlows({ tableId: 0 }).length).toBe(201);
+  });
+
+  it('handles messages split across TCP writes at every byte', async () => {
+    const c = await connect();
+    const msg = encodeMessage(flowMod({ xid: 77, priority: 5, match: [{ field: 'eth_dst', value: 0x0200000000bbn }], instructions: [output(2)] }));
+    const all = Buffer.concat([msg, encodeMessage({ type: 'echo_request', xid: 78, data: Buffer.from('x') })]);
+    const done = c.waitFor((m) => m.xid === 78);
+    for (let i = 0; i < all.length; i++) { c.sendRaw(all.subarray(i, i + 1)); if (i % 16 === 0) await new Promise((r) => setImmediate(r)); }
+    await done;
+    expect(bridge.dumpFlows({ tableId: 0 }).some((f) => f.priority === 5)).toBe(true);
+  });
+
+  it('enforces roles: generation ids, slaves refused, a new master demotes the old', async () => {
+    const a = await connect(), b = await connect();
+    const ra = await a.request({ type: 'role_request', xid: 0, role: OFPCR.ROLE_MASTER, generationId: 10n });
+    expect(ra).toMatchObject({ type: 'role_reply', role: OFPCR.ROLE_MASTER, generationId: 10n });
+    const stale = await b.request({ type: 'role_request', xid: 0, role: OFPCR.ROLE_MASTER, generationId: 9n });
+    expect(stale).toMatchObject({ type: 'error', errType: OFPET.ROLE_REQUEST_FAILED, code: OFPRRFC.STALE });
+    const rb = await b.request({ type: 'role_request', xid: 0, role: OFPCR.ROLE_MASTER, generationId: 11n });
+    expect(rb).toMatchObject({ type: 'role_reply', role: OFPCR.ROLE_MASTER });
+    expect(agent.sessions().map((s) => s.role).sort()).toEqual(['master', 'slave']);
+    const e = await a.request(flowMod({ instructions: [output(2)] }));
+    expect(e).toMatchObject({ type: 'error', errType: OFPET.BAD_REQUEST, code: OFPBRC.IS_SLAVE });
+    expect(isErr(e) && e.data.subarray(0, 8)).toEqual(encodeMessage(flowMod({ xid: e.xid, instructions: [output(2)] })).subarray(0, 8));
+    // slaves still read state
+    const f = await a.request({ type: 'multipart_request', xid: 0, flags: 0, body: { kind: 'desc' } });
+    expect(f).toMatchObject({ type: 'multipart_reply', body: { kind: 'desc', mfrDesc: 'Sluice', dpDesc: 'br-test' } });
+    const nochange = await a.request({ type: 'role_request', xid: 0, role: OFPCR.ROLE_NOCHANGE, generationId: 0n });
+    expect(nochange).toMatchObject({ role: OFPCR.ROLE_SLAVE });
+    const bad = await a.request({ type: 'role_request', xid: 0, role: 7, generationId: 0n });
+    expect(bad).toMatchObject({ errType: OFPET.ROLE_REQUEST_FAILED, code: OFPRRFC.BAD_ROLE });
+    // slaves get no packet-in by default, the master does
+    b.send(flowMod({ priority: 0, instructions: [output(OFPP.CONTROLLER)] }));
+    await barrier(b);
+    const pin = b.waitFor((m) => m.type === 'packet_in');
+    p1.inject(frameAB); bridge.poll(clock);
+    await pin;
+    await barrier(a);
+    expect(a.received.some((m) => m.type === 'packet_in')).toBe(false);
+  });
+
+  it('answers malformed messages with the right error and the offending bytes; the session survives', async () => {
+    const c = await connect();
+    const cases: Array<{ raw: Buffer; type: number; code: number }> = [];
+    // unknown message type 99
+    cases.push({ raw: Buffer.from([4, 99, 0, 8, 0, 0, 1, 1]), type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_TYPE });
+    // echo with wrong version
+    cases.push({ raw: Buffer.from([3, 2, 0, 8, 0, 0, 1, 2]), type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_VERSION });
+    // features_request with a body (bad length)
+    cases.push({ raw: Buffer.from([4, 5, 0, 12, 0, 0, 1, 3, 1, 2, 3, 4]), type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_LEN });
+    // flow_mod with an OXM whose length is wrong (in_port with length 2)
+    const good = encodeMessage(flowMod({ xid: 0x104, match: [{ field: 'in_port', value: 1n }], instructions: [output(2)] }));
+    const badOxm = Buffer.from(good);
+    const oxmOff = 8 + 40 + 4;   // header + flow_mod fixed part + ofp_match type/len
+    expect(badOxm.readUInt32BE(oxmOff)).toBe(oxmHeader('in_port', false));
+    badOxm[oxmOff + 3] = 2;
+    cases.push({ raw: badOxm, type: OFPET.BAD_MATCH, code: OFPBMC.BAD_LEN });
+    // prerequisite missing: tcp_dst without ip_proto
+    cases.push({ raw: encodeMessage(flowMod({ xid: 0x105, match: [{ field: 'tcp_dst', value: 80n }], instructions: [output(2)] })), type: OFPET.BAD_MATCH, code: OFPBMC.BAD_PREREQ });
+    // output to a port that does not exist
+    cases.push({ raw: encodeMessage(flowMod({ xid: 0x106, instructions: [output(99)] })), type: OFPET.BAD_ACTION, code: OFPBAC.BAD_OUT_PORT });
+    // meter instruction to an unknown meter
+    cases.push({ raw: encodeMessage(flowMod({ xid: 0x107, instructions: [{ type: 'meter', meterId: 5 }, output(2)] })), type: OFPET.METER_MOD_FAILED, code: OFPMMFC.UNKNOWN_METER });
+    // bad table id and overlap
+    cases.push({ raw: encodeMessage(flowMod({ xid: 0x108, tableId: 0xff, instructions: [output(2)] })), type: OFPET.FLOW_MOD_FAILED, code: OFPFMFC.BAD_TABLE_ID });
+    cases.push({ raw: encodeMessage(flowMod({ xid: 0x109, flags: OFPFF.CHECK_OVERLAP, priority: 0, instructions: [output(2)] })), type: OFPET.FLOW_MOD_FAILED, code: OFPFMFC.OVERLAP });
+    cases.push({ raw: encodeMessage({ type: 'experimenter', xid: 0x10a, experimenter: 0x2320, expType: 1, data: Buffer.alloc(0) }), type: OFPET.BAD_REQUEST, code: OFPBRC.BAD_EXPERIMENTER });
+    for (const k of cases) {
+      const xid = k.raw.readUInt32BE(4);
+      const p = c.waitFor((m) => m.xid === xid);
+      c.sendRaw(k.raw);
+      const e = await p.catch(() => { throw new Error(`no reply to xid 0x${xid.toString(16)}`); });
+      expect(e, `xid 0x${xid.toString(16)}`).toMatchObject({ type: 'error', errType: k.type, code: k.code });
+      if (!isErr(e)) throw new Error('unreachable');
+      expect(e.data).toEqual(k.raw.subarray(0, Math.min(64, k.raw.length)));
+      expect(await c.ping()).toBe(true);
+    }
+  });
+
+  it('closes the connection on a framing error (length < 8)', async () => {
+    const c = await connect();
+    const e = c.waitFor(isErr);
+    c.sendRaw(Buffer.from([4, 2, 0, 4, 0, 0, 0, 5]));
+    expect(await e).toMatchObject({ errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_LEN });
+    await new Promise<void>((r) => (c.closed ? r() : c.socket.once('close', () => r())));
+    const d = await connect();
+    expect(await d.ping()).toBe(true);
+  });
+
+  it('sends echo requests when idle and drops a silent peer', async () => {
+    const c = await connect();
+    await c.waitFor((m) => m.type === 'echo_request', 2000);
+    // do not answer: the agent closes after deadAfterS (0.6 s)
+    c.socket.pause();
+    await new Promise<void>((r) => c.socket.once('close', () => r()));
+    expect(agent.sessions()).toHaveLength(0);
+  });
+});
