@@ -5,6 +5,7 @@ import { hideBin } from 'yargs/helpers';
 import { isInputError, oneLine } from './errors.js';
 import { replayCommand } from './replay.js';
 import { traceCommand } from './trace.js';
+import { captureCommand } from './capture.js';
 import { switchCommand } from './switch.js';
 import { portCommand } from './port.js';
 import { fdbCommand } from './fdb.js';
@@ -19,6 +20,7 @@ export function buildCli(argv: string[]): Argv {
     .usage('$0 <command> [options]\n\nSluice: a software-defined virtual switch (OpenFlow 1.3, 802.1Q, token-bucket channels).')
     .command(replayCommand)
     .command(traceCommand)
+    .command(captureCommand)
     .command(switchCommand)
     .command(portCommand)
     .command(fdbCommand)

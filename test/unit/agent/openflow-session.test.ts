@@ -206,8 +206,8 @@ describe('OpenFlow agent session', () => {
     cases.push({ raw: badOxm, type: OFPET.BAD_MATCH, code: OFPBMC.BAD_LEN });
     // prerequisite missing: tcp_dst without ip_proto
     cases.push({ raw: encodeMessage(flowMod({ xid: 0x105, match: [{ field: 'tcp_dst', value: 80n }], instructions: [output(2)] })), type: OFPET.BAD_MATCH, code: OFPBMC.BAD_PREREQ });
-    // output to a port that does not exist
-    cases.push({ raw: encodeMessage(flowMod({ xid: 0x106, instructions: [output(99)] })), type: OFPET.BAD_ACTION, code: OFPBAC.BAD_OUT_PORT });
+    // output to port 0 (invalid; a missing port number is accepted, as in Open vSwitch)
+    cases.push({ raw: encodeMessage(flowMod({ xid: 0x106, instructions: [output(0)] })), type: OFPET.BAD_ACTION, code: OFPBAC.BAD_OUT_PORT });
     // meter instruction to an unknown meter
     cases.push({ raw: encodeMessage(flowMod({ xid: 0x107, instructions: [{ type: 'meter', meterId: 5 }, output(2)] })), type: OFPET.METER_MOD_FAILED, code: OFPMMFC.UNKNOWN_METER });
     // bad table id and overlap
