@@ -374,7 +374,7 @@ export class SwitchDaemon {
         const p = br.ports![name];
         const set = (key: string, v: unknown): void => { if (v === null) delete p[key]; else if (v !== undefined) p[key] = v; };
         set('channel', b.channel);
-        set('egress-channel', b.egressChannel ?? b['egress-channel']);
+        set('egress-channel', 'egressChannel' in b ? b.egressChannel : b['egress-channel']);
         set('vlan', b.vlan);
       }, `port ${name}`);
       const changes = await this.apply(next);
