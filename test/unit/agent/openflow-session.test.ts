@@ -238,9 +238,8 @@ describe('OpenFlow agent session', () => {
 
   it('sends echo requests when idle and drops a silent peer', async () => {
     const c = await connect();
+    c.answerEcho = false;   // a silent peer: the agent probes, then closes after deadAfterS (0.6 s)
     await c.waitFor((m) => m.type === 'echo_request', 2000);
-    // do not answer: the agent closes after deadAfterS (0.6 s)
-    c.socket.pause();
     await new Promise<void>((r) => c.socket.once('close', () => r()));
     expect(agent.sessions()).toHaveLength(0);
   });
