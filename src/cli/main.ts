@@ -13,6 +13,7 @@ import { statsCommand } from './stats.js';
 import { channelCommand } from './channel.js';
 import { flowsCommand } from './flows.js';
 import { configCommand } from './config-cmd.js';
+import { demoCommand } from './demo.js';
 
 export function buildCli(argv: string[]): Argv {
   return yargs(argv)
@@ -28,6 +29,7 @@ export function buildCli(argv: string[]): Argv {
     .command(channelCommand)
     .command(flowsCommand)
     .command(configCommand)
+    .command(demoCommand)
     .demandCommand(1, 'Name a command (sluice --help lists them).')
     .strict()
     .recommendCommands()

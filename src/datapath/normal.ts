@@ -76,6 +76,10 @@ const VID_RESERVED = 0xfff;
 const PCP_MASK = 7;
 const MAC_GROUP_BIT = 0x0100;         // I/G bit of the first MAC byte, inside the HI word (top 16 bits)
 const MAX_MAC_TABLE_SIZE = 1 << 24;
+// Flow-key words decide() reads, as module constants (folded by TurboFan; K.X is a load per access).
+const W_ETH_DST_HI = 3, W_ETH_DST_LO = 4, W_ETH_SRC_HI = 5, W_ETH_SRC_LO = 6, W_VLAN_VID = 8, W_VLAN_PCP = 9;
+if (K.ETH_DST_HI !== W_ETH_DST_HI || K.ETH_DST_LO !== W_ETH_DST_LO || K.ETH_SRC_HI !== W_ETH_SRC_HI || K.ETH_SRC_LO !== W_ETH_SRC_LO ||
+  K.VLAN_VID !== W_VLAN_VID || K.VLAN_PCP !== W_VLAN_PCP) throw new Error('normal.ts: flow-key word indices out of step with K');
 
 function sameVlanConfig(a: VlanPortConfig, b: VlanPortConfig): boolean {
   if (a.mode !== b.mode || a.vid !== b.vid) return false;
@@ -247,10 +251,10 @@ export class Normal {
     const slot = this.slotOf(inPort);
     if (slot === NONE) { this.drop(out, NormalDrop.UnknownPort); return; }
     const w = key.w;
-    const tag = w[K.VLAN_VID];
+    const tag = w[W_VLAN_VID];
     let vid = 0, pcp = 0;
     const tagVid = tag & VID_MASK;
-    if ((tag & VID_PRESENT) !== 0) pcp = w[K.VLAN_PCP] & PCP_MASK;
+    if ((tag & VID_PRESENT) !== 0) pcp = w[W_VLAN_PCP] & PCP_MASK;
     if ((tag & VID_PRESENT) !== 0 && tagVid !== 0) {
       if (tagVid === VID_RESERVED) { this.drop(out, NormalDrop.BadVid); return; }
       if (this.slotAccess[slot] !== 0) { this.drop(out, NormalDrop.TaggedOnAccess); return; }
@@ -264,12 +268,12 @@ export class Normal {
     }
     out.vid = vid; out.pcp = pcp;
 
-    const srcHi = w[K.ETH_SRC_HI];
-    if ((srcHi & MAC_GROUP_BIT) === 0) this.learn(vid, srcHi, w[K.ETH_SRC_LO], slot);
+    const srcHi = w[W_ETH_SRC_HI];
+    if ((srcHi & MAC_GROUP_BIT) === 0) this.learn(vid, srcHi, w[W_ETH_SRC_LO], slot);
 
-    const dstHi = w[K.ETH_DST_HI];
+    const dstHi = w[W_ETH_DST_HI];
     if ((dstHi & MAC_GROUP_BIT) === 0) {
-      const e = this.find(vid, dstHi, w[K.ETH_DST_LO]);
+      const e = this.find(vid, dstHi, w[W_ETH_DST_LO]);
       if (e !== NONE) {
         if (nowMs - this.seenMs[e] >= this.agingMs) {
           this.removeEntry(e);

@@ -5,7 +5,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { Bridge } from '../../src/datapath/bridge.js';
 import { MemoryPort } from '../../src/datapath/ports/memory.js';
 import { parseFlow } from '../../src/datapath/flow-syntax.js';
@@ -59,6 +59,7 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
   };
   const dump = async (filter?: string): Promise<string[]> => flowLines(await ofctl('dump-flows', target, ...(filter ? [filter] : [])));
   const settle = async (): Promise<void> => { await new Promise((r) => setTimeout(r, 20)); };
+  beforeEach(() => { for (const p of ports) p.takeSent(); });
 
   beforeAll(async () => {
     if (!HAVE_OFCTL) throw new Error('CI/SLUICE_REQUIRE_PRIVILEGED set but ovs-ofctl is missing');
@@ -108,7 +109,7 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
     await ofctl('add-flow', target, 'table=0,priority=100,cookie=0x1,in_port=1,actions=output:2');
     await ofctl('add-flow', target, 'table=0,priority=90,cookie=0x2,ip,nw_dst=10.9.0.0/16,actions=output:3');
     await ofctl('add-flow', target, 'table=0,priority=80,cookie=0x12,dl_dst=02:00:00:00:00:0b,actions=output:3');
-    expect(await dump()).toHaveLength(3);
+    expect(await dump(), bridge.dumpFlows().map((f) => `${f.tableId}/${f.priority}`).join(' ')).toHaveLength(3);
     expect(await dump('in_port=1')).toHaveLength(1);
     expect(await dump('cookie=0x2/0xf')).toHaveLength(2);   // 0x2 and 0x12
     expect(await dump('out_port=3')).toHaveLength(2);
@@ -217,8 +218,9 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
     await ofctl('add-flow', target, 'priority=0,actions=NORMAL');
     const c = await OfClient.connect(agent.listeningPort);
     try {
-      const e = await c.request({ type: 'port_mod', xid: 0, portNo: 3, hwAddr: portHwAddr('p3'), config: 1 << 4, mask: 1 << 4, advertise: 0 });
-      expect(e.type).toBe('port_status');   // the agent announces the change; no error
+      const st = c.waitFor((m) => m.type === 'port_status' || m.type === 'error');
+      c.send({ type: 'port_mod', xid: 0x3333, portNo: 3, hwAddr: portHwAddr('p3'), config: 1 << 4, mask: 1 << 4, advertise: 0 });
+      expect(await st).toMatchObject({ type: 'port_status', reason: 2, desc: { portNo: 3, config: 1 << 4 } });   // announced; no error
       ports[0]!.inject(udp('02:00:00:00:00:99', A));
       await settle();
       expect(ports[1]!.takeSent()).toHaveLength(1);
@@ -247,14 +249,17 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
     await agent.stop();   // flushes the per-connection pcaps
     const files = readdirSync(join(dir, 'cap')).filter((f) => f.endsWith('.pcap'));
     expect(files.length).toBeGreaterThan(20);
-    const port = String(agent.listeningPort || target.split(':').pop());
+    const port = target.split(':').pop()!;
+    // one pass over all sessions (mergecap), else file by file
+    const merged = join(dir, 'all.pcap');
+    const m = await run('mergecap', ['-a', '-w', merged, ...files.map((f) => join(dir, 'cap', f))]);
+    const inputs = m.code === 0 ? [merged] : files.map((f) => join(dir, 'cap', f));
     let ofCount = 0;
-    for (const f of files) {
-      const path = join(dir, 'cap', f);
-      const bad = await run('tshark', ['-n', '-r', path, '-d', `tcp.port==${port},openflow`, '-Y', '_ws.malformed || _ws.expert.severity >= error']);
+    for (const path of inputs) {
+      const bad = await run('tshark', ['-n', '-r', path, '-d', `tcp.port==${port},openflow`, '-Y', '_ws.malformed || _ws.expert.severity >= error'], 60_000);
       expect(bad.code, bad.err).toBe(0);
-      expect(bad.out.trim(), `${f}: ${bad.out}`).toBe('');
-      const of = await run('tshark', ['-n', '-r', path, '-d', `tcp.port==${port},openflow`, '-Y', 'openflow_v4']);
+      expect(bad.out.trim(), `${path}: ${bad.out}`).toBe('');
+      const of = await run('tshark', ['-n', '-r', path, '-d', `tcp.port==${port},openflow`, '-Y', 'openflow_v4', '-T', 'fields', '-e', 'frame.number'], 60_000);
       ofCount += of.out.trim().split('\n').filter((l) => l.length > 0).length;
     }
     expect(ofCount).toBeGreaterThan(100);

@@ -66,7 +66,9 @@ export class MemoryPort implements PortBackend {
       if (p === null) break;
       const len = src.length;
       if (len > p.buf.length - HEADROOM) { pool.release(p); this.advance(); this.rxTooLong++; continue; }
-      src.copy(p.buf, HEADROOM, 0, len);   // Buffer.copy: no subarray view allocated per frame
+      // The rx "DMA": TypedArray.set (a builtin memmove) ~2x cheaper than Buffer.copy's C++ call for
+      // 60-byte frames on Node 20 (bench/pipeline.bench.ts); no view allocated per frame.
+      p.buf.set(src, HEADROOM);
       p.off = HEADROOM; p.len = len;
       this.advance();
       into.pkts[into.count++] = p;
