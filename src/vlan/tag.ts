@@ -51,8 +51,7 @@ export function pushVlan(p: Packet, tpid: number, tci: number): boolean {
   b[t] = b[f]; b[t + 1] = b[f + 1]; b[t + 2] = b[f + 2]; b[t + 3] = b[f + 3]; b[t + 4] = b[f + 4]; b[t + 5] = b[f + 5];
   b[t + 6] = b[f + 6]; b[t + 7] = b[f + 7]; b[t + 8] = b[f + 8]; b[t + 9] = b[f + 9]; b[t + 10] = b[f + 10]; b[t + 11] = b[f + 11];
   b[t + 12] = tpid >>> 8; b[t + 13] = tpid & 0xff; b[t + 14] = tci >>> 8; b[t + 15] = tci & 0xff;
-  const to = t;
-  p.off = to; p.len += VLAN_TAG_LEN;
+  p.off = t; p.len += VLAN_TAG_LEN;
   return true;
 }
 

@@ -16,7 +16,7 @@ export class OfClient {
   /** Answer the peer's ECHO_REQUESTs (default true), as a live controller does. */
   answerEcho = true;
   private waiters: Waiter[] = [];
-  private xid = 1;
+  private xid = 0x10000001;
   private readonly framer: OfpFramer;
 
   private constructor(readonly socket: Socket) {
@@ -73,7 +73,10 @@ export class OfClient {
 
   /** Echo round trip: resolves true if the peer answered. */
   async ping(timeoutMs = 2000): Promise<boolean> {
-    try { const r = await this.request({ type: 'echo_request', xid: 0, data: Buffer.from('ping') }, timeoutMs); return r.type === 'echo_reply'; } catch { return false; }
+    const xid = this.nextXid();
+    const p = this.waitFor((r) => r.type === 'echo_reply' && r.xid === xid, timeoutMs);
+    this.send({ type: 'echo_request', xid, data: Buffer.from('ping') });
+    try { await p; return true; } catch { return false; }
   }
 
   close(): void { this.socket.destroy(); }

@@ -60,7 +60,7 @@ describe('OpenFlow agent under fuzzed input', () => {
       const batch: Buffer[] = [];
       for (let k = 0; k < 50 && sent < N; k++, sent++) {
         const b = Buffer.from(bases[Math.floor(rnd() * bases.length)]!);
-        const r = rnd(), op = r < 0.03 ? 2 : r < 0.35 ? 0 : r < 0.6 ? 1 : r < 0.8 ? 3 : 4;   // length edits (desync) are rare
+        const r = rnd(), op = r < 0.003 ? 2 : r < 0.35 ? 0 : r < 0.6 ? 1 : r < 0.8 ? 3 : 4;   // length edits (desync) are rare
         let m = b;
         if (op === 0) { const n = 1 + Math.floor(rnd() * 4); for (let i = 0; i < n; i++) { const bit = Math.floor(rnd() * b.length * 8); if ((bit >> 3 === 2 || bit >> 3 === 3) && rnd() < 0.9) continue; b[bit >> 3]! ^= 1 << (bit & 7); } }
         else if (op === 1) { const cut = 8 + Math.floor(rnd() * (b.length - 8)); m = b.subarray(0, cut); m.writeUInt16BE(cut, 2); }
@@ -75,7 +75,7 @@ describe('OpenFlow agent under fuzzed input', () => {
       // A length edit may leave the stream waiting for bytes that never come: close the batch
       // with an echo and, if it is swallowed, reconnect.
       c.sendRaw(Buffer.concat(batch));
-      const alive = !c.closed && (await c.ping(500));
+      const alive = !c.closed && (await c.ping(300));
       if (!alive && process.env.FUZZ_LOG) console.log("dead", c.closed, c.undecodable.length, c.received.slice(-3).map((x) => x.type));
       if (!alive) { c.close(); c = await OfClient.connect(agent.listeningPort); reconnects++; expect(await c.ping()).toBe(true); }
     }
