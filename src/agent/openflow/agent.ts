@@ -251,7 +251,30 @@ export class OpenFlowAgent implements SessionHost {
     return n;
   }
 
-  private packetIn(pkt: Packet, reason: number, tableId: number, cookie: bigint, maxLen: number): void {
+  /**
+   * OpenFlow 1.3 §5.4: a packet sent to the controller by a table-miss entry (priority 0, empty
+   * match) has reason NO_MATCH. The datapath reports ACTION for every output:CONTROLLER, so the
+   * agent recognises table-miss entries by (table, cookie), recomputed when the flow tables change.
+   * Ambiguous (table, cookie) pairs keep ACTION.
+   */
+  private missCache: { gen: number; miss: Set<string>; other: Set<string> } | null = null;
+  private isTableMiss(tableId: number, cookie: bigint): boolean {
+    const gen = this.bridge.pipeline.generation;
+    if (this.missCache === null || this.missCache.gen !== gen) {
+      const miss = new Set<string>(), other = new Set<string>();
+      for (const f of this.bridge.dumpFlows(undefined, this.now())) {
+        const toCtl = [...(f.instructions.applyActions ?? []), ...(f.instructions.writeActions ?? [])].some((a) => a.type === 'output' && a.port === DP_OFPP.CONTROLLER);
+        if (!toCtl) continue;
+        (f.priority === 0 && f.match.length === 0 ? miss : other).add(`${f.tableId}/${f.cookie}`);
+      }
+      this.missCache = { gen, miss, other };
+    }
+    const k = `${tableId}/${cookie}`;
+    return this.missCache.miss.has(k) && !this.missCache.other.has(k);
+  }
+
+  private packetIn(pkt: Packet, reasonIn: number, tableId: number, cookie: bigint, maxLen: number): void {
+    const reason = reasonIn === OFPR.ACTION && this.isTableMiss(tableId, cookie) ? OFPR.NO_MATCH : reasonIn;
     const len = maxLen === 0xffff || maxLen >= pkt.len ? pkt.len : maxLen;
     const data = Buffer.from(pkt.buf.subarray(pkt.off, pkt.off + len));
     const buf = encodeMessage({

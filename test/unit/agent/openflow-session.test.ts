@@ -95,7 +95,7 @@ describe('OpenFlow agent session', () => {
     p2.inject(frameAB);
     bridge.poll(clock);
     const m = await pin;
-    expect(m).toMatchObject({ type: 'packet_in', bufferId: OFP_NO_BUFFER, reason: OFPR.ACTION, tableId: 0, cookie: 0x77n, totalLen: frameAB.length });
+    expect(m).toMatchObject({ type: 'packet_in', bufferId: OFP_NO_BUFFER, reason: OFPR.NO_MATCH, tableId: 0, cookie: 0x77n, totalLen: frameAB.length });
     if (m.type !== 'packet_in') throw new Error('unreachable');
     expect(m.match).toEqual([{ field: 'in_port', value: 2n }]);
     expect(m.data).toEqual(frameAB);

@@ -1,0 +1,108 @@
+// OpenFlow agent benchmarks: FLOW_MOD install rate over one TCP connection on 127.0.0.1 (10,000
+// flow_mods then a barrier), and the PACKET_IN round trip through ovs-testcontroller (frame in on
+// a table miss -> PACKET_IN -> controller's PACKET_OUT -> frame out). Figures only, no asserts.
+import { spawn, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Bridge } from '../src/datapath/bridge.js';
+import { MemoryPort } from '../src/datapath/ports/memory.js';
+import { OpenFlowAgent } from '../src/agent/openflow/agent.js';
+import { OfClient } from '../src/agent/openflow/client.js';
+import { buildFrame } from '../src/packet/build.js';
+import { OFPFC, OFPP, OFP_NO_BUFFER, encodeMessage } from '../src/openflow/index.js';
+
+interface Figure { name: string; value: number; unit: string; target?: number; note?: string }
+const nowMs = (): number => performance.timeOrigin + performance.now();
+
+async function flowModRate(n = 10_000): Promise<Figure> {
+  const bridge = new Bridge({ name: 'br-bench', datapathId: 1n });
+  bridge.addPort({ ofport: 1, name: 'p1', backend: new MemoryPort('p1') });
+  bridge.addPort({ ofport: 2, name: 'p2', backend: new MemoryPort('p2') });
+  const agent = new OpenFlowAgent(bridge, { listen: 'ptcp:0', failMode: 'secure' });
+  await agent.start();
+  const c = await OfClient.connect(agent.listeningPort);
+  const msgs: Buffer[] = [];
+  for (let i = 0; i < n; i++) {
+    msgs.push(encodeMessage({
+      type: 'flow_mod', xid: i + 1, cookie: BigInt(i), cookieMask: 0n, tableId: 0, command: OFPFC.ADD, idleTimeout: 0, hardTimeout: 0,
+      priority: 100, bufferId: OFP_NO_BUFFER, outPort: OFPP.ANY, outGroup: 0xffffffff, flags: 0,
+      match: [{ field: 'eth_type', value: 0x800n }, { field: 'ipv4_dst', value: BigInt(0x0a000000 + i) }],
+      instructions: [{ type: 'apply_actions', actions: [{ type: 'output', port: 2, maxLen: 0 }] }],
+    }));
+  }
+  const all = Buffer.concat(msgs);
+  const t0 = performance.now();
+  c.sendRaw(all);
+  await c.request({ type: 'barrier_request', xid: 0 }, 60_000);   // sent after the flow_mods
+  const dt = (performance.now() - t0) / 1000;
+  const installed = bridge.dumpFlows({ tableId: 0 }).length - 1;
+  const errs = c.received.filter((m) => m.type === 'error');
+  if (errs.length > 0) console.error('first error', errs[0], errs.length);
+  c.close();
+  await agent.stop();
+  return { name: `FLOW_MOD install, ${n} over one TCP connection + barrier`, value: n / dt, unit: 'flows/s', target: 50_000, note: `${installed} installed, ${(dt * 1000).toFixed(0)} ms` };
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => { const s = createServer(); s.listen(0, '127.0.0.1', () => { const a = s.address(); const p = typeof a === 'object' && a ? a.port : 0; s.close(() => resolve(p)); }); });
+}
+
+async function packetInRoundTrip(samples = 300): Promise<Figure[]> {
+  if (spawnSync('sh', ['-c', 'command -v ovs-testcontroller']).status !== 0) {
+    return [{ name: 'PACKET_IN round trip via ovs-testcontroller', value: 0, unit: 'ms', note: 'skipped: ovs-testcontroller not installed' }];
+  }
+  const tmp = mkdtempSync(join(tmpdir(), 'sluice-ofbench-'));
+  const port = await freePort();
+  const ctl = spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `ptcp:${port}:127.0.0.1`, '--no-chdir', `--unixctl=${join(tmp, 'c.ctl')}`, '-vconsole:off'], { stdio: 'ignore' });
+  const bridge = new Bridge({ name: 'br-bench', datapathId: 2n });
+  const p1 = new MemoryPort('p1'), p2 = new MemoryPort('p2');
+  bridge.addPort({ ofport: 1, name: 'p1', backend: p1 });
+  bridge.addPort({ ofport: 2, name: 'p2', backend: p2 });
+  const agent = new OpenFlowAgent(bridge, { controllers: [`tcp:127.0.0.1:${port}`], failMode: 'secure', reconnectMs: { min: 50, max: 200 } });
+  await agent.start();
+  try {
+    const t0 = Date.now();
+    while (!bridge.dumpFlows({ tableId: 0 }).some((f) => f.priority === 0 && f.instructions.applyActions?.some((a) => a.type === 'output' && a.port === OFPP.CONTROLLER))) {
+      if (Date.now() - t0 > 10_000) throw new Error('ovs-testcontroller did not connect');
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    // Broadcast frames from distinct sources: always a table miss (the learning switch floods
+    // broadcasts with PACKET_OUT and installs no flow for them), so every sample is a round trip.
+    const lat: number[] = [];
+    for (let i = 0; i < samples; i++) {
+      const src = `02:00:00:00:${((i >> 8) & 0xff).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`;
+      const f = buildFrame({ dst: 'ff:ff:ff:ff:ff:ff', src, payload: { kind: 'raw', etherType: 0x88b5, data: Buffer.alloc(46) } });
+      p2.takeSent();
+      const start = performance.now();
+      p1.inject(f);
+      bridge.poll(nowMs());
+      while (p2.sent.length === 0) {
+        await new Promise((r) => setImmediate(r));
+        bridge.poll(nowMs());
+        if (performance.now() - start > 2000) throw new Error('no forwarded frame within 2 s');
+      }
+      lat.push(performance.now() - start);
+    }
+    lat.sort((a, b) => a - b);
+    const q = (p: number): number => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))]!;
+    return [
+      { name: 'PACKET_IN -> ovs-testcontroller -> PACKET_OUT, p50', value: q(0.5), unit: 'ms', note: `${samples} samples` },
+      { name: 'PACKET_IN -> ovs-testcontroller -> PACKET_OUT, p99', value: q(0.99), unit: 'ms', note: 'target p99 < 2 ms' },
+    ];
+  } finally {
+    await agent.stop();
+    ctl.kill('SIGTERM');
+    rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+export async function run(): Promise<Figure[]> {
+  return [await flowModRate(), ...(await packetInRoundTrip())];
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  for (const f of await run()) console.log(`${f.name.padEnd(60)} ${f.value.toFixed(f.value >= 100 ? 0 : 3).padStart(10)} ${f.unit}${f.target !== undefined ? ` (target ${f.target})` : ''}${f.note ? `  — ${f.note}` : ''}`);
+}
