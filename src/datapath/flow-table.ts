@@ -101,9 +101,12 @@ export class FlowTable {
 
   /** The entry with this exact match and priority, or null. */
   findStrict(match: CompiledMatch, priority: number): FlowEntry | null {
-    for (let i = 0; i < this.entries.length; i++) {
-      const e = this.entries[i];
-      if (e.priority === priority && matchesEqual(e.match, match)) return e;
+    // Equal matches share a mask signature and a masked hash: walk one bucket, not the table
+    // (a scan here made 10,000 flow-mods quadratic: seconds instead of milliseconds).
+    const st = this.bySig.get(match.signature);
+    if (st === undefined) return null;
+    for (let e = st.buckets.get(hashMasked(match.value, st.mask, st.words)) ?? null; e !== null; e = e.next) {
+      if (!e.removed && e.priority === priority && matchesEqual(e.match, match)) return e;
     }
     return null;
   }
