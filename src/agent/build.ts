@@ -5,6 +5,7 @@ import { Bridge } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
 import { ChannelRegistry } from '../qos/channel.js';
+import { createHash } from 'node:crypto';
 import { ConfigError, type BridgeConfig, type PortConfig, type SluiceConfig } from './config.js';
 
 export interface BuiltSwitch {
@@ -42,7 +43,8 @@ export function buildSwitch(
     name: bridgeName,
     macTableSize: bc.macTableSize,
     macAgingS: bc.macAging,
-    datapathId: bc.datapathId !== undefined ? BigInt(`0x${bc.datapathId}`) : undefined,
+    datapathId: bc.datapathId !== undefined ? BigInt(`0x${bc.datapathId}`) : derivedDatapathId(bridgeName),
+    startMs: nowMs,
   });
   const ports = Object.values(bc.ports).sort((a, b) => a.ofport - b.ofport);
   for (const p of ports) {
@@ -62,4 +64,15 @@ export function buildSwitch(
     }
   });
   return { name: bridgeName, config: bc, bridge, channels };
+}
+
+/**
+ * A stable datapath id when the config names none: like Open vSwitch, the low 48 bits are the
+ * bridge's MAC — here a locally administered MAC derived from the bridge name, so the id survives
+ * restarts and differs between bridges.
+ */
+export function derivedDatapathId(bridgeName: string): bigint {
+  const h = createHash('sha256').update(`sluice-bridge:${bridgeName}`).digest();
+  h[0] = (h[0] & 0xfe) | 0x02;   // unicast, locally administered
+  return BigInt(`0x${h.subarray(0, 6).toString('hex')}`);
 }

@@ -36,6 +36,8 @@ export interface BridgeOptions {
   pool?: PacketPool;       // default: 4096 packets
   datapathId?: bigint;
   flowCacheSize?: number;  // default 16384; 0 disables the cache
+  /** Clock reading (ms) at creation: the default NORMAL entry's install time (dump-flows duration). */
+  startMs?: number;
   /** 'megaflow' (default): cache key = words some flow matches on; 'exact': all flow-key words. */
   flowCacheMode?: 'megaflow' | 'exact';
 }
@@ -125,7 +127,7 @@ export class Bridge implements ExecHost {
     this.exec.megaflow = opts.flowCacheMode !== 'exact';
     this.rxKey = this.exec.rxKey;
     this.pipeline.onRemoved = (e, reason) => { if (this.onFlowRemoved !== null) this.onFlowRemoved(flowStats(e, this.lastNowMs), reason); };
-    this.pipeline.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, 0);
+    this.pipeline.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, opts.startMs ?? 0);
   }
 
   // ------------------------------------------------------------------ ports
