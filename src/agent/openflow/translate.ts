@@ -9,7 +9,7 @@ import type {
   Action as OfAction, Instruction as OfInstruction, Match as OfMatch, OxmEntry,
 } from '../../openflow/index.js';
 import type { Bucket as OfBucket, FlowStats as OfFlowStats } from '../../openflow/messages.js';
-import { FIELDS } from '../../datapath/flow-types.js';
+import { FIELDS, OFPP } from '../../datapath/flow-types.js';
 import type { Action, Bucket, FieldName, Instructions, MatchSpec } from '../../datapath/flow-types.js';
 import type { FlowStats } from '../../datapath/pipeline.js';
 import { FlowModResult } from '../../datapath/results.js';
@@ -36,7 +36,8 @@ export function specToMatch(match: MatchSpec): OfMatch {
 /** Codec action -> datapath action; unsupported kinds are OFPBAC_BAD_TYPE. */
 export function actionToSpec(a: OfAction): Action {
   switch (a.type) {
-    case 'output': return { type: 'output', port: a.port, maxLen: a.maxLen };
+    // max_len only means something for output to CONTROLLER (OpenFlow 1.3 §7.2.5); elsewhere it is dropped so dumps read as ovs-ofctl's
+    case 'output': return a.port === OFPP.CONTROLLER ? { type: 'output', port: a.port, maxLen: a.maxLen } : { type: 'output', port: a.port };
     case 'push_vlan': return { type: 'push_vlan', ethertype: a.ethertype };
     case 'pop_vlan': return { type: 'pop_vlan' };
     case 'group': return { type: 'group', groupId: a.groupId };
