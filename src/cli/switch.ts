@@ -23,22 +23,36 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
     const mp = args['metrics-port'];
     if (mp !== undefined && (!Number.isInteger(mp) || mp < 0 || mp > 65535)) throw new UsageError(`--metrics-port ${mp} is not a TCP port (0-65535)`);
     const log = createLogger({ level: args['log-level'] });
-    const sw = await serveSwitch({ configPath: args.config, bridge: args.bridge, socketPath: args.socket, metricsPort: mp, log });
+    // Handlers go in before the socket appears: a SIGHUP sent as soon as the switch answers must
+    // reload, not kill it (SIGHUP's default action), and an early SIGTERM must still clean up.
+    let sw: Awaited<ReturnType<typeof serveSwitch>> | undefined;
+    let stopRequested: NodeJS.Signals | undefined;
+    let finish: () => void = () => {};
+    const onHup = (): void => {
+      if (!sw) { log.warn('SIGHUP while starting: the config is being read now anyway'); return; }
+      sw.daemon.reload().catch((err: unknown) => {
+        const msg = err instanceof Error ? err.message.replace(/\s*\n\s*/g, '; ') : String(err);
+        log.error({ reason: msg }, `config reload failed; nothing changed: ${msg}`);
+      });
+    };
+    const onStop = (sig: NodeJS.Signals): void => {
+      log.info({ signal: sig }, 'stopping');
+      process.off('SIGHUP', onHup); process.off('SIGTERM', onStop); process.off('SIGINT', onStop);
+      if (!sw) { stopRequested = sig; return; }
+      sw.stop().then(finish, (err: unknown) => { log.error({ err }, 'clean shutdown failed'); finish(); });
+    };
+    process.on('SIGHUP', onHup);
+    process.on('SIGTERM', onStop);
+    process.on('SIGINT', onStop);
+    try {
+      sw = await serveSwitch({ configPath: args.config, bridge: args.bridge, socketPath: args.socket, metricsPort: mp, log });
+    } catch (err) {
+      process.off('SIGHUP', onHup); process.off('SIGTERM', onStop); process.off('SIGINT', onStop);
+      throw err;
+    }
     await new Promise<void>((resolve) => {
-      const onHup = (): void => {
-        sw.daemon.reload().catch((err: unknown) => {
-          const msg = err instanceof Error ? err.message.replace(/\s*\n\s*/g, '; ') : String(err);
-          log.error({ reason: msg }, `config reload failed; nothing changed: ${msg}`);
-        });
-      };
-      const onStop = (sig: NodeJS.Signals): void => {
-        log.info({ signal: sig }, 'stopping');
-        process.off('SIGHUP', onHup); process.off('SIGTERM', onStop); process.off('SIGINT', onStop);
-        sw.stop().then(resolve, (err: unknown) => { log.error({ err }, 'clean shutdown failed'); resolve(); });
-      };
-      process.on('SIGHUP', onHup);
-      process.on('SIGTERM', onStop);
-      process.on('SIGINT', onStop);
+      finish = resolve;
+      if (stopRequested !== undefined) { const sig = stopRequested; stopRequested = undefined; sw!.stop().then(resolve, () => resolve()); log.info({ signal: sig }, 'stopped after start-up'); }
     });
   },
 };
