@@ -30,11 +30,7 @@ function check(): { ok: boolean; reason?: string } {
 /** `describe` that needs root: skips with a reason, or fails when SLUICE_REQUIRE_PRIVILEGED=1. */
 export function describePrivileged(name: string, fn: () => void): void {
   const p = privileged();
-  if (p.ok) {
-    describe(name, fn);
-    return;
-  }
-  if (process.env.SLUICE_REQUIRE_PRIVILEGED === '1') {
+  if (!p.ok && process.env.SLUICE_REQUIRE_PRIVILEGED === '1') {
     describe(name, () => {
       it('has the privileges this suite needs', () => {
         throw new Error(`SLUICE_REQUIRE_PRIVILEGED=1 but this suite cannot run: ${p.reason}`);
@@ -42,6 +38,7 @@ export function describePrivileged(name: string, fn: () => void): void {
     });
     return;
   }
-  console.warn(`[skip] ${name}: ${p.reason} (set SLUICE_REQUIRE_PRIVILEGED=1 to make this a failure)`);
-  describe.skip(name, fn);
+  if (!p.ok) console.warn(`[skip] ${name}: ${p.reason} (set SLUICE_REQUIRE_PRIVILEGED=1 to make this a failure)`);
+  // Without privileges the suite is reported as skipped, with the reason in its name.
+  describe.skipIf(!p.ok)(p.ok ? name : `${name} (skipped: ${p.reason})`, fn);
 }
