@@ -6,7 +6,13 @@
 // extraction (L2 only in (a)/(d), where table 0 holds only the default NORMAL entry and the bridge
 // takes its standalone fast path), classification/NORMAL incl. MAC learning and table/flow/cache
 // counters, VLAN push, tx batch and release. On a shared machine compare A/B runs back to back.
+// Mpps is frames per second of process CPU time (user+system, process.cpuUsage: less sensitive to
+// other load on a shared machine than wall time, which is printed too). Allocation: V8 heap bytes
+// allocated during the measured window per frame — used-heap growth plus what every GC in the
+// window freed (v8.GCProfiler), after a full GC at the start — and the number of scavenges.
 import { performance } from 'node:perf_hooks';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pathToFileURL } from 'node:url';
 import { Bridge } from '../src/datapath/bridge.js';
 import { MemoryPort } from '../src/datapath/ports/memory.js';
@@ -34,24 +40,53 @@ function flow(p: Partial<FlowSpec>): FlowSpec {
   return { tableId: 0, priority: 100, match: [], instructions: {}, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0, ...p };
 }
 
-/** Poll until RUN_MS elapsed; returns Mpps of frames received and the tx count. */
-function measure(br: Bridge, rxPort: MemoryPort, txPort: MemoryPort): { mpps: number; txRatio: number } {
+v8.setFlagsFromString('--expose-gc');
+const fullGc = runInNewContext('gc') as () => void;
+
+export interface Measured { mpps: number; wallMpps: number; txRatio: number; bytesPerFrame: number; scavenges: number }
+
+/**
+ * Poll until RUN_MS elapsed. mpps = frames received per CPU-second of the process; wallMpps the
+ * same per wall second; bytesPerFrame = V8 heap bytes allocated in the window / frames.
+ */
+function measure(br: Bridge, rxPort: MemoryPort, txPort: MemoryPort): Measured {
   let t0 = performance.now();
   // warm-up
   while (performance.now() - t0 < 150) br.poll(performance.now());
+  fullGc();
   const rx0 = rxPort.rxCount, tx0 = txPort.txCount;
+  const prof = new v8.GCProfiler();
+  prof.start();
+  const heap0 = v8.getHeapStatistics().used_heap_size;
+  const cpu0 = process.cpuUsage();
   t0 = performance.now();
   let now = t0;
   while (now - t0 < RUN_MS) {
     for (let i = 0; i < 64; i++) br.poll(now);
     now = performance.now();
   }
+  const cpu = process.cpuUsage(cpu0);
+  const heap1 = v8.getHeapStatistics().used_heap_size;
+  const gcs = prof.stop().statistics;
+  let freed = 0, scavenges = 0;
+  for (const g of gcs) {
+    freed += g.beforeGC.heapStatistics.usedHeapSize - g.afterGC.heapStatistics.usedHeapSize;
+    if (g.gcType === 'Scavenge') scavenges++;
+  }
   const frames = rxPort.rxCount - rx0;
-  return { mpps: frames / ((now - t0) * 1000), txRatio: (txPort.txCount - tx0) / Math.max(1, frames) };
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  return {
+    mpps: frames / (cpuMs * 1000), wallMpps: frames / ((now - t0) * 1000), txRatio: (txPort.txCount - tx0) / Math.max(1, frames),
+    bytesPerFrame: Math.max(0, heap1 - heap0 + freed) / Math.max(1, frames), scavenges,
+  };
+}
+
+function note(m: Measured, what: string): string {
+  return `tx/rx ${m.txRatio.toFixed(2)}; alloc ${m.bytesPerFrame.toFixed(2)} B/frame (${m.scavenges} scavenges); wall ${m.wallMpps.toFixed(2)} Mpps${what ? `; ${what}` : ''}`;
 }
 
 /** (a)/(d): access port 1 (VLAN 10) -> trunk port 2, 1,000 destination MACs learned on the trunk. */
-function normalScenario(ingress: Limiter | null): { mpps: number; txRatio: number } {
+function normalScenario(ingress: Limiter | null): Measured {
   const br = new Bridge({ name: 'bench', pool: new PacketPool(1024, 2048) });
   const p1 = new MemoryPort('access', { record: false }), p2 = new MemoryPort('trunk', { record: false });
   br.addPort({ ofport: 1, name: 'access', backend: p1, vlan: { mode: 'access', vid: 10 }, ingress });
@@ -66,7 +101,7 @@ function normalScenario(ingress: Limiter | null): { mpps: number; txRatio: numbe
 }
 
 /** (b)/(c): table 0 in_port+eth_type -> goto 1; table 1 has 1,000 ipv4_dst/udp_dst flows -> output:2. */
-function openflowScenario(kind: 'hits' | 'misses-distinct' | 'cache-off'): { mpps: number; txRatio: number } {
+function openflowScenario(kind: 'hits' | 'misses-distinct' | 'cache-off'): Measured {
   const br = new Bridge({ name: 'bench', pool: new PacketPool(1024, 2048), flowCacheSize: kind === 'cache-off' ? 0 : 16384, flowCacheMode: kind === 'misses-distinct' ? 'exact' : 'megaflow' });
   const p1 = new MemoryPort('in', { record: false }), p2 = new MemoryPort('out', { record: false });
   br.addPort({ ofport: 1, name: 'in', backend: p1 });
@@ -93,22 +128,22 @@ export function run(): Figure[] {
   const figs: Figure[] = [];
   if (ONLY !== '') return runOnly(ONLY);
   const a = normalScenario(null);
-  figs.push({ name: '(a) NORMAL, access->trunk tagging, 1,000 learned MACs', value: a.mpps, unit: 'Mpps', target: 10, note: `tx/rx ${a.txRatio.toFixed(2)}; rx copy..tx, standalone fast path (L2-only parse), VLAN push` });
+  figs.push({ name: '(a) NORMAL, access->trunk tagging, 1,000 learned MACs', value: a.mpps, unit: 'Mpps', target: 10, note: note(a, 'rx copy..tx: L2-only parse, MAC learn+lookup, table/flow/cache counters, VLAN push') });
   const b = openflowScenario('hits');
-  figs.push({ name: '(b) 2 tables, 1,000 flows, flow-cache hits', value: b.mpps, unit: 'Mpps', target: 5, note: `tx/rx ${b.txRatio.toFixed(2)}; rx copy..tx, full key, cache hit + 2 table entries' counters` });
+  figs.push({ name: '(b) 2 tables, 1,000 flows, flow-cache hits', value: b.mpps, unit: 'Mpps', target: 5, note: note(b, 'rx copy..tx: full key, cache hit, 2 entries\' counters, output') });
   const c1 = openflowScenario('misses-distinct');
-  figs.push({ name: '(c) same, exact-key cache, 65,536 distinct udp_src (misses)', value: c1.mpps, unit: 'Mpps', target: 0.5, note: `tx/rx ${c1.txRatio.toFixed(2)}` });
+  figs.push({ name: '(c) same, exact-key cache, 65,536 distinct udp_src (misses)', value: c1.mpps, unit: 'Mpps', target: 0.5, note: note(c1, '') });
   const c2 = openflowScenario('cache-off');
-  figs.push({ name: '(c\') same, flow cache disabled (classifier only)', value: c2.mpps, unit: 'Mpps', target: 0.5, note: `tx/rx ${c2.txRatio.toFixed(2)}` });
+  figs.push({ name: '(c\') same, flow cache disabled (classifier only)', value: c2.mpps, unit: 'Mpps', target: 0.5, note: note(c2, '') });
   const ch = new Channel('bench-police', { rate: '1000gbit', burst: '10mb', mode: 'police' });
   const d = normalScenario(ch);
-  figs.push({ name: '(d) (a) behind an ingress policing channel', value: d.mpps, unit: 'Mpps', note: `tx/rx ${d.txRatio.toFixed(2)}` });
+  figs.push({ name: '(d) (a) behind an ingress policing channel', value: d.mpps, unit: 'Mpps', note: note(d, '') });
   return figs;
 }
 
 function runOnly(which: string): Figure[] {
   const r = which === 'a' ? normalScenario(null) : which === 'b' ? openflowScenario('hits') : which === 'c' ? openflowScenario('misses-distinct') : openflowScenario('cache-off');
-  return [{ name: `only ${which}`, value: r.mpps, unit: 'Mpps' }];
+  return [{ name: `only ${which}`, value: r.mpps, unit: 'Mpps', note: note(r, '') }];
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {

@@ -242,6 +242,38 @@ channels:
   });
 }
 
+// 5b. A shaping egress channel: 80 kbit/s = 10,000 bytes/s, burst 2000 bytes, queue of 5 frames.
+{
+  const inputs: Input[] = [];
+  const frames: Buffer[] = [];
+  for (let i = 0; i < 10; i++) {
+    const f = udp(A, D, 4000 + i, 1000);
+    frames.push(f);
+    inputs.push({ t: 0, port: 'vm1', frame: f });
+  }
+  // Frames arrive one by one at t=0: the full bucket lets the first two out at once, the next five
+  // wait in the queue and leave every 100 ms (1000 bytes of tokens each), the last three find the
+  // queue full and are tail-dropped.
+  cases.push({
+    name: 'channel-shaping',
+    readme: 'An egress channel in shape mode on vm2 (80 kbit/s, 2000-byte burst, queue of 5): a burst of ten 1000-byte frames leaves two at once, five more one every 100 ms on the capture clock, and three are tail-dropped and counted.',
+    topo: `bridges:
+  br0:
+    ports:
+      vm1: { ofport: 1, type: tap, vlan: { mode: access, vid: 1 } }
+      vm2: { ofport: 2, type: tap, vlan: { mode: access, vid: 1 }, egress-channel: slow }
+channels:
+  slow: { rate: 80kbit, burst: 2000b, mode: shape, queue: 5 }
+`,
+    inputs,
+    expect: { vm1: [], vm2: frames.slice(0, 7) },
+    counters: {
+      vm1: { in: 10, out: 0, drops: {} },
+      vm2: { in: 0, out: 7, drops: { 'shaper-queue-full': 3 } },
+    },
+  });
+}
+
 // 6. Malformed frames: dropped and counted, the good frames between them still forwarded.
 {
   const runt = Buffer.from('ffffffffffff02000000000a08', 'hex');                   // 13 bytes

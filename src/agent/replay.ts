@@ -68,17 +68,13 @@ export async function replay(config: SluiceConfig, inputs: ReplayInput[], opts: 
   const startMs = records.length > 0 ? records[0].ts : 0;
   let now = startMs;
   for (const r of records) {
-    advanceTo(built, r.ts);
-    now = r.ts;
+    runEventsBefore(bridge, now, r.ts);
+    now = Math.max(now, r.ts);
     r.port.inject(r.rec.data);
     bridge.poll(now);
   }
   // Let shapers drain on the capture clock.
-  const limit = now + DRAIN_LIMIT_MS;
-  for (let next = bridge.nextEventMs(now); next <= limit && Number.isFinite(next); next = bridge.nextEventMs(now)) {
-    now = Math.max(next, now);
-    bridge.poll(now);
-  }
+  now = runEventsBefore(bridge, now, now + DRAIN_LIMIT_MS + 1);
 
   const outputs = new Map<string, Array<{ tsMs: number; frame: Buffer }>>();
   const summary: PortSummary[] = [];
@@ -95,13 +91,21 @@ export async function replay(config: SluiceConfig, inputs: ReplayInput[], opts: 
   return { built, outputs, summary, startMs, endMs: now };
 }
 
-/** Run every pending timed event (shaper releases) due before `tsMs`, in time order. */
-function advanceTo(built: BuiltSwitch, tsMs: number): void {
-  const bridge = built.bridge;
-  let guard = 0;
-  for (let next = bridge.nextEventMs(-Infinity); next < tsMs && guard < 1_000_000; next = bridge.nextEventMs(next), guard++) {
-    bridge.poll(next);
+/** Most timed events run between two input frames (a stuck shaper must not hang a replay). */
+const MAX_EVENTS_BETWEEN_FRAMES = 1_000_000;
+
+/**
+ * Run the timed events (shaper releases) due before `untilMs`, in time order, on the capture
+ * clock; the clock never moves backwards. Returns the clock after the last event.
+ */
+function runEventsBefore(bridge: BuiltSwitch['bridge'], nowMs: number, untilMs: number): number {
+  for (let i = 0; i < MAX_EVENTS_BETWEEN_FRAMES; i++) {
+    const next = bridge.nextEventMs(nowMs);
+    if (!(next < untilMs)) break;            // also ends on Infinity (nothing pending)
+    nowMs = Math.max(nowMs, next);
+    bridge.poll(nowMs);
   }
+  return nowMs;
 }
 
 /** Write each port's output as DIR/<port>.pcap (ports that sent nothing get an empty capture). */

@@ -14,7 +14,7 @@ const cases = existsSync(PCAPS) ? readdirSync(PCAPS, { withFileTypes: true }).fi
 
 describe('golden scenarios in pcaps/', () => {
   it('has the scenarios the foundation promises', () => {
-    for (const c of ['l2-learning', 'vlan-isolation', 'native-vlan', 'mac-aging-move', 'channel-policing', 'malformed']) {
+    for (const c of ['l2-learning', 'vlan-isolation', 'native-vlan', 'mac-aging-move', 'channel-policing', 'channel-shaping', 'malformed']) {
       expect(cases).toContain(c);
     }
   });
@@ -32,5 +32,14 @@ describe('golden scenarios in pcaps/', () => {
     expect(counterDiffs).toEqual([]);
     // A scenario that sends nothing anywhere would prove nothing.
     expect(result.summary.reduce((n, s) => n + s.out, 0)).toBeGreaterThan(0);
+  });
+
+  it('channel-shaping: queued frames leave at the channel rate on the capture clock', async () => {
+    const dir = join(PCAPS, 'channel-shaping');
+    const result = await replay(await loadConfig(join(dir, 'topo.yaml')), caseInputs(dir));
+    const sent = result.outputs.get('vm2')!;
+    const t0 = result.startMs;
+    // 1000-byte frames at 10,000 bytes/s: two within the 2000-byte burst, then one per 100 ms.
+    expect(sent.map((f) => Math.round(f.tsMs - t0))).toEqual([0, 0, 100, 200, 300, 400, 500]);
   });
 });
