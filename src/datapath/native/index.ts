@@ -18,9 +18,22 @@ export interface NativeBinding {
   /** Create or attach TAP `name` (IFF_TAP|IFF_NO_PI, O_NONBLOCK); optional TUNSETPERSIST. */
   tapOpen(name: string, persist: boolean): { fd: number; name: string };
   tapSetPersist(fd: number, name: string, on: boolean): void;
-  /** AF_PACKET SOCK_RAW ETH_P_ALL bound to `ifname`, promisc, auxdata, ignore-outgoing, rcvbuf. */
-  packetOpen(ifname: string, rcvbufBytes: number): { fd: number; ifindex: number; rcvbufBytes: number; ignoreOutgoing: boolean };
+  /**
+   * AF_PACKET SOCK_RAW ETH_P_ALL bound to `ifname`, promisc, auxdata, ignore-outgoing, rcvbuf.
+   * With ringFrameSize (a power of two >= 2048) and ringFrames: a TPACKET_V2 RX ring mapped before
+   * bind, read through recvBatch with KIND_RING (no syscall per read; 802.1Q tags restored from
+   * tp_vlan_tci). ringFrames in the result is what was set up (0: no ring).
+   */
+  packetOpen(ifname: string, rcvbufBytes: number, ringFrameSize?: number, ringFrames?: number):
+    { fd: number; ifindex: number; rcvbufBytes: number; ignoreOutgoing: boolean; ringFrameSize: number; ringFrames: number };
+  /** Closes the fd (and unmaps its RX ring, if any). */
   closeFd(fd: number): void;
+  /**
+   * PACKET_STATISTICS since the previous call (the kernel resets them on read), added into
+   * out[0] (frames queued to the socket/ring) and out[1] (frames the socket dropped: buffer or
+   * ring full). False when fd is not a packet socket.
+   */
+  packetStats(fd: number, out: Float64Array): boolean;
   /** IFF_* flags of a device in this network namespace; throws (code ENODEV) when absent. */
   ifFlags(name: string): number;
   ifSetUp(name: string, up: boolean): void;
@@ -39,12 +52,15 @@ export interface NativeBinding {
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   readonly KIND_TAP: number;
   readonly KIND_PACKET: number;
+  readonly KIND_RING: number;
   readonly MAX_BATCH: number;
 }
 
 /** `kind` argument of recvBatch/sendBatch (same values as the addon's KIND_TAP / KIND_PACKET). */
 export const KIND_TAP = 0;
 export const KIND_PACKET = 1;
+/** AF_PACKET socket with a TPACKET_V2 RX ring (packetOpen with a ring): RX from the ring, TX sendmmsg. */
+export const KIND_RING = 2;
 /** IFF_* flags (linux/if.h). */
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;

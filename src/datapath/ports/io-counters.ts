@@ -26,19 +26,25 @@ export class PortIoCounters {
   rxDrops = 0;
   /** Frames the kernel or peer did not take (queue full, no peer, refused frame). */
   txDrops = 0;
+  /**
+   * Frames the kernel dropped before we could read them (AF_PACKET PACKET_STATISTICS tp_drops:
+   * socket buffer or RX ring full). Updated when `refreshKernelStats()` of the port runs.
+   */
+  kernelDrops = 0;
   /** Errors other than EAGAIN: refused frames, link down, device gone. */
   errors = 0;
 
   reset(): void {
     this.nativeCalls = 0; this.syscalls = 0; this.wakeups = 0; this.rxFrames = 0; this.rxBytes = 0;
     this.txFrames = 0; this.txBytes = 0; this.rxDrops = 0; this.txDrops = 0; this.errors = 0;
+    this.kernelDrops = 0;
   }
 
   snapshot(): Record<string, number> {
     return {
       'native-calls': this.nativeCalls, syscalls: this.syscalls, wakeups: this.wakeups,
       'rx-packets': this.rxFrames, 'rx-bytes': this.rxBytes, 'tx-packets': this.txFrames, 'tx-bytes': this.txBytes,
-      'rx-drops': this.rxDrops, 'tx-drops': this.txDrops, errors: this.errors,
+      'rx-drops': this.rxDrops, 'tx-drops': this.txDrops, 'kernel-drops': this.kernelDrops, errors: this.errors,
     };
   }
 }
