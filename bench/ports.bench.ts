@@ -278,8 +278,11 @@ export async function run(): Promise<void> {
     const t1 = lab.name('t1'), t2 = lab.name('t2');
 
     const ovs = await startOvs().catch((e: Error) => `OVS failed to start: ${e.message.split('\n')[0]}`);
-    const kinds: SwitchKind[] = ['sluice', 'sluice-tap', 'bridge'];
+    let kinds: SwitchKind[] = ['sluice', 'sluice-tap', 'bridge'];
     if (typeof ovs !== 'string') kinds.push('ovs');
+    // PORTS_BENCH_KINDS=sluice,bridge: a subset (quick iterations); the full run compares all.
+    const only = process.env.PORTS_BENCH_KINDS?.split(',').map((x) => x.trim());
+    if (only) kinds = kinds.filter((k) => only.includes(k));
 
     console.log(`topology: h1(${v1}) -- ${p1} [switch] ${p2} -- h2(${v2}); tap variant: h3(${t1}) [Sluice] h4(${t2}); veth offloads ${off ? 'off (gro gso tso tx)' : 'NOT all turned off'}`);
     console.log(`traffic: 64-byte flood ${FLOOD_S} s at max rate (C sendmmsg generator), paced ${PACED_RATES.map((r) => r / 1000).join('/')} kpps x ${PACED_S} s (Sluice), iperf3 ${IPERF_S} s -P1/-P4, ${PINGS} pings at 10 ms; ${ROUNDS} interleaved rounds, medians`);

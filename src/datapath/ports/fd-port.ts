@@ -110,7 +110,7 @@ export abstract class FdPort implements PortBackend {
       for (let i = got; i < have; i++) spare[keep++] = spare[i];
       this.spareCount = keep;
       c.rxFrames += added; c.rxBytes += bytes;
-      if (!this.linkUp) this.setLink(true, false, 'frames received');
+      if (!this.linkUp && this.linkUpOnRx()) this.setLink(true, false, 'frames received');
     }
     const err = res[0];
     if (err !== 0 && err !== EAGAIN) this.ioError(err, 'recv');
@@ -147,6 +147,9 @@ export abstract class FdPort implements PortBackend {
     c.txDrops += from.count - total;
     return total;
   }
+
+  /** Whether frames read while the link is marked down prove it is up again (they may be stale). */
+  protected linkUpOnRx(): boolean { return true; }
 
   /** Whether a successful transmit proves the link is up again (TAP: yes; AF_PACKET: no). */
   protected linkUpOnTx(): boolean { return false; }

@@ -34,6 +34,9 @@ export class PortIoCounters {
   /** Errors other than EAGAIN: refused frames, link down, device gone. */
   errors = 0;
 
+  /** Set by a port whose kernel keeps counters of its own (read on `snapshot()`). */
+  refresh: (() => void) | null = null;
+
   reset(): void {
     this.nativeCalls = 0; this.syscalls = 0; this.wakeups = 0; this.rxFrames = 0; this.rxBytes = 0;
     this.txFrames = 0; this.txBytes = 0; this.rxDrops = 0; this.txDrops = 0; this.errors = 0;
@@ -41,6 +44,7 @@ export class PortIoCounters {
   }
 
   snapshot(): Record<string, number> {
+    if (this.refresh !== null) this.refresh();
     return {
       'native-calls': this.nativeCalls, syscalls: this.syscalls, wakeups: this.wakeups,
       'rx-packets': this.rxFrames, 'rx-bytes': this.rxBytes, 'tx-packets': this.txFrames, 'tx-bytes': this.txBytes,

@@ -1,43 +1,102 @@
 // SystemPort: an AF_PACKET socket on an existing device (a veth, a TAP that QEMU opened, a NIC):
 // promiscuous, our own sends filtered out (PACKET_IGNORE_OUTGOING), 802.1Q tags the kernel strips
-// put back from PACKET_AUXDATA, 32 MiB receive buffer, recvmmsg/sendmmsg one call per batch.
+// put back from PACKET_AUXDATA (or tp_vlan_tci in the ring), 32 MiB receive buffer. Receive mode:
+//   - 'ring' (default): a TPACKET_V2 RX ring — reading what is there costs no syscall and an empty
+//     port costs nothing to poll; readiness is per frame (unlike TPACKET_V3, which wakes per
+//     retired block, ~1 ms), so a lone frame is read at once;
+//   - 'mmsg': recvmmsg() one call per batch (the fallback if the ring cannot be set up).
+// Transmit is sendmmsg() one call per batch in both modes.
+import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { FdPort, loadNative } from './fd-port.js';
-import { IFF_RUNNING, IFF_UP, KIND_PACKET } from '../native/index.js';
+import { IFF_RUNNING, IFF_UP, KIND_PACKET, KIND_RING } from '../native/index.js';
 
 const E = os.constants.errno;
 /** NOTES-io: bursts overflowed 4 MiB; 32 MiB (SO_RCVBUFFORCE as root) removed the loss. */
 export const SYSTEM_RCVBUF_BYTES = 32 * 1024 * 1024;
 /** How often a down link is re-checked for coming back up or disappearing. */
 export const LINK_WATCH_MS = 250;
+/** RX ring frame slots: 2048-byte slots hold a 1500-MTU frame (+ VLAN tag); the ring is 16 MiB. */
+export const RING_FRAME_SIZE = 2048;
+export const RING_FRAMES = 8192;
+
+export type SystemRxMode = 'ring' | 'mmsg';
+
+export interface SystemPortOptions {
+  /** Receive path; default 'ring', or SLUICE_SYSTEM_RX=mmsg|ring in the environment. */
+  rx?: SystemRxMode;
+}
+
+/** Ring slot size for a device MTU: header (~80 B) + MTU + Ethernet header + 2 tags, power of two. */
+export function ringFrameSizeFor(mtu: number): number {
+  let size = RING_FRAME_SIZE;
+  while (size < 128 + mtu + 14 + 8) size *= 2;
+  return size;
+}
+
+function defaultRxMode(): SystemRxMode {
+  return process.env.SLUICE_SYSTEM_RX === 'mmsg' ? 'mmsg' : 'ring';
+}
 
 export class SystemPort extends FdPort {
   readonly name: string;
-  protected readonly kind: number = KIND_PACKET;
+  protected kind: number = KIND_PACKET;
+  /** Receive mode asked for; `rxMode` says what open() set up. */
+  readonly rxWanted: SystemRxMode;
+  rxMode: SystemRxMode = 'mmsg';
+  /** RX ring geometry once open in ring mode (0 otherwise). */
+  ringFrames = 0;
+  ringFrameSize = 0;
   /** Kernel ifindex once open (0 before). */
   ifindex = 0;
   /** SO_RCVBUF as granted by the kernel (twice the requested value for bookkeeping). */
   rcvbufBytes = 0;
   private watch: NodeJS.Timeout | null = null;
+  /** PACKET_STATISTICS accumulated: [frames queued, frames dropped by the kernel]. */
+  private readonly kstats = new Float64Array(2);
 
-  constructor(device: string) {
+  constructor(device: string, opts: SystemPortOptions = {}) {
     super();
     if (typeof device !== 'string' || device.length === 0 || Buffer.byteLength(device) > 15) {
       throw new RangeError(`Cannot attach system port "${device}": interface names are 1-15 bytes`);
     }
     this.name = device;
+    this.rxWanted = opts.rx ?? defaultRxMode();
+    this.counters.refresh = () => this.refreshKernelStats();
   }
 
   async open(): Promise<void> {
     if (this.fd >= 0) return;
     const nat = loadNative();
-    const s = nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES);
+    let s: ReturnType<typeof nat.packetOpen> | null = null;
+    if (this.rxWanted === 'ring' && typeof nat.packetStats === 'function') {
+      try {
+        s = nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, ringFrameSizeFor(deviceMtu(this.name)), RING_FRAMES);
+      } catch (err) {
+        // ENOMEM/EPERM for the ring: fall back to recvmmsg; a missing device fails the same way below.
+        if ((err as { syscall?: string }).syscall !== 'PACKET_RX_RING' && (err as { syscall?: string }).syscall !== 'mmap(PACKET_RX_RING)' &&
+          (err as { syscall?: string }).syscall !== 'PACKET_VERSION') throw err;
+      }
+    }
+    s ??= nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES);
+    this.ringFrames = s.ringFrames ?? 0;
+    this.ringFrameSize = s.ringFrameSize ?? 0;
+    this.rxMode = this.ringFrames > 0 ? 'ring' : 'mmsg';
+    this.kind = this.ringFrames > 0 ? KIND_RING : KIND_PACKET;
+    this.kstats.fill(0);
     this.ifindex = s.ifindex;
     this.rcvbufBytes = s.rcvbufBytes;
     let up = true;
     try { up = isUp(nat.ifFlags(this.name)); } catch { up = false; }
     this.attached(s.fd, nat, up);
     if (!up) this.startWatch();
+  }
+
+  /** Frames still in the ring or socket queue from before a link-down prove nothing: ask the device. */
+  protected override linkUpOnRx(): boolean {
+    const nat = this.nat;
+    if (nat === null) return false;
+    try { return isUp(nat.ifFlags(this.name)); } catch { return false; }
   }
 
   protected ioError(errno: number, op: string): void {
@@ -85,10 +144,26 @@ export class SystemPort extends FdPort {
     if (this.watch) { clearInterval(this.watch); this.watch = null; }
   }
 
+  /** Read PACKET_STATISTICS into counters.kernelDrops (the kernel's own drops: buffer/ring full). */
+  refreshKernelStats(): void {
+    const nat = this.nat;
+    if (nat === null || this.fd < 0 || typeof nat.packetStats !== 'function') return;
+    if (nat.packetStats(this.fd, this.kstats)) this.counters.kernelDrops = this.kstats[1];
+  }
+
   override async close(): Promise<void> {
     this.stopWatch();
+    this.refreshKernelStats();
     this.detach();
   }
+}
+
+/** Device MTU from sysfs (this network namespace); 1500 when unreadable. */
+function deviceMtu(name: string): number {
+  try {
+    const v = Number(readFileSync(`/sys/class/net/${name}/mtu`, 'utf8').trim());
+    return Number.isFinite(v) && v > 0 ? v : 1500;
+  } catch { return 1500; }
 }
 
 function isUp(flags: number): boolean {
