@@ -1,27 +1,21 @@
 // e2e: channel rates measured with iperf3 through `sluice switch`: a 20 Mbit/s policing channel on
 // the sender's port (UDP offered at 40M; TCP reported), a 20 Mbit/s shaping egress channel for TCP,
 // and a live `sluice channel set C --rate 5mbit` during a UDP run, seen in the receiver's intervals.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
 import { NetnsLab, hasCommand } from '../helpers/netns.js';
-import { SwitchProc, addHost, iperf, mbit, type Host } from './switch-harness.js';
+import { SwitchProc, switchTestKit, addHost, iperf, mbit, type Host } from './switch-harness.js';
 
-const labs: NetnsLab[] = [];
-const switches: SwitchProc[] = [];
-afterEach(async () => {
-  for (const s of switches.splice(0)) await s.stop();
-  for (const l of labs.splice(0)) l.cleanup();
-});
+const { lab, start } = switchTestKit();
 
 /** UDP payload 1472 B -> 1514 B Ethernet frames: iperf3 counts 1472/1514 of what the channel counts. */
 const UDP_LEN = 1472;
 const WIRE = 1514 / UDP_LEN;
 
 async function topo(channels: string, pa: string, pb: string): Promise<{ l: NetnsLab; a: Host; b: Host; sw: SwitchProc }> {
-  const l = new NetnsLab(); labs.push(l);
+  const l = lab();
   const a = addHost(l, 'a', '10.94.0.1'), b = addHost(l, 'b', '10.94.0.2');
-  const sw = await SwitchProc.start(`bridges:\n  br0:\n    ports:\n      pa: { ofport: 1, type: system, device: ${a.root}${pa} }\n      pb: { ofport: 2, type: system, device: ${b.root}${pb} }\nchannels:\n${channels}`);
-  switches.push(sw);
+  const sw = await start(`bridges:\n  br0:\n    ports:\n      pa: { ofport: 1, type: system, device: ${a.root}${pa} }\n      pb: { ofport: 2, type: system, device: ${b.root}${pb} }\nchannels:\n${channels}`);
   // warm up ARP/MAC learning so the measured run starts clean
   await l.execAsync(a.ns, ['ping', '-c', '2', '-i', '0.2', '-W', '1', b.ip]);
   return { l, a, b, sw };

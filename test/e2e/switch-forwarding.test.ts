@@ -1,19 +1,12 @@
 // e2e: `sluice switch` as a child process forwarding between namespaces: system ports on veths
 // (ping + a 2 s TCP transfer), TAP ports Sluice creates and the test moves into namespaces, and
 // VLAN isolation (access 100/100/200: no unicast across, no broadcast leaking into VLAN 200).
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
-import { SwitchProc, addHost, iperf, mbit, ping } from './switch-harness.js';
+import { hasCommand, waitFor } from '../helpers/netns.js';
+import { switchTestKit, addHost, iperf, mbit, ping } from './switch-harness.js';
 
-const labs: NetnsLab[] = [];
-const switches: SwitchProc[] = [];
-afterEach(async () => {
-  for (const s of switches.splice(0)) await s.stop();
-  for (const l of labs.splice(0)) l.cleanup();
-});
-function lab(): NetnsLab { const l = new NetnsLab(); labs.push(l); return l; }
-async function start(yaml: string): Promise<SwitchProc> { const s = await SwitchProc.start(yaml); switches.push(s); return s; }
+const { lab, start } = switchTestKit();
 
 describePrivileged('sluice switch: forwarding between namespaces', () => {
   it('system ports: ping and a TCP transfer between two namespaces', async () => {

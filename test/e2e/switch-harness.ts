@@ -2,11 +2,13 @@
 // operator does (node + tsx, temp config and socket), runs CLI commands against it asynchronously,
 // builds veth/namespace hosts, and runs iperf3 one-shot servers/clients with --json.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterEach } from 'vitest';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT } from '../helpers/cli.js';
-import { runAsync, waitFor, type ExecResult, type NetnsLab } from '../helpers/netns.js';
+import { NetnsLab, runAsync, waitFor, type ExecResult } from '../helpers/netns.js';
 
 export class SwitchProc {
   stderr = '';
@@ -98,3 +100,33 @@ export async function iperf(lab: NetnsLab, client: Host, server: Host, args: str
 }
 
 export const mbit = (bps: number): number => Math.round(bps / 1e4) / 100;
+
+/**
+ * The per-test resources of a switch e2e file: namespaces labs, switches and other clean-ups made
+ * through it are torn down after each test (switches first, then labs), even when the test fails.
+ */
+export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArgs?: string[]): Promise<SwitchProc>; defer(fn: () => unknown): void } {
+  const labs: NetnsLab[] = [];
+  const switches: SwitchProc[] = [];
+  const deferred: Array<() => unknown> = [];
+  afterEach(async () => {
+    for (const s of switches.splice(0)) await s.stop();
+    for (const fn of deferred.splice(0).reverse()) await fn();
+    for (const l of labs.splice(0)) l.cleanup();
+  });
+  return {
+    lab: () => { const l = new NetnsLab(); labs.push(l); return l; },
+    start: async (yaml, extraArgs = []) => { const s = await SwitchProc.start(yaml, extraArgs); switches.push(s); return s; },
+    defer: (fn) => { deferred.push(fn); },
+  };
+}
+
+/** A TCP port free on 127.0.0.1 right now (for a listener the test starts next). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}

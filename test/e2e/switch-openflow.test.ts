@@ -3,25 +3,16 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, sluice } from '../helpers/cli.js';
+import { freePort } from './switch-harness.js';
 
 const haveOfctl = spawnSync('ovs-ofctl', ['--version']).status === 0;
 if (!haveOfctl) {
   const why = 'ovs-ofctl is not installed (apt-get install openvswitch-common); .ci/run installs it';
   if (process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1') throw new Error(why);
   console.log(`skipping: ${why}`);
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function ofctl(args: string[]): { code: number; out: string } {

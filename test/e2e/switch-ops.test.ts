@@ -1,21 +1,14 @@
 // e2e: operating a running `sluice switch`: ports added and removed while two other namespaces
 // ping (no loss), a veth deleted under a system port (logged, listed as gone, no crash), SIGHUP
 // reloads (a changed rate applies, a broken file changes nothing) and `sluice config save`.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { writeFileSync } from 'node:fs';
 import { loadConfig } from '../../src/agent/config.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, waitFor } from '../helpers/netns.js';
-import { SwitchProc, addHost, ping } from './switch-harness.js';
+import { waitFor } from '../helpers/netns.js';
+import { switchTestKit, addHost, ping } from './switch-harness.js';
 
-const labs: NetnsLab[] = [];
-const switches: SwitchProc[] = [];
-afterEach(async () => {
-  for (const s of switches.splice(0)) await s.stop();
-  for (const l of labs.splice(0)) l.cleanup();
-});
-function lab(): NetnsLab { const l = new NetnsLab(); labs.push(l); return l; }
-async function start(yaml: string): Promise<SwitchProc> { const s = await SwitchProc.start(yaml); switches.push(s); return s; }
+const { lab, start } = switchTestKit();
 
 interface PortsReply { ports: Array<{ name: string; link: string; reason?: string; type: string }> }
 interface ChannelsReply { channels: Array<{ name: string; rate: string }> }

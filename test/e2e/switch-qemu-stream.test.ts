@@ -2,14 +2,14 @@
 // listening on a Unix socket with 4-byte-length framing; `sluice switch` connects to it and
 // bridges it to a namespace host on a system port. ARP and ICMP cross in both directions, and the
 // switch reconnects when "QEMU" drops the connection.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { createServer, type Server, type Socket } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, waitFor } from '../helpers/netns.js';
-import { SwitchProc, addHost, ping } from './switch-harness.js';
+import { waitFor } from '../helpers/netns.js';
+import { addHost, ping, switchTestKit } from './switch-harness.js';
 import { buildFrame } from '../../src/packet/build.js';
 
 const VM_MAC = '02:00:00:00:0e:01', VM_IP = '10.98.0.2', HOST_IP = '10.98.0.1';
@@ -76,20 +76,17 @@ class FakeQemu {
 
 function ip(f: Buffer, off: number): string { return `${f[off]}.${f[off + 1]}.${f[off + 2]}.${f[off + 3]}`; }
 
-const cleanups: Array<() => Promise<void> | void> = [];
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+const { lab: newLab, start, defer } = switchTestKit();
 
 describePrivileged('sluice switch: a QEMU stream port', () => {
   it('bridges a framed VM to a namespace: ARP and ping both ways, and reconnects after a drop', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-qemu-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    defer(() => rmSync(dir, { recursive: true, force: true }));
     const qemu = await FakeQemu.listen(join(dir, 'vm1.sock'));
-    cleanups.push(() => qemu.close());
-    const lab = new NetnsLab();
-    cleanups.push(() => lab.cleanup());
+    defer(() => qemu.close());
+    const lab = newLab();
     const host = addHost(lab, 'h', HOST_IP);
-    const sw = await SwitchProc.start(`bridges:\n  br0:\n    ports:\n      vm1: { ofport: 1, type: qemu-stream, path: ${join(dir, 'vm1.sock')}, role: connect }\n      h: { ofport: 2, type: system, device: ${host.root} }\n`);
-    cleanups.push(async () => { await sw.stop(); });
+    await start(`bridges:\n  br0:\n    ports:\n      vm1: { ofport: 1, type: qemu-stream, path: ${join(dir, 'vm1.sock')}, role: connect }\n      h: { ofport: 2, type: system, device: ${host.root} }\n`);
     await waitFor(() => qemu.connected, 10_000, 'the switch to connect to the QEMU socket');
 
     // The namespace pings the VM: its ARP request reaches the VM through the switch, the VM's

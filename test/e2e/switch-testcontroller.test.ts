@@ -1,27 +1,16 @@
 // e2e: Open vSwitch's own learning controller (`ovs-testcontroller ptcp:`) runs a live `sluice
 // switch` in secure fail-mode with TAP ports to two namespaces: nothing forwards until the
 // controller has learned from PACKET_INs, then ping and TCP work through the flows it installed.
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
-import { SwitchProc, iperf, mbit, ping } from './switch-harness.js';
+import { hasCommand, waitFor } from '../helpers/netns.js';
+import { freePort, iperf, mbit, ping, switchTestKit } from './switch-harness.js';
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-const cleanups: Array<() => Promise<unknown> | void> = [];
-afterEach(async () => { for (const c of cleanups.splice(0).reverse()) await c(); });
+const { lab, start, defer } = switchTestKit();
 
 describePrivileged('sluice switch under ovs-testcontroller', () => {
   it('learns through PACKET_IN and forwards ping and TCP between TAP-attached namespaces', async () => {
@@ -33,17 +22,15 @@ describePrivileged('sluice switch under ovs-testcontroller', () => {
     }
     const port = await freePort();
     const tmp = mkdtempSync(join(tmpdir(), 'sluice-tc-'));
-    cleanups.push(() => rmSync(tmp, { recursive: true, force: true }));
+    defer(() => rmSync(tmp, { recursive: true, force: true }));
     // A private control socket: the default lives in /var/run/openvswitch, which may not exist.
     const ctl: ChildProcess = spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `ptcp:${port}:127.0.0.1`, '--no-chdir', `--unixctl=${join(tmp, 'tc.ctl')}`, '-vconsole:off'], { stdio: 'ignore' });
-    cleanups.push(() => { ctl.kill('SIGTERM'); });
-    const l = new NetnsLab();
-    cleanups.push(() => l.cleanup());
+    defer(() => { ctl.kill('SIGTERM'); });
+    const l = lab();
     const nsA = l.addNs('a'), nsB = l.addNs('b');
     const ta = l.name('ta'), tb = l.name('tb');
-    const sw = await SwitchProc.start(`bridges:\n  br0:\n    fail-mode: secure\n    controllers: ["tcp:127.0.0.1:${port}"]\n    ports:\n` +
+    const sw = await start(`bridges:\n  br0:\n    fail-mode: secure\n    controllers: ["tcp:127.0.0.1:${port}"]\n    ports:\n` +
       `      ta: { ofport: 1, type: tap, device: ${ta} }\n      tb: { ofport: 2, type: tap, device: ${tb} }\n`);
-    cleanups.push(() => sw.stop());
     for (const [dev, ns, ip] of [[ta, nsA, '10.94.0.1'], [tb, nsB, '10.94.0.2']] as const) {
       l.moveLink(dev, ns);
       l.offloadsOff(ns, dev);
