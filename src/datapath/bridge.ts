@@ -20,6 +20,7 @@ import type { ExecHost } from './executor.js';
 import { DROP, DROP_NAMES, EXEC_COUNTER_NAMES, PC, PortCounters, dropsRecord } from './counters.js';
 import { FlowModResult } from './results.js';
 import type { FlowModResultCode } from './results.js';
+import type { FlowEntry } from './flow-table.js';
 import type { NormalPortInfo } from './normal.js';
 import type { VlanPortConfig } from '../vlan/port-mode.js';
 import { validateVlanPortConfig } from '../vlan/port-mode.js';
@@ -59,6 +60,8 @@ export interface PortInfo {
   config: PortConfig;
   ingress: Limiter | null;
   egress: Limiter | null;
+  /** Operational link state (setPortLinkState); false: no flooding or NORMAL output to it, tx counted as port-down. */
+  linkUp: boolean;
 }
 
 export interface PortStats {
@@ -74,6 +77,10 @@ class PortState {
   dirty = false;
   /** Cached config bits for the hot path. */
   down = false; noFlood = false; noForward = false; noRecv = false; noPacketIn = false;
+  /** Operational link state (Bridge.setPortLinkState). */
+  linkUp = true;
+  /** down || !linkUp: nothing is sent to the port (flood, NORMAL, output, group liveness). */
+  noTx = false;
   constructor(
     readonly ofport: number,
     readonly name: string,
@@ -166,7 +173,7 @@ export class Bridge implements ExecHost {
   }
 
   private normalInfo(ps: PortState): NormalPortInfo {
-    return { ofport: ps.ofport, vlan: ps.vlan ?? { mode: 'trunk' }, canFlood: !ps.down && !ps.noFlood, canForward: !ps.down && !ps.noForward };
+    return { ofport: ps.ofport, vlan: ps.vlan ?? { mode: 'trunk' }, canFlood: !ps.noTx && !ps.noFlood, canForward: !ps.noTx && !ps.noForward };
   }
   private syncNormal(ps: PortState): void { this.exec.normal.setPort(this.normalInfo(ps)); }
 
@@ -200,13 +207,38 @@ export class Bridge implements ExecHost {
     ps.config = { ...ps.config, ...Object.fromEntries(Object.entries(cfg).filter(([, v]) => v !== undefined)) };
     ps.down = ps.config.down; ps.noFlood = ps.config.noFlood; ps.noForward = ps.config.noForward;
     ps.noRecv = ps.config.noRecv; ps.noPacketIn = ps.config.noPacketIn;
+    ps.noTx = ps.down || !ps.linkUp;
     if (ps.down) this.exec.normal.flushPort(ofport);
     this.syncNormal(ps);
     this.pipeline.bump();
   }
 
+  /**
+   * Operational link state (carrier), separate from the administrative `down` config bit. A port
+   * whose link is down gets nothing: it leaves FLOOD/ALL and NORMAL's output sets (its learned MACs
+   * are flushed), group buckets watching it are not live, and frames sent to it count `port-down`.
+   */
+  setPortLinkState(ofport: number, up: boolean): void {
+    const ps = this.mustPort(ofport);
+    if (ps.linkUp === up) return;
+    ps.linkUp = up;
+    ps.noTx = ps.down || !up;
+    if (!up) {
+      this.exec.normal.flushPort(ofport);
+      // frames already queued for it this poll are not sent
+      const tx = ps.tx, n = tx.count;
+      if (n > 0) {
+        for (let i = 0; i < n; i++) this.pool.release(tx.pkts[i]);
+        tx.count = 0;
+        ps.counters.drops[DROP.PortDown] += n; this.drops[DROP.PortDown] += n;
+      }
+    }
+    this.syncNormal(ps);
+    this.pipeline.bump();
+  }
+
   ports(): PortInfo[] {
-    return this.list.map((ps) => ({ ofport: ps.ofport, name: ps.name, backend: ps.backend, vlan: ps.vlan, config: { ...ps.config }, ingress: ps.ingress, egress: ps.egress }));
+    return this.list.map((ps) => ({ ofport: ps.ofport, name: ps.name, backend: ps.backend, vlan: ps.vlan, config: { ...ps.config }, ingress: ps.ingress, egress: ps.egress, linkUp: ps.linkUp }));
   }
   portByName(name: string): number | undefined { return this.byName.get(name)?.ofport; }
   portName(ofport: number): string { return this.port(ofport)?.name ?? ''; }
@@ -219,14 +251,14 @@ export class Bridge implements ExecHost {
 
   // ------------------------------------------------------------------ ExecHost (hot path)
 
-  portLive(ofport: number): boolean { const ps = this.port(ofport); return ps !== null && !ps.down; }
+  portLive(ofport: number): boolean { const ps = this.port(ofport); return ps !== null && !ps.noTx; }
 
   floodPorts(inPort: number, all: boolean, out: Int32Array): number {
     const list = this.list;
     let n = 0;
     for (let i = 0; i < list.length && n < out.length; i++) {
       const ps = list[i];
-      if (ps.ofport === inPort || ps.down || (!all && ps.noFlood)) continue;
+      if (ps.ofport === inPort || ps.noTx || (!all && ps.noFlood)) continue;
       out[n++] = ps.ofport;
     }
     return n;
@@ -250,7 +282,7 @@ export class Bridge implements ExecHost {
   txQueue(pkt: Packet, ofport: number, nowMs: number): void {
     const ps = this.port(ofport);
     if (ps === null) { this.drops[DROP.UnknownPort]++; this.pool.release(pkt); return; }
-    if (ps.down) { this.countDrop(ofport, DROP.PortDown); this.pool.release(pkt); return; }
+    if (ps.noTx) { this.countDrop(ofport, DROP.PortDown); this.pool.release(pkt); return; }
     if (ps.noForward) { this.countDrop(ofport, DROP.NoForward); this.pool.release(pkt); return; }
     const lim = ps.egress;
     if (lim !== null) {
@@ -274,6 +306,12 @@ export class Bridge implements ExecHost {
   private flush(ps: PortState, nowMs: number): void {
     const tx = ps.tx, n = tx.count;
     if (n === 0) return;
+    if (!ps.linkUp) {   // link went down with frames queued (e.g. a shaper releasing): port-down, not tx-full
+      for (let i = 0; i < n; i++) this.pool.release(tx.pkts[i]);
+      tx.count = 0;
+      ps.counters.drops[DROP.PortDown] += n; this.drops[DROP.PortDown] += n;
+      return;
+    }
     for (let i = 0; i < n; i++) tx.pkts[i].tsMs = nowMs;
     const sent = ps.backend.send(tx);
     const c = ps.counters.traffic;
@@ -332,6 +370,31 @@ export class Bridge implements ExecHost {
     exec.process(pkt, key, nowMs);
   }
 
+  /**
+   * receive() for a whole batch of a standalone bridge (table 0 = the NORMAL entry only, checked once
+   * per batch): the same counters and drops, with rx counters and the flow-table/cache bookkeeping
+   * done once per batch (Executor.accountStandalone) and only the L2 words parsed per frame.
+   */
+  private receiveStandalone(ps: PortState, rx: Batch, e: FlowEntry, nowMs: number): void {
+    const pkts = rx.pkts, n = rx.count, key = this.rxKey, exec = this.exec, lim = ps.ingress, inPort = ps.ofport;
+    key.w[W_IN_PORT] = inPort;
+    let rxBytes = 0, count = 0, bytes = 0;
+    for (let j = 0; j < n; j++) {
+      const pkt = pkts[j], len = pkt.len;
+      rxBytes += len;
+      pkt.inPort = inPort;
+      if (len < 14) { this.dropRx(ps, pkt, DROP.TooShort); continue; }
+      if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); continue; }
+      const e2 = extractL2Key(pkt.buf, pkt.off, len, key);
+      if (e2 !== ParseError.None) { this.dropRx(ps, pkt, e2 === ParseError.TooShort ? DROP.TooShort : DROP.Malformed); continue; }
+      count++; bytes += len;
+      exec.normalForward(pkt, key, nowMs);
+    }
+    const c = ps.counters.traffic;
+    c[PC.RxPackets] += n; c[PC.RxBytes] += rxBytes;
+    if (count > 0) exec.accountStandalone(e, key, count, bytes, nowMs);
+  }
+
   private dropRx(ps: PortState, pkt: Packet, code: number): void {
     ps.counters.drops[code]++;
     this.drops[code]++;
@@ -353,7 +416,9 @@ export class Bridge implements ExecHost {
       const n = ps.backend.recv(rx, pool);
       if (n === 0) continue;
       total += n;
-      for (let j = 0; j < rx.count; j++) this.receive(ps, rx.pkts[j], nowMs);
+      const fast = ps.noRecv || ps.down ? null : this.exec.standaloneEntry();
+      if (fast !== null) this.receiveStandalone(ps, rx, fast, nowMs);
+      else for (let j = 0; j < rx.count; j++) this.receive(ps, rx.pkts[j], nowMs);
       rx.count = 0;
       this.flushDirty(nowMs);
     }

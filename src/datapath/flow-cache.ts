@@ -11,8 +11,12 @@ export const CACHE_DEPTH = 8;
 /** Slots probed from the home slot. */
 const PROBES = 4;
 
-/** Int32 row per slot: generation, hash, depth, miss table, then the key words (one cache line for short keys). */
-const GEN = 0, HASH = 1, DEPTH = 2, MISS = 3, KEY = 4;
+/**
+ * Int32 row per slot: generation, hash, depth, miss table, fast output port, then the key words
+ * (one cache line for short keys). FAST > 0: the classification is "goto ... then output:FAST" with
+ * no other action, meter or action set, so a hit needs only the counters and one tx (executor).
+ */
+const GEN = 0, HASH = 1, DEPTH = 2, MISS = 3, FAST = 4, KEY = 5;
 const ROW = KEY + MATCH_WORDS;
 
 export class FlowCache {
@@ -60,9 +64,11 @@ export class FlowCache {
   /** Entries recorded for a slot, and the table that missed (-1 = none). */
   depth(slot: number): number { return this.rows[slot * ROW + DEPTH]; }
   missTable(slot: number): number { return this.rows[slot * ROW + MISS]; }
+  /** The single physical output port of a precompiled classification, or 0 (run the programs). */
+  fastPort(slot: number): number { return this.rows[slot * ROW + FAST]; }
 
   /** Store a classification; replaces a stale slot, else one of the probed slots in turn. */
-  insert(key: Uint32Array, h: number, gen: number, rec: (FlowEntry | null)[], n: number, missTable: number): void {
+  insert(key: Uint32Array, h: number, gen: number, rec: (FlowEntry | null)[], n: number, missTable: number, fastPort: number = 0): void {
     if (n > CACHE_DEPTH) return;
     const rows = this.rows, g = gen | 0;
     let s = -1;
@@ -72,7 +78,7 @@ export class FlowCache {
     }
     if (s < 0) { s = (h + this.victim) & this.slotMask; this.victim = (this.victim + 1) % PROBES; }
     const r = s * ROW, words = this.words;
-    rows[r + GEN] = g; rows[r + HASH] = h; rows[r + DEPTH] = n; rows[r + MISS] = missTable;
+    rows[r + GEN] = g; rows[r + HASH] = h; rows[r + DEPTH] = n; rows[r + MISS] = missTable; rows[r + FAST] = fastPort;
     for (let j = 0; j < words.length; j++) rows[r + KEY + j] = key[words[j]];
     const eb = s * CACHE_DEPTH;
     for (let i = 0; i < CACHE_DEPTH; i++) this.entries[eb + i] = i < n ? rec[i] : null;

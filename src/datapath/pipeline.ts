@@ -143,7 +143,7 @@ export class Pipeline {
     const t = this.table(tableId);
     const old = t.findStrict(match, spec.priority);
     if ((spec.flags & FlowFlags.CHECK_OVERLAP) !== 0) {
-      for (const e of t.entries) {
+      for (const e of t.unordered()) {
         if (e !== old && e.priority === spec.priority && matchesOverlap(e.match, match)) return FlowModResult.Overlap;
       }
       if (old !== null) return FlowModResult.Overlap;
@@ -165,13 +165,7 @@ export class Pipeline {
 
   private modify(mod: FlowMod, tableId: number, match: CompiledMatch, strict: boolean, nowMs: number): FlowModResultCode {
     const spec = mod.spec, mask = mod.cookieMask ?? 0n;
-    const targets: FlowEntry[] = [];
-    for (const t of this.targetTables(tableId)) {
-      for (const e of t.entries) {
-        if (!this.cookieMatches(e, spec.cookie, mask)) continue;
-        if (strict ? (e.priority === spec.priority && matchesEqual(e.match, match)) : matchCovers(match, e.match)) targets.push(e);
-      }
-    }
+    const targets = this.collect(tableId, match, strict, spec.priority, (e) => this.cookieMatches(e, spec.cookie, mask));
     // compile first for every target table so a bad instruction changes nothing
     const programs: Program[] = [];
     for (const e of targets) {
@@ -198,6 +192,29 @@ export class Pipeline {
     return FlowModResult.Ok;
   }
 
+  /**
+   * Entries a modify/delete addresses, in table then priority order. Strict: one classifier-bucket
+   * walk per table (findStrict), so a DELETE_STRICT costs microseconds at 10k flows (it sorted and
+   * scanned the table: ~1 ms). Non-strict: one unordered scan; only the selected entries are sorted.
+   */
+  private collect(tableId: number, match: CompiledMatch, strict: boolean, priority: number, pred: (e: FlowEntry) => boolean): FlowEntry[] {
+    const out: FlowEntry[] = [];
+    for (const t of this.targetTables(tableId)) {
+      if (strict) {
+        const e = t.findStrict(match, priority);
+        if (e !== null && pred(e)) out.push(e);
+        continue;
+      }
+      const start = out.length;
+      for (const e of t.unordered()) if (matchCovers(match, e.match) && pred(e)) out.push(e);
+      if (out.length - start > 1) {
+        const part = out.splice(start).sort((a, b) => b.priority - a.priority || a.seq - b.seq);
+        for (const e of part) out.push(e);
+      }
+    }
+    return out;
+  }
+
   /** out_port / out_group filters (OFPP_ANY / OFPG_ANY = no filter). */
   private outFilter(e: FlowEntry, outPort: number, outGroup: number): boolean {
     if (outPort !== OFPP.ANY && !e.program.outPorts.includes(outPort)) return false;
@@ -208,13 +225,7 @@ export class Pipeline {
   private delete(mod: FlowMod, tableId: number, match: CompiledMatch, strict: boolean): FlowModResultCode {
     const spec = mod.spec, mask = mod.cookieMask ?? 0n;
     const outPort = mod.outPort ?? OFPP.ANY, outGroup = mod.outGroup ?? OFPG_ANY;
-    const victims: FlowEntry[] = [];
-    for (const t of this.targetTables(tableId)) {
-      for (const e of t.entries) {
-        if (!this.cookieMatches(e, spec.cookie, mask) || !this.outFilter(e, outPort, outGroup)) continue;
-        if (strict ? (e.priority === spec.priority && matchesEqual(e.match, match)) : matchCovers(match, e.match)) victims.push(e);
-      }
-    }
+    const victims = this.collect(tableId, match, strict, spec.priority, (e) => this.cookieMatches(e, spec.cookie, mask) && this.outFilter(e, outPort, outGroup));
     for (const e of victims) this.removeEntry(e, RemovedReason.DELETE, true);
     if (victims.length > 0) this.bump();
     return FlowModResult.Ok;

@@ -2,7 +2,8 @@
 // the switch answers, with the bridge polled in-process while ovs-ofctl runs (async spawn). Each
 // connection is recorded to a pcap and checked with tshark (no malformed or error-level items).
 import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -14,7 +15,7 @@ import { OpenFlowAgent } from '../../src/agent/openflow/agent.js';
 import { OfClient } from '../../src/agent/openflow/client.js';
 import { portHwAddr } from '../../src/agent/openflow/stats.js';
 import { buildFrame } from '../../src/packet/build.js';
-import { OFPBRC, OFPET, OFPPMFC } from '../../src/openflow/index.js';
+import { OFPBRC, OFPET, OFPPMFC, encodeMessage } from '../../src/openflow/index.js';
 
 const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
 const required = process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1';
@@ -101,6 +102,47 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
     await settle();
     const dp = await ofctl('dump-ports', target, '1');
     expect(dp).toMatch(/port\s+1: rx pkts=1, bytes=\d+/);
+  });
+
+  it('punix:PATH listener answers `ovs-ofctl show unix:PATH`; unix:PATH connects actively', async () => {
+    const sock = join(dir, 'br.mgmt');
+    writeFileSync(join(dir, 'not-a-socket'), 'x');
+    const ux = new OpenFlowAgent(bridge, { listen: `punix:${sock}`, failMode: 'secure' });
+    await ux.start();
+    try {
+      const show = await ofctl('show', `unix:${sock}`);
+      expect(show).toContain('dpid:000000005eed0001');
+      expect(show).toContain(` 2(p2): addr:${portHwAddr('p2')}`);
+      expect(flowLines(await ofctl('dump-flows', `unix:${sock}`)).length).toBeGreaterThan(0);
+    } finally {
+      await ux.stop();
+    }
+    expect(existsSync(sock)).toBe(false);   // the listener removes its socket
+    // a stale socket file left behind (crash) is replaced; a regular file is refused, not deleted
+    spawnSync(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(sock)}, () => process.exit(0))`]);   // exits without unlinking
+    expect(existsSync(sock)).toBe(true);
+    const again = new OpenFlowAgent(bridge, { listen: `punix:${sock}`, failMode: 'secure' });
+    await again.start();
+    expect(await ofctl('show', `unix:${sock}`)).toContain('dpid:000000005eed0001');
+    await again.stop();
+    await expect(new OpenFlowAgent(bridge, { listen: `punix:${join(dir, 'not-a-socket')}`, failMode: 'secure' }).start()).rejects.toThrow();
+    expect(existsSync(join(dir, 'not-a-socket'))).toBe(true);
+    // active: the agent connects to a controller listening on a Unix socket and says HELLO
+    const ctlPath = join(dir, 'ctl.sock');
+    const got: Buffer[] = [];
+    const ctl = createServer((c) => { c.on('data', (d: Buffer) => got.push(d)); c.write(encodeMessage({ type: 'hello', xid: 1, version: 4, elements: [] })); });
+    await new Promise<void>((r) => ctl.listen(ctlPath, r));
+    const act = new OpenFlowAgent(bridge, { controllers: [`unix:${ctlPath}`], failMode: 'secure', reconnectMs: { min: 20, max: 50 } });
+    await act.start();
+    try {
+      const t0 = Date.now();
+      while (!act.sessions().some((x) => x.state === 'open')) { if (Date.now() - t0 > 5000) throw new Error('no unix: session'); await settle(); }
+      expect(act.sessions()[0]).toMatchObject({ kind: 'active', target: `unix:${ctlPath}`, peer: `unix:${ctlPath}` });
+      expect(Buffer.concat(got)[1]).toBe(0);   // OFPT_HELLO first
+    } finally {
+      await act.stop();
+      await new Promise<void>((r) => ctl.close(() => r()));
+    }
   });
 
   it('add-flow / dump-flows (with filters) / counters / mod-flows / del-flows / dump-aggregate', async () => {

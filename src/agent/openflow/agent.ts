@@ -4,16 +4,16 @@
 // packet-out) plus the asynchronous PACKET_IN / FLOW_REMOVED / PORT_STATUS. See README.md.
 import { createServer, connect as netConnect } from 'node:net';
 import type { Server, Socket } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import {
   OFPBRC, OFPC, OFPC_FRAG, OFPCR, OFPET, OFPFC, OFPFF, OFPFMFC, OFPGC, OFPG_ALL, OFPG_MAX, OFPMC, OFPMMFC, OFPM_ALL, OFPM_MAX,
-  OFPP, OFPPC, OFPPMFC, OFPPR, OFPQOFC, OFPR, OFPRR, OFPRRFC, OFPSCFC, OFPTMFC, OFPTT_ALL, OFPTT_MAX, OFP_NO_BUFFER,
-  OfpError, checkMatch, encodeMessage,
+  OFPG_ANY, OFPP, OFPPC, OFPPMFC, OFPPR, OFPQOFC, OFPRR, OFPRRFC, OFPSCFC, OFPTMFC, OFPTT_ALL, OFPTT_MAX, OFP_NO_BUFFER,
+  OFPMPF_REQ_MORE, OfpError, checkMatch, encodeMessage, encodingLength,
 } from '../../openflow/index.js';
-import type { FlowMod, GroupMod, MeterMod, OfpMessage, PacketOut, PortMod, Port, RoleRequest } from '../../openflow/messages.js';
+import type { FlowMod, GroupMod, MeterMod, MultipartRequest, OfpMessage, PacketOut, PortMod, Port, RoleRequest } from '../../openflow/messages.js';
 import type { Bridge, PortConfig } from '../../datapath/bridge.js';
 import type { Packet } from '../../datapath/packet.js';
 import type { FlowStats } from '../../datapath/pipeline.js';
@@ -23,7 +23,7 @@ import { OFPP as DP_OFPP } from '../../datapath/flow-types.js';
 import { Meter, MeterBandType, MeterConfigError } from '../../qos/meter.js';
 import type { MeterBandSpec } from '../../qos/meter.js';
 import type { ChannelRegistry } from '../../qos/channel.js';
-import { OfSession } from './session.js';
+import { MULTIPART_MAX_BYTES, MULTIPART_MAX_PARTS, MULTIPART_MAX_PENDING, OfSession } from './session.js';
 import type { SessionHost, SessionInfo } from './session.js';
 import { OFPPC_NO_FLOOD, buildReply, portDesc, splitReply } from './stats.js';
 import type { MeterEntry } from './stats.js';
@@ -56,26 +56,44 @@ export interface OpenFlowAgentOptions {
   swDesc?: string;
 }
 
-interface ActiveTarget { spec: string; host: string; port: number; attempts: number; timer: NodeJS.Timeout | null; session: OfSession | null; socket: Socket | null }
+interface ActiveTarget { spec: string; host: string; port: number; path?: string; attempts: number; timer: NodeJS.Timeout | null; session: OfSession | null; socket: Socket | null }
 
 const CONFIG_FLAGS_MASK = OFPC_FRAG.MASK;
 const PORT_CONFIG_MASK = OFPPC.PORT_DOWN | OFPPC.NO_RECV | OFPPC.NO_FWD | OFPPC.NO_PACKET_IN | OFPPC_NO_FLOOD;
 const FLOW_FLAGS_MASK = OFPFF.SEND_FLOW_REM | OFPFF.CHECK_OVERLAP | OFPFF.RESET_COUNTS | OFPFF.NO_PKT_COUNTS | OFPFF.NO_BYT_COUNTS;
 const FLOW_COMMANDS: FlowModCommand[] = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict'];
+/** Cookie of the NORMAL flow standalone fail mode installs ("fail-open"; OVS hides its flow instead). */
+export const FAIL_OPEN_COOKIE = 0x51ce_fa11_0be7_0000n;
+/**
+ * Messages that do not admit a controller, as Open vSwitch's rconn.c is_admitted_msg(): what a
+ * controller sends while deciding whether to take the switch. Anything else (flow_mod, barrier,
+ * desc or flow stats, role_request, ...) admits it.
+ */
+const NOT_ADMITTING: ReadonlySet<OfpMessage['type']> = new Set(['hello', 'error', 'echo_request', 'echo_reply', 'features_request', 'get_config_request', 'set_config', 'queue_get_config_request', 'get_async_request']);
+const NOT_ADMITTING_MULTIPART: ReadonlySet<string> = new Set(['group', 'group_desc', 'group_features', 'table_features']);
+const admits = (m: OfpMessage): boolean => !NOT_ADMITTING.has(m.type) && !(m.type === 'multipart_request' && NOT_ADMITTING_MULTIPART.has(m.body.kind));
 const defaultNow = (): number => performance.timeOrigin + performance.now();
 
-/** Parse "tcp:HOST[:PORT]". */
-export function parseActive(spec: string): { host: string; port: number } {
+/** Parse "tcp:HOST[:PORT]" or "unix:PATH" (then `path` is set, host '' and port 0). */
+export function parseActive(spec: string): { host: string; port: number; path?: string } {
+  if (spec.startsWith('unix:')) {
+    if (spec.length === 5) throw new RangeError(`Controller "${spec}" has an empty socket path (e.g. unix:/run/sluice/ctl.sock)`);
+    return { host: '', port: 0, path: spec.slice(5) };
+  }
   const m = /^tcp:(\[[^\]]+\]|[^:]+)(?::(\d{1,5}))?$/.exec(spec);
-  if (!m) throw new RangeError(`Controller "${spec}" is not "tcp:HOST[:PORT]" (e.g. tcp:127.0.0.1:6653)`);
+  if (!m) throw new RangeError(`Controller "${spec}" is not "tcp:HOST[:PORT]" or "unix:PATH" (e.g. tcp:127.0.0.1:6653)`);
   const port = m[2] === undefined ? 6653 : Number(m[2]);
   if (port < 1 || port > 65535) throw new RangeError(`Controller "${spec}": port ${port} is out of range 1-65535`);
   return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
 }
-/** Parse "ptcp:PORT[:IP]" (IP defaults to 127.0.0.1). */
-export function parsePassive(spec: string): { host: string; port: number } {
+/** Parse "ptcp:PORT[:IP]" (IP defaults to 127.0.0.1) or "punix:PATH" (then `path` is set). */
+export function parsePassive(spec: string): { host: string; port: number; path?: string } {
+  if (spec.startsWith('punix:')) {
+    if (spec.length === 6) throw new RangeError(`Listen "${spec}" has an empty socket path (e.g. punix:/run/sluice/br0.mgmt)`);
+    return { host: '', port: 0, path: spec.slice(6) };
+  }
   const m = /^ptcp:(\d{1,5})(?::(.+))?$/.exec(spec);
-  if (!m) throw new RangeError(`Listen "${spec}" is not "ptcp:PORT[:IP]" (e.g. ptcp:6634:127.0.0.1)`);
+  if (!m) throw new RangeError(`Listen "${spec}" is not "ptcp:PORT[:IP]" or "punix:PATH" (e.g. ptcp:6634:127.0.0.1)`);
   const port = Number(m[1]);
   if (port > 65535) throw new RangeError(`Listen "${spec}": port ${port} is out of range 0-65535`);
   return { host: (m[2] ?? '127.0.0.1').replace(/^\[|\]$/g, ''), port };
@@ -131,17 +149,19 @@ export class OpenFlowAgent implements SessionHost {
     this.portTimer.unref();
     if (this.opts.captureDir !== undefined) mkdirSync(this.opts.captureDir, { recursive: true });
     if (this.opts.listen !== undefined) {
-      const { host, port } = parsePassive(this.opts.listen);
+      const { host, port, path } = parsePassive(this.opts.listen);
       const server = createServer((sock) => this.attach(sock, 'passive', undefined));
       this.server = server;
+      if (path !== undefined) removeStaleSocket(path);   // as Open vSwitch's punix: does
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
-        server.listen(port, host, () => { server.off('error', reject); resolve(); });
+        const up = (): void => { server.off('error', reject); resolve(); };
+        if (path !== undefined) server.listen(path, up); else server.listen(port, host, up);
       });
       server.on('error', (err) => this.log.error({ err: err.message }, 'OpenFlow listener error'));
-      this.log.info({ listen: `${host}:${this.listeningPort}` }, 'OpenFlow listener up');
+      this.log.info({ listen: path !== undefined ? `unix:${path}` : `${host}:${this.listeningPort}` }, 'OpenFlow listener up');
     }
-    if (this.targets.length > 0) this.failOpen();
+    if (this.targets.length > 0 && this.failMode === 'standalone') this.enterFailOpen(false);
     for (const t of this.targets) this.connectTarget(t);
   }
 
@@ -149,6 +169,7 @@ export class OpenFlowAgent implements SessionHost {
     if (!this.running) return;
     this.running = false;
     if (this.portTimer !== null) { clearInterval(this.portTimer); this.portTimer = null; }
+    if (this.failOpenTimer !== null) { clearTimeout(this.failOpenTimer); this.failOpenTimer = null; }
     for (const t of this.targets) { if (t.timer !== null) clearTimeout(t.timer); t.timer = null; t.socket?.destroy(); }
     for (const s of [...this.sessionsById.values()]) { s.close('agent stopped'); s.socket.destroy(); }
     if (this.server !== null) {
@@ -186,7 +207,7 @@ export class OpenFlowAgent implements SessionHost {
   private connectTarget(t: ActiveTarget): void {
     if (!this.running) return;
     t.timer = null;
-    const sock = netConnect({ host: t.host, port: t.port });
+    const sock = t.path !== undefined ? netConnect({ path: t.path }) : netConnect({ host: t.host, port: t.port });
     t.socket = sock;
     let attached = false;
     sock.once('connect', () => { attached = true; this.attach(sock, 'active', t); });
@@ -208,6 +229,7 @@ export class OpenFlowAgent implements SessionHost {
     if (s.kind === 'active') {
       const t = this.targets.find((x) => x.session === s);
       if (t !== undefined) t.attempts = 0;
+      if (this.failOpenTimer !== null) { clearTimeout(this.failOpenTimer); this.failOpenTimer = null; }
       this.log.info({ controller: s.target }, 'connected to controller');
     }
   }
@@ -217,7 +239,15 @@ export class OpenFlowAgent implements SessionHost {
     if (s.capture !== null && this.opts.captureDir !== undefined) {
       this.captureWrites.push(s.capture.pcap.writeFile(join(this.opts.captureDir, `of-conn-${s.id}.pcap`)).catch((e: Error) => this.log.warn({ err: e.message }, 'capture write failed')));
     }
-    if (s.kind === 'active' && this.running && this.failMode === 'standalone' && !this.controllerUp()) this.failOpen();
+    if (s.kind === 'active' && this.running && this.failMode === 'standalone' && !this.controllerUp() && !this.failOpenActive && this.failOpenTimer === null) {
+      // Open vSwitch: fail open after 3 probe intervals with every controller down (ECHO every
+      // echoIntervalMs is our probe), so that a controller can reconnect without a flush.
+      this.failOpenTimer = setTimeout(() => {
+        this.failOpenTimer = null;
+        if (this.running && !this.controllerUp()) this.enterFailOpen(true);
+      }, this.failOpenAfterMs);
+      this.failOpenTimer.unref();
+    }
   }
 
   private controllerUp(): boolean {
@@ -225,20 +255,40 @@ export class OpenFlowAgent implements SessionHost {
     return false;
   }
 
+  /** Fail-open (standalone) state: the NORMAL flow we installed is in table 0. */
+  failOpenActive = false;
+  private failOpenTimer: NodeJS.Timeout | null = null;
+  /** Seconds with every controller down before standalone fails open (3 x the echo interval, as Open vSwitch). */
+  get failOpenAfterMs(): number { return 3 * this.echoIntervalMs; }
+
   /**
-   * Standalone fail mode with no controller connected: make table 0's priority-0 match-all entry
-   * NORMAL (added, or replacing a controller's table-miss entry). Other flows stay.
+   * Standalone fail mode, as Open vSwitch's fail-open.c: flush every flow (all tables; groups and
+   * meters stay) and install one match-all NORMAL flow in table 0, marked with FAIL_OPEN_COOKIE,
+   * so the bridge is an ordinary MAC-learning switch. At start (`flush` false) the bridge's default
+   * table-0 NORMAL entry is adopted instead, and nothing else is touched. Left by recoverFailOpen()
+   * when a controller is admitted.
    */
-  private failOpen(): void {
-    if (this.failMode !== 'standalone') return;
-    const existing = this.bridge.dumpFlows({ tableId: 0, match: [] }, this.now())
-      .find((f) => f.priority === 0 && f.match.length === 0);
-    const ins = existing?.instructions;
-    const isNormal = ins !== undefined && ins.gotoTable === undefined && ins.writeActions === undefined && ins.meter === undefined
-      && ins.applyActions?.length === 1 && ins.applyActions[0]!.type === 'output' && ins.applyActions[0]!.port === DP_OFPP.NORMAL;
-    if (isNormal) return;
-    this.bridge.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: DP_OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, this.now());
-    this.log.info('fail-mode standalone: no controller, table 0 falls back to NORMAL');
+  private enterFailOpen(flush: boolean): void {
+    const nowMs = this.now();
+    if (flush) {
+      this.bridge.flowMod({
+        command: 'delete', spec: { tableId: 0, priority: 0, match: [], instructions: {}, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
+        cookieMask: 0n, outPort: OFPP.ANY, outGroup: OFPG_ANY, tableId: OFPTT_ALL,
+      }, nowMs);
+    }
+    this.bridge.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: DP_OFPP.NORMAL }] }, cookie: FAIL_OPEN_COOKIE, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, nowMs);
+    this.failOpenActive = true;
+    if (flush) this.log.warn({ afterMs: this.failOpenAfterMs }, 'fail-mode standalone: no controller, flows flushed, table 0 is NORMAL (fail-open)');
+  }
+
+  /** A controller was admitted: remove our NORMAL flow (only if it is still ours); the controller's flows stay. */
+  private recoverFailOpen(s: OfSession): void {
+    this.failOpenActive = false;
+    this.bridge.flowMod({
+      command: 'delete_strict', spec: { tableId: 0, priority: 0, match: [], instructions: {}, cookie: FAIL_OPEN_COOKIE, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
+      cookieMask: 0xffff_ffff_ffff_ffffn, outPort: OFPP.ANY, outGroup: OFPG_ANY, tableId: 0,
+    }, this.now());
+    this.log.info({ controller: s.target }, 'controller admitted: no longer in fail-open mode');
   }
 
   // ------------------------------------------------------------------ async messages
@@ -251,30 +301,8 @@ export class OpenFlowAgent implements SessionHost {
     return n;
   }
 
-  /**
-   * OpenFlow 1.3 §5.4: a packet sent to the controller by a table-miss entry (priority 0, empty
-   * match) has reason NO_MATCH. The datapath reports ACTION for every output:CONTROLLER, so the
-   * agent recognises table-miss entries by (table, cookie), recomputed when the flow tables change.
-   * Ambiguous (table, cookie) pairs keep ACTION.
-   */
-  private missCache: { gen: number; miss: Set<string>; other: Set<string> } | null = null;
-  private isTableMiss(tableId: number, cookie: bigint): boolean {
-    const gen = this.bridge.pipeline.generation;
-    if (this.missCache === null || this.missCache.gen !== gen) {
-      const miss = new Set<string>(), other = new Set<string>();
-      for (const f of this.bridge.dumpFlows(undefined, this.now())) {
-        const toCtl = [...(f.instructions.applyActions ?? []), ...(f.instructions.writeActions ?? [])].some((a) => a.type === 'output' && a.port === DP_OFPP.CONTROLLER);
-        if (!toCtl) continue;
-        (f.priority === 0 && f.match.length === 0 ? miss : other).add(`${f.tableId}/${f.cookie}`);
-      }
-      this.missCache = { gen, miss, other };
-    }
-    const k = `${tableId}/${cookie}`;
-    return this.missCache.miss.has(k) && !this.missCache.other.has(k);
-  }
-
-  private packetIn(pkt: Packet, reasonIn: number, tableId: number, cookie: bigint, maxLen: number): void {
-    const reason = reasonIn === OFPR.ACTION && this.isTableMiss(tableId, cookie) ? OFPR.NO_MATCH : reasonIn;
+  /** The datapath's reason is the spec's (§5.4: NO_MATCH from a table-miss entry, else ACTION). */
+  private packetIn(pkt: Packet, reason: number, tableId: number, cookie: bigint, maxLen: number): void {
     const len = maxLen === 0xffff || maxLen >= pkt.len ? pkt.len : maxLen;
     const data = Buffer.from(pkt.buf.subarray(pkt.off, pkt.off + len));
     const buf = encodeMessage({
@@ -320,11 +348,15 @@ export class OpenFlowAgent implements SessionHost {
   // ------------------------------------------------------------------ requests
 
   handle(s: OfSession, m: OfpMessage): void {
+    if (this.failOpenActive && s.kind === 'active' && admits(m)) this.recoverFailOpen(s);
     switch (m.type) {
       case 'echo_request': s.sendMsg({ type: 'echo_reply', xid: m.xid, data: m.data }); return;
       case 'echo_reply': return;
       case 'hello': return;   // a second HELLO is harmless
-      case 'error': s.log.info({ xid: m.xid, errType: m.errType, code: m.code }, 'peer sent OFPT_ERROR'); return;
+      case 'error':
+        s.errorsReceived++;
+        if (s.log.isLevelEnabled('debug')) s.log.debug({ xid: m.xid, errType: m.errType, code: m.code }, 'peer sent OFPT_ERROR');
+        return;
       case 'features_request':
         s.sendMsg({
           type: 'features_reply', xid: m.xid, datapathId: this.bridge.datapathId, nBuffers: 0, nTables: OFPTT_MAX, auxiliaryId: 0,
@@ -351,17 +383,18 @@ export class OpenFlowAgent implements SessionHost {
         return;
       }
       case 'multipart_request': {
-        if (m.body.kind === 'table_features' && m.body.tables.length > 0 && s.isSlave) throw isSlave();
-        if ((m.flags & 1) !== 0) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.MULTIPART_BUFFER_OVERFLOW, 'Multipart requests spanning several messages are not supported');
-        const body = buildReply({ bridge: this.bridge, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0' }, m.body);
-        for (const r of splitReply(m.xid, body)) s.sendMsg(r);
+        const req = assembleMultipart(s, m);
+        if (req === null) return;   // more parts to come
+        if (req.body.kind === 'table_features' && req.body.tables.length > 0 && s.isSlave) throw isSlave();
+        const body = buildReply({ bridge: this.bridge, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0' }, req.body);
+        for (const r of splitReply(req.xid, body)) s.sendMsg(r);
         return;
       }
       case 'packet_out': case 'flow_mod': case 'group_mod': case 'port_mod': case 'table_mod': case 'meter_mod':
         if (s.isSlave) throw isSlave();
         switch (m.type) {
           case 'packet_out': this.packetOut(m); return;
-          case 'flow_mod': this.flowMod(s, m); return;
+          case 'flow_mod': this.flowMod(m); return;
           case 'group_mod': this.groupMod(m); return;
           case 'port_mod': this.portMod(m); return;
           case 'meter_mod': this.meterMod(m); return;
@@ -391,12 +424,12 @@ export class OpenFlowAgent implements SessionHost {
     s.sendMsg({ type: 'role_reply', xid: m.xid, role: s.role, generationId: this.generationId ?? 0n });
   }
 
-  private flowMod(s: OfSession, m: FlowMod): void {
+  private flowMod(m: FlowMod): void {
     const command = FLOW_COMMANDS[m.command];
     if (command === undefined) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_COMMAND, `Bad flow_mod command ${m.command}`);
     if (m.tableId === OFPTT_ALL ? command === 'add' : m.tableId > OFPTT_MAX) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_TABLE_ID, `Bad table id ${m.tableId}`);
     if ((m.flags & ~FLOW_FLAGS_MASK) !== 0) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_FLAGS, `Bad flow_mod flags 0x${m.flags.toString(16)}`);
-    checkMatch(m.match);
+    if (m.match.length > 0) checkMatch(m.match);
     const match = matchToSpec(m.match);
     const instructions = instructionsToSpec(m.instructions);
     const tableId = m.tableId === OFPTT_ALL ? 0 : m.tableId;
@@ -411,7 +444,6 @@ export class OpenFlowAgent implements SessionHost {
     if (m.bufferId !== OFP_NO_BUFFER && (command === 'add' || command === 'modify' || command === 'modify_strict')) {
       throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BUFFER_UNKNOWN, `Buffer ${m.bufferId} unknown (the switch has no buffers); the flow_mod itself was applied`);
     }
-    void s;
   }
 
   private groupMod(m: GroupMod): void {
@@ -487,6 +519,47 @@ export class OpenFlowAgent implements SessionHost {
     const err = resultToError(r, 'packet_out');
     if (err !== null) throw err;
   }
+}
+
+/**
+ * OFPMPF_REQ_MORE: keep the parts of one request (this connection, this xid) until the last one,
+ * then return the whole request (table_features: the tables of every part, in order; other kinds
+ * have a fixed request body, answered from the first part). Null while parts are missing.
+ * Bounded per connection: MULTIPART_MAX_PARTS parts or MULTIPART_MAX_BYTES bytes per request and
+ * MULTIPART_MAX_PENDING unfinished requests, else MULTIPART_BUFFER_OVERFLOW (the request is
+ * dropped); a part of another type under the same xid is BAD_MULTIPART (dropped too).
+ */
+export function assembleMultipart(s: OfSession, m: MultipartRequest): MultipartRequest | null {
+  const more = (m.flags & OFPMPF_REQ_MORE) !== 0;
+  const pending = s.multipart.get(m.xid);
+  if (pending === undefined && !more) return m;
+  const bytes = encodingLength(m);
+  if (pending === undefined) {
+    if (s.multipart.size >= MULTIPART_MAX_PENDING) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.MULTIPART_BUFFER_OVERFLOW, `More than ${MULTIPART_MAX_PENDING} unfinished multipart requests`);
+    s.multipart.set(m.xid, { kind: m.body.kind, parts: [m], bytes });
+    return null;
+  }
+  if (pending.kind !== m.body.kind) {
+    s.multipart.delete(m.xid);
+    throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_MULTIPART, `Multipart ${m.body.kind} part under xid ${m.xid}, which is assembling ${pending.kind}`);
+  }
+  pending.bytes += bytes;
+  pending.parts.push(m);
+  if (pending.parts.length > MULTIPART_MAX_PARTS || pending.bytes > MULTIPART_MAX_BYTES) {
+    s.multipart.delete(m.xid);
+    throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.MULTIPART_BUFFER_OVERFLOW, `Multipart request xid ${m.xid} exceeds ${MULTIPART_MAX_PARTS} parts or ${MULTIPART_MAX_BYTES} bytes`);
+  }
+  if (more) return null;
+  s.multipart.delete(m.xid);
+  const first = pending.parts[0]!;
+  if (first.body.kind !== 'table_features') return { ...first, flags: 0 };
+  const tables = pending.parts.flatMap((p) => (p.body.kind === 'table_features' ? p.body.tables : []));
+  return { ...first, flags: 0, body: { kind: 'table_features', tables } };
+}
+
+/** Remove a socket file left by an earlier run (only a socket: never a regular file). */
+function removeStaleSocket(path: string): void {
+  try { if (lstatSync(path).isSocket()) unlinkSync(path); } catch { /* absent */ }
 }
 
 function isSlave(): OfpError { return new OfpError(OFPET.BAD_REQUEST, OFPBRC.IS_SLAVE, 'Connection is a slave'); }

@@ -8,7 +8,7 @@ import {
   OFPBRC, OFPCR, OFPET, OFPHFC, OFP_ERROR_DATA_MAX, OFP_VERSION, OfpError, OfpFramer,
   decodeMessage, encodeMessage, helloVersions, versionBitmap,
 } from '../../openflow/index.js';
-import type { AsyncConfig, OfpMessage } from '../../openflow/messages.js';
+import type { AsyncConfig, MultipartRequest, OfpMessage } from '../../openflow/messages.js';
 import { ConnectionCapture } from './capture.js';
 
 export type SessionKind = 'passive' | 'active';
@@ -34,9 +34,17 @@ export function defaultAsync(): AsyncConfig {
 
 const ROLE_NAMES = ['nochange', 'equal', 'master', 'slave'] as const;
 
+/** Bounds of a multipart request spread over several messages (OFPMPF_REQ_MORE), per connection. */
+export const MULTIPART_MAX_PARTS = 1024;
+export const MULTIPART_MAX_BYTES = 4 << 20;
+export const MULTIPART_MAX_PENDING = 16;
+
+/** Parts of one multipart request received so far (same connection, same xid). */
+export interface MultipartAssembly { kind: MultipartRequest['body']['kind']; parts: MultipartRequest[]; bytes: number }
+
 export interface SessionInfo {
   id: number; kind: SessionKind; peer: string; target?: string; state: SessionState;
-  role: 'equal' | 'master' | 'slave'; rxMessages: number; txMessages: number; errorsSent: number;
+  role: 'equal' | 'master' | 'slave'; rxMessages: number; txMessages: number; errorsSent: number; errorsReceived: number;
 }
 
 export class OfSession {
@@ -48,8 +56,12 @@ export class OfSession {
   rxMessages = 0;
   txMessages = 0;
   errorsSent = 0;
+  /** OFPT_ERRORs the peer sent (logged at debug only). */
+  errorsReceived = 0;
   readonly log: Logger;
   readonly capture: ConnectionCapture | null;
+  /** Multipart requests still waiting for their last part, by xid (agent.ts assembles them). */
+  readonly multipart = new Map<number, MultipartAssembly>();
   private readonly framer: OfpFramer;
   private lastRxMs = performance.now();
   private echoOutstanding = false;
@@ -79,13 +91,17 @@ export class OfSession {
     this.timer.unref();
   }
 
-  get peer(): string { return `${this.socket.remoteAddress ?? '?'}:${this.socket.remotePort ?? 0}`; }
+  get peer(): string {
+    const s = this.socket;
+    if (s.remoteAddress === undefined && s.remotePort === undefined) return `unix:${this.target?.replace(/^unix:/, '') ?? 'socket'}`;
+    return `${s.remoteAddress ?? '?'}:${s.remotePort ?? 0}`;
+  }
   get isOpen(): boolean { return this.state === 'open'; }
   get isSlave(): boolean { return this.role === OFPCR.ROLE_SLAVE; }
 
   info(): SessionInfo {
     const role = ROLE_NAMES[this.role] as 'equal' | 'master' | 'slave';
-    return { id: this.id, kind: this.kind, peer: this.peer, target: this.target, state: this.state, role, rxMessages: this.rxMessages, txMessages: this.txMessages, errorsSent: this.errorsSent };
+    return { id: this.id, kind: this.kind, peer: this.peer, target: this.target, state: this.state, role, rxMessages: this.rxMessages, txMessages: this.txMessages, errorsSent: this.errorsSent, errorsReceived: this.errorsReceived };
   }
 
   /** Encode and send one message. */
@@ -95,7 +111,7 @@ export class OfSession {
   sendRaw(buf: Buffer): void {
     if (this.state === 'closed' || this.socket.destroyed) return;
     this.txMessages++;
-    this.capture?.add(this.host.wallMs(), 'out', buf);
+    if (this.capture !== null) this.capture.add(this.host.wallMs(), 'out', buf);
     this.socket.write(buf);
   }
 
@@ -118,6 +134,7 @@ export class OfSession {
   private onClose(): void {
     if (this.state === 'closed') return;
     this.state = 'closed';
+    this.multipart.clear();
     if (this.timer !== null) { clearInterval(this.timer); this.timer = null; }
     this.host.closed(this);
   }
@@ -126,10 +143,14 @@ export class OfSession {
     if (this.state === 'closed') return;
     this.lastRxMs = performance.now();
     this.echoOutstanding = false;
-    this.capture?.add(this.host.wallMs(), 'in', chunk);
+    if (this.capture !== null) this.capture.add(this.host.wallMs(), 'in', chunk);
+    // Replies to every message of this chunk (barrier, errors, multipart) leave in one writev.
+    const sock = this.socket;
+    sock.cork();
     try {
       this.framer.push(chunk);
     } catch (e) {
+      if (!sock.destroyed) sock.uncork();
       if (e instanceof OfpError) {
         // Framing error: the stream cannot be resynchronised.
         this.log.warn({ err: e.message, type: e.type, code: e.code }, 'OpenFlow framing error; closing');
@@ -141,6 +162,7 @@ export class OfSession {
       }
       throw e;
     }
+    if (!sock.destroyed) sock.uncork();
   }
 
   /** The single catch site: decode, handle, and answer any OfpError with OFPT_ERROR. */

@@ -20,7 +20,8 @@ const isDatapathField = (f: string): f is FieldName => Object.prototype.hasOwnPr
 /** OXM match -> datapath match. Fields the datapath cannot classify on: OFPBMC_BAD_FIELD. */
 export function matchToSpec(match: OfMatch): MatchSpec {
   const out: MatchSpec = [];
-  for (const e of match) {
+  for (let i = 0; i < match.length; i++) {
+    const e = match[i]!;
     if (e.field === 'raw') throw new OfpError(OFPET.BAD_MATCH, OFPBMC.BAD_FIELD, `Unsupported OXM field 0x${e.header.toString(16)}`);
     if (!isDatapathField(e.field)) throw new OfpError(OFPET.BAD_MATCH, OFPBMC.BAD_FIELD, `Match field ${e.field} is not supported`);
     if (e.mask !== undefined && !FIELDS[e.field].maskable) throw new OfpError(OFPET.BAD_MATCH, OFPBMC.BAD_MASK, `Match field ${e.field} cannot be masked`);
@@ -69,16 +70,26 @@ export function specToAction(a: Action): OfAction {
   }
 }
 
-export const actionsToSpec = (list: readonly OfAction[]): Action[] => list.map(actionToSpec);
+export function actionsToSpec(list: readonly OfAction[]): Action[] {
+  const out = new Array<Action>(list.length);
+  for (let i = 0; i < list.length; i++) out[i] = actionToSpec(list[i]!);
+  return out;
+}
 export const specToActions = (list: readonly Action[]): OfAction[] => list.map(specToAction);
+
+const INSTRUCTION_BIT: Record<OfInstruction['type'], number> = {
+  goto_table: 1, write_metadata: 2, write_actions: 4, apply_actions: 8, clear_actions: 16, meter: 32, experimenter: 64,
+};
 
 /** Instruction list -> datapath Instructions (at most one of each kind). */
 export function instructionsToSpec(list: readonly OfInstruction[]): Instructions {
   const out: Instructions = {};
-  const seen = new Set<string>();
-  for (const i of list) {
-    if (seen.has(i.type)) throw new OfpError(OFPET.BAD_INSTRUCTION, OFPBIC.UNSUP_INST, `Instruction ${i.type} appears twice`);
-    seen.add(i.type);
+  let seen = 0;   // one bit per instruction kind: no Set per flow_mod
+  for (let k = 0; k < list.length; k++) {
+    const i = list[k]!;
+    const bit = INSTRUCTION_BIT[i.type];
+    if ((seen & bit) !== 0) throw new OfpError(OFPET.BAD_INSTRUCTION, OFPBIC.UNSUP_INST, `Instruction ${i.type} appears twice`);
+    seen |= bit;
     switch (i.type) {
       case 'goto_table': out.gotoTable = i.tableId; break;
       case 'write_metadata': out.writeMetadata = { value: i.metadata, mask: i.metadataMask }; break;

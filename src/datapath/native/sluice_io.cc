@@ -248,18 +248,47 @@ Napi::Value ErrnoName(const Napi::CallbackInfo& info) {
 
 // Resolves the per-call arguments; false (and a pending TypeError) on bad input.
 struct BatchArgs {
+  napi_env env;
+  napi_value bufs;
+  bool withCaps;
   int fd, kind, count;
   int32_t *offs, *caps, *lens, *res;
   uint8_t* data[kMaxBatch];
   size_t size[kMaxBatch];
 };
 
-bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a) {
+// Slot i's Buffer into a.data[i]/a.size[i], checked against offs/caps (or lens); false and a
+// pending TypeError/RangeError on bad input.
+bool ResolveSlot(BatchArgs& a, int i) {
+  napi_value v;
+  napi_get_element(a.env, a.bufs, (uint32_t)i, &v);
+  void* d = nullptr;
+  size_t n = 0;
+  if (napi_get_buffer_info(a.env, v, &d, &n) != napi_ok) {
+    Napi::TypeError::New(a.env, "sluice_io: batch slot is not a Buffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  int32_t end = a.offs[i] + (a.withCaps ? a.caps[i] : a.lens[i]);
+  if (a.offs[i] < 0 || end < a.offs[i] || (size_t)end > n) {
+    Napi::RangeError::New(a.env, "sluice_io: batch slot out of its Buffer").ThrowAsJavaScriptException();
+    return false;
+  }
+  a.data[i] = (uint8_t*)d;
+  a.size[i] = n;
+  return true;
+}
+
+// lazy: leave the slots to ResolveSlot (a ring read resolves only the slots it fills: an empty
+// poll then costs no per-slot N-API calls).
+bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool lazy = false) {
   Napi::Env env = info.Env();
+  a.env = env;
+  a.withCaps = withCaps;
   // (fd, kind, bufs, offs, caps|lens, [lens], count, res)
   a.fd = info[0].As<Napi::Number>().Int32Value();
   a.kind = info[1].As<Napi::Number>().Int32Value();
   Napi::Array bufs = info[2].As<Napi::Array>();
+  a.bufs = bufs;
   int k = 3;
   a.offs = info[k++].As<Napi::Int32Array>().Data();
   a.caps = withCaps ? info[k++].As<Napi::Int32Array>().Data() : nullptr;
@@ -270,23 +299,8 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a) {
     Napi::TypeError::New(env, "sluice_io: bad batch count").ThrowAsJavaScriptException();
     return false;
   }
-  for (int i = 0; i < a.count; i++) {
-    napi_value v;
-    napi_get_element(env, bufs, (uint32_t)i, &v);
-    void* d = nullptr;
-    size_t n = 0;
-    if (napi_get_buffer_info(env, v, &d, &n) != napi_ok) {
-      Napi::TypeError::New(env, "sluice_io: batch slot is not a Buffer").ThrowAsJavaScriptException();
-      return false;
-    }
-    int32_t end = a.offs[i] + (withCaps ? a.caps[i] : a.lens[i]);
-    if (a.offs[i] < 0 || end < a.offs[i] || (size_t)end > n) {
-      Napi::RangeError::New(env, "sluice_io: batch slot out of its Buffer").ThrowAsJavaScriptException();
-      return false;
-    }
-    a.data[i] = (uint8_t*)d;
-    a.size[i] = n;
-  }
+  if (lazy) return true;
+  for (int i = 0; i < a.count; i++) if (!ResolveSlot(a, i)) return false;
   return true;
 }
 
@@ -298,7 +312,8 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a) {
 // res[0] = errno that ended the call (EAGAIN normally, 0 when the batch filled), res[1] = syscalls.
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   BatchArgs a;
-  if (!ReadArgs(info, true, a)) return info.Env().Undefined();
+  int kind = info[1].As<Napi::Number>().Int32Value();
+  if (!ReadArgs(info, true, a, kind == kKindRing || kind == kKindTap)) return info.Env().Undefined();
   int n = 0, sys = 0, err = 0;
   if (a.kind == kKindRing) {
     auto it = gRings.find(a.fd);
@@ -311,6 +326,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
         struct tpacket2_hdr* h = (struct tpacket2_hdr*)(r.map + (size_t)r.head * r.frameSize);
         uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
         if ((st & TP_STATUS_USER) == 0) break;
+        if (!ResolveSlot(a, n)) return info.Env().Undefined();
         const struct sockaddr_ll* from = (const struct sockaddr_ll*)((uint8_t*)h + TPACKET_ALIGN(sizeof(struct tpacket2_hdr)));
         int32_t o = a.offs[n], cap = a.caps[n];
         int32_t len = (int32_t)h->tp_snaplen;
@@ -339,6 +355,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     }
   } else if (a.kind == kKindTap) {
     for (; n < a.count; n++) {
+      if (!ResolveSlot(a, n)) return info.Env().Undefined();
       ssize_t r = read(a.fd, a.data[n] + a.offs[n], (size_t)a.caps[n]);
       sys++;
       if (r < 0) { err = errno; break; }

@@ -1,15 +1,18 @@
 // OpenFlow agent sessions over real TCP on 127.0.0.1, driven by our codec (OfClient): HELLO and
 // version negotiation, echo, features, flow_mod -> forwarding, packet-in/out, flow-removed on a fake
 // clock, barrier ordering, roles, async masks, malformed input -> OFPT_ERROR with the offending bytes.
+import { createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Bridge } from '../../../src/datapath/bridge.js';
 import { MemoryPort } from '../../../src/datapath/ports/memory.js';
-import { OpenFlowAgent } from '../../../src/agent/openflow/agent.js';
+import { FAIL_OPEN_COOKIE, OpenFlowAgent } from '../../../src/agent/openflow/agent.js';
 import { OfClient } from '../../../src/agent/openflow/client.js';
+import { MULTIPART_MAX_PARTS, MULTIPART_MAX_PENDING } from '../../../src/agent/openflow/session.js';
 import { buildFrame } from '../../../src/packet/build.js';
 import {
-  OFPBAC, OFPBMC, OFPBRC, OFPCR, OFPET, OFPFC, OFPFF, OFPFMFC, OFPHFC, OFPMMFC, OFPP, OFPR, OFPRR, OFPRRFC, OFP_NO_BUFFER,
-  encodeMessage, oxmHeader,
+  OFPBAC, OFPBMC, OFPBRC, OFPCR, OFPET, OFPFC, OFPFF, OFPFMFC, OFPHFC, OFPMMFC, OFPMPF_REPLY_MORE, OFPMPF_REQ_MORE, OFPP, OFPR, OFPRR,
+  OFPRRFC, OFPTFFC, OFP_NO_BUFFER, OfpFramer, decodeMessage, encodeMessage, oxmHeader,
 } from '../../../src/openflow/index.js';
 import type { Instruction, Match } from '../../../src/openflow/index.js';
 import type { FlowMod, OfpMessage } from '../../../src/openflow/messages.js';
@@ -99,6 +102,19 @@ describe('OpenFlow agent session', () => {
     if (m.type !== 'packet_in') throw new Error('unreachable');
     expect(m.match).toEqual([{ field: 'in_port', value: 2n }]);
     expect(m.data).toEqual(frameAB);
+    // not a table-miss entry: ACTION, also when its cookie is the table-miss entry's and CONTROLLER is reached through a group
+    c.send({ type: 'group_mod', xid: 0, command: 0, groupType: 0, groupId: 7, buckets: [{ weight: 0, watchPort: OFPP.ANY, watchGroup: 0xffffffff, actions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: 0xffff }] }] });
+    c.send(flowMod({ priority: 10, cookie: 0x77n, match: [{ field: 'in_port', value: 3n }], instructions: [{ type: 'apply_actions', actions: [{ type: 'group', groupId: 7 }] }] }));
+    c.send(flowMod({ priority: 10, cookie: 0x78n, match: [{ field: 'in_port', value: 1n }], instructions: [output(OFPP.CONTROLLER)] }));
+    await barrier(c);
+    for (const [port, pn, cookie] of [[p3, 3n, 0x77n], [p1, 1n, 0x78n]] as const) {
+      const pa = c.waitFor((x) => x.type === 'packet_in');
+      port.inject(frameAB); bridge.poll(clock);
+      expect(await pa).toMatchObject({ type: 'packet_in', reason: OFPR.ACTION, tableId: 0, cookie, match: [{ field: 'in_port', value: pn }] });
+    }
+    c.send(flowMod({ command: OFPFC.DELETE, tableId: 0xff, cookie: 0x78n, cookieMask: ~0n & 0xffff_ffff_ffff_ffffn }));
+    c.send(flowMod({ command: OFPFC.DELETE_STRICT, priority: 10, match: [{ field: 'in_port', value: 3n }] }));
+    await barrier(c);
     // truncated packet-in (max_len 64)
     c.send(flowMod({ priority: 0, command: OFPFC.MODIFY_STRICT, instructions: [output(OFPP.CONTROLLER, 64)] }));
     await barrier(c);
@@ -226,6 +242,54 @@ describe('OpenFlow agent session', () => {
     }
   });
 
+  it('assembles multipart requests sent with OFPMPF_REQ_MORE; bounded, one type per xid', async () => {
+    const c = await connect();
+    const mp = (xid: number, flags: number, body: Extract<OfpMessage, { type: 'multipart_request' }>['body']): Buffer =>
+      encodeMessage({ type: 'multipart_request', xid, flags, body });
+    const replies = (xid: number): OfpMessage[] => c.received.filter((m) => m.xid === xid);
+    // table_features "get" in three parts: nothing until the last, then the 254 tables once
+    c.sendRaw(mp(0x301, OFPMPF_REQ_MORE, { kind: 'table_features', tables: [] }));
+    c.sendRaw(mp(0x301, OFPMPF_REQ_MORE, { kind: 'table_features', tables: [] }));
+    await barrier(c);
+    expect(replies(0x301)).toEqual([]);
+    const last = c.waitFor((m) => m.xid === 0x301 && m.type === 'multipart_reply' && (m.flags & OFPMPF_REPLY_MORE) === 0);
+    c.sendRaw(mp(0x301, 0, { kind: 'table_features', tables: [] }));
+    await last;
+    const tables = replies(0x301).flatMap((m) => (m.type === 'multipart_reply' && m.body.kind === 'table_features' ? m.body.tables.map((t) => t.tableId) : [-1]));
+    expect(tables).toEqual(Array.from({ length: 254 }, (_, i) => i));
+    // table_features "set" spread over two parts: TABLE_FEATURES_FAILED/EPERM once, after the last part
+    const tf = (tableId: number) => ({ tableId, name: `t${tableId}`, metadataMatch: 0n, metadataWrite: 0n, config: 0, maxEntries: 10, properties: [] });
+    c.sendRaw(mp(0x302, OFPMPF_REQ_MORE, { kind: 'table_features', tables: [tf(0)] }));
+    const setErr = c.waitFor((m) => m.xid === 0x302);
+    const lastSet = mp(0x302, 0, { kind: 'table_features', tables: [tf(1)] });
+    c.sendRaw(lastSet);
+    expect(await setErr).toMatchObject({ type: 'error', errType: OFPET.TABLE_FEATURES_FAILED, code: OFPTFFC.EPERM, data: lastSet.subarray(0, 64) });
+    await barrier(c);
+    expect(replies(0x302)).toHaveLength(1);
+    // a part of another type under the same xid: BAD_MULTIPART, and the assembly is dropped
+    c.sendRaw(mp(0x303, OFPMPF_REQ_MORE, { kind: 'table_features', tables: [] }));
+    const bad = c.waitFor((m) => m.xid === 0x303);
+    c.sendRaw(mp(0x303, 0, { kind: 'port_desc' }));
+    expect(await bad).toMatchObject({ type: 'error', errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_MULTIPART });
+    const desc = await c.request({ type: 'multipart_request', xid: 0x303, flags: 0, body: { kind: 'desc' } });
+    expect(desc).toMatchObject({ type: 'multipart_reply', body: { kind: 'desc' } });
+    // too many parts: MULTIPART_BUFFER_OVERFLOW (once), then the xid is free again
+    const over = c.waitFor((m) => m.xid === 0x304);
+    const part = mp(0x304, OFPMPF_REQ_MORE, { kind: 'desc' });
+    c.sendRaw(Buffer.concat(Array.from({ length: MULTIPART_MAX_PARTS + 1 }, () => part)));
+    expect(await over).toMatchObject({ type: 'error', errType: OFPET.BAD_REQUEST, code: OFPBRC.MULTIPART_BUFFER_OVERFLOW });
+    // too many unfinished requests on one connection: overflow for the one past the bound
+    for (let i = 0; i < MULTIPART_MAX_PENDING; i++) c.sendRaw(mp(0x400 + i, OFPMPF_REQ_MORE, { kind: 'desc' }));
+    const tooMany = c.waitFor((m) => m.xid === 0x4ff);
+    c.sendRaw(mp(0x4ff, OFPMPF_REQ_MORE, { kind: 'desc' }));
+    expect(await tooMany).toMatchObject({ type: 'error', errType: OFPET.BAD_REQUEST, code: OFPBRC.MULTIPART_BUFFER_OVERFLOW });
+    // finishing one of them answers it
+    expect(await c.request({ type: 'multipart_request', xid: 0x400, flags: 0, body: { kind: 'desc' } })).toMatchObject({ type: 'multipart_reply', body: { kind: 'desc' } });
+    await barrier(c);
+    expect(c.received.filter((m) => m.xid === 0x304)).toHaveLength(1);
+    expect(await c.ping()).toBe(true);
+  });
+
   it('closes the connection on a framing error (length < 8)', async () => {
     const c = await connect();
     const e = c.waitFor(isErr);
@@ -242,5 +306,81 @@ describe('OpenFlow agent session', () => {
     await c.waitFor((m) => m.type === 'echo_request', 2000);
     await new Promise<void>((r) => c.socket.once('close', () => r()));
     expect(agent.sessions()).toHaveLength(0);
+  });
+});
+
+describe('fail-mode standalone (an active controller connection)', () => {
+  // A controller the agent connects to: accepts, says HELLO, records and answers by xid.
+  let server: Server;
+  let sock: Socket | null = null;
+  const got: OfpMessage[] = [];
+  const listen = (port: number): Promise<number> => new Promise((resolve) => {
+    server = createServer((c) => {
+      sock = c;
+      const framer = new OfpFramer((buf, off, len) => got.push(decodeMessage(buf, off, len)));
+      c.on('data', (d: Buffer) => framer.push(d));
+      c.on('error', () => undefined);
+      c.write(encodeMessage({ type: 'hello', xid: 1, version: 4, elements: [] }));
+    });
+    server.listen(port, '127.0.0.1', () => resolve((server.address() as { port: number }).port));
+  });
+  const until = async (cond: () => boolean, ms = 3000): Promise<void> => {
+    const t0 = Date.now();
+    while (!cond()) { if (Date.now() - t0 > ms) throw new Error('condition not met in time'); await new Promise((r) => setTimeout(r, 5)); }
+  };
+  const flows = (b: Bridge): string[] => b.dumpFlows({}).map((f) => `${f.tableId}/${f.priority}/0x${f.cookie.toString(16)}/${f.instructions.applyActions?.map((a) => (a.type === 'output' ? a.port : a.type)).join(',')}`);
+  const NORMAL = 0xfffffffa, CONTROLLER = 0xfffffffd;
+  const ctlSend = async (m: OfpMessage): Promise<void> => {
+    sock!.write(encodeMessage(m));
+    sock!.write(encodeMessage({ type: 'barrier_request', xid: 0xbb00 + got.length }));
+    const x = 0xbb00 + got.length;
+    await until(() => got.some((r) => r.type === 'barrier_reply' && r.xid === x));
+  };
+
+  it('fails open after 3 echo intervals without a controller (flush + NORMAL), recovers on admission', async () => {
+    const port = await listen(0);
+    const bridge = new Bridge({ name: 'br-fail', datapathId: 0xfa11n });
+    const p1 = new MemoryPort('p1'), p2 = new MemoryPort('p2');
+    bridge.addPort({ ofport: 1, name: 'p1', backend: p1 });
+    bridge.addPort({ ofport: 2, name: 'p2', backend: p2 });
+    const agent = new OpenFlowAgent(bridge, { controllers: [`tcp:127.0.0.1:${port}`], failMode: 'standalone', echoIntervalS: 0.1, deadAfterS: 0.5, reconnectMs: { min: 20, max: 40 } });
+    await agent.start();
+    try {
+      // at start: the bridge's NORMAL entry is the fail-open flow
+      expect(agent.failOpenActive).toBe(true);
+      expect(flows(bridge)).toEqual([`0/0/0x${FAIL_OPEN_COOKIE.toString(16)}/${NORMAL}`]);
+      await until(() => sock !== null && agent.sessions().some((s) => s.state === 'open'));
+      // the handshake (features, table features) does not admit the controller; its first flow_mod does, before being applied
+      sock!.write(encodeMessage({ type: 'features_request', xid: 2 }));
+      sock!.write(encodeMessage({ type: 'multipart_request', xid: 3, flags: 0, body: { kind: 'table_features', tables: [] } }));
+      await until(() => got.some((r) => r.xid === 3 && r.type === 'multipart_reply' && r.flags === 0));
+      expect(agent.failOpenActive).toBe(true);
+      await ctlSend(flowMod({ xid: 3, priority: 0, cookie: 0x77n, instructions: [output(CONTROLLER)] }));
+      await ctlSend(flowMod({ xid: 4, priority: 100, cookie: 0x78n, match: [{ field: 'in_port', value: 1n }], instructions: [output(2)] }));
+      expect(agent.failOpenActive).toBe(false);
+      expect(flows(bridge).sort()).toEqual([`0/0/0x77/${CONTROLLER}`, `0/100/0x78/2`]);
+      // the controller goes away: its flows stay for 3 echo intervals (it may come back) ...
+      await new Promise<void>((r) => server.close(() => r()) && sock!.destroy());
+      sock = null;
+      await until(() => !agent.sessions().some((s) => s.kind === 'active'));
+      expect(flows(bridge)).toHaveLength(2);
+      // ... then every flow is flushed and table 0 is NORMAL: a MAC-learning switch
+      await until(() => agent.failOpenActive, 2000);
+      expect(flows(bridge)).toEqual([`0/0/0x${FAIL_OPEN_COOKIE.toString(16)}/${NORMAL}`]);
+      p1.inject(frameAB); bridge.poll(performance.timeOrigin + performance.now());
+      expect(p2.takeSent()).toHaveLength(1);
+      // it reconnects: flows stay as they are until it is admitted, then only the NORMAL flow goes
+      got.length = 0;
+      await listen(port);
+      await until(() => sock !== null && agent.sessions().some((s) => s.kind === 'active' && s.state === 'open'));
+      expect(agent.failOpenActive).toBe(true);
+      await ctlSend(flowMod({ xid: 5, priority: 50, cookie: 0x79n, instructions: [output(CONTROLLER)] }));
+      expect(agent.failOpenActive).toBe(false);
+      expect(flows(bridge)).toEqual([`0/50/0x79/${CONTROLLER}`]);
+    } finally {
+      await agent.stop();
+      sock?.destroy();
+      await new Promise<void>((r) => server.close(() => r()));
+    }
   });
 });
