@@ -6,7 +6,6 @@
 // the flooder's max rate (h2's veth RX counter is the truth), the relay process's CPU during the
 // flood, ping RTT p50/p99, JS callbacks per relayed frame. Figures only, no assertions.
 // `node --import tsx bench/ports-pcap.bench.ts [rounds]` (root; python3, ping, ethtool).
-import { Batch, MAX_BURST } from '../src/datapath/batch.js';
 import { PacketPool } from '../src/datapath/pool.js';
 import type { PortBackend } from '../src/datapath/port.js';
 import { SystemPort } from '../src/datapath/ports/system.js';
@@ -14,6 +13,7 @@ import { PcapLivePort } from '../src/datapath/ports/pcap-live.js';
 import type { PortIoCounters } from '../src/datapath/ports/io-counters.js';
 import { NetnsLab, hasCommand } from '../test/helpers/netns.js';
 import { privileged } from '../test/helpers/privileged.js';
+import { FLOOD_PY, median, pct, relay, rxPackets } from '../test/helpers/relay.js';
 
 interface Figure { name: string; value: number; unit: string; note?: string }
 
@@ -24,50 +24,6 @@ type Variant = 'shim' | 'pcap';
 const LABEL: Record<Variant, string> = { shim: 'AF_PACKET shim (SystemPort)', pcap: 'libpcap via cap (PcapLivePort)' };
 
 interface Round { kpps: number; offeredKpps: number; lossPct: number; cpuPct: number; cpuUsPerFrame: number; p50: number; p99: number; cbPerFrame: number; sysPerFrame: number }
-
-const FLOOD_PY = `
-import socket, sys, time
-dev, dst, secs = sys.argv[1], bytes.fromhex(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((dev, 0))
-f = dst + bytes.fromhex('020000000001') + b'\\x88\\xb5' + bytes(50)
-n = 0; end = time.time() + secs
-while time.time() < end:
-    for _ in range(1000):
-        try: s.send(f); n += 1
-        except BlockingIOError: pass
-        except OSError: pass
-print(n)
-`;
-
-function relay(a: PortBackend, z: PortBackend, pool: PacketPool): void {
-  const b = new Batch();
-  const pump = (from: PortBackend, to: PortBackend) => (): void => {
-    for (;;) {
-      const n = from.recv(b, pool);
-      if (n > 0) to.send(b);
-      for (let i = 0; i < b.count; i++) pool.release(b.pkts[i]);
-      b.clear();
-      if (n < MAX_BURST) break;
-    }
-  };
-  a.onReadable = pump(a, z);
-  z.onReadable = pump(z, a);
-}
-
-function rxPackets(lab: NetnsLab, ns: string, dev: string): number {
-  const out = lab.ip(ns, ['-s', '-j', 'link', 'show', dev]);
-  return (JSON.parse(out) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))];
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-}
 
 interface Topo { lab: NetnsLab; h1: string; h2: string; p1: string; p2: string; v1: string; v2: string; offloadsOff: boolean }
 

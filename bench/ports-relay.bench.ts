@@ -2,53 +2,14 @@
 // namespaces h1 and h2 over veths, offloads off. Prints delivered 64-byte frames/s (a python3 raw
 // socket floods from h1; h2's veth RX counter is the truth), ping RTT p50/p99, native calls and
 // syscalls per frame. Plain script, no assertions: `node --import tsx bench/ports-relay.bench.ts`.
-import { Batch, MAX_BURST } from '../src/datapath/batch.js';
 import { PacketPool } from '../src/datapath/pool.js';
 import type { PortBackend } from '../src/datapath/port.js';
 import { SystemPort } from '../src/datapath/ports/system.js';
 import { NetnsLab, hasCommand } from '../test/helpers/netns.js';
 import { privileged } from '../test/helpers/privileged.js';
+import { FLOOD_PY, pct, relay, rxPackets } from '../test/helpers/relay.js';
 
 const FLOOD_SECONDS = 3;
-
-function relay(a: PortBackend, z: PortBackend, pool: PacketPool): void {
-  const b = new Batch();
-  const pump = (from: PortBackend, to: PortBackend) => (): void => {
-    for (;;) {
-      const n = from.recv(b, pool);
-      if (n > 0) to.send(b);
-      for (let i = 0; i < b.count; i++) pool.release(b.pkts[i]);
-      b.clear();
-      if (n < MAX_BURST) break;
-    }
-  };
-  a.onReadable = pump(a, z);
-  z.onReadable = pump(z, a);
-}
-
-function rxPackets(lab: NetnsLab, ns: string, dev: string): number {
-  const out = lab.ip(ns, ['-s', '-j', 'link', 'show', dev]);
-  return (JSON.parse(out) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
-}
-
-function pct(sorted: number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))];
-}
-
-const FLOOD_PY = `
-import socket, sys, time
-dev, dst, secs = sys.argv[1], bytes.fromhex(sys.argv[2]), float(sys.argv[3])
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-s.bind((dev, 0))
-f = dst + bytes.fromhex('020000000001') + b'\\x88\\xb5' + bytes(50)
-n = 0; end = time.time() + secs
-while time.time() < end:
-    for _ in range(1000):
-        try: s.send(f); n += 1
-        except BlockingIOError: pass
-        except OSError: pass
-print(n)
-`;
 
 async function main(): Promise<void> {
   const p = privileged();

@@ -27,6 +27,14 @@ const PINGS = 200;
 const PACED_RATES = [50_000, 100_000, 250_000];
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const CLK_TCK = 100;
+/**
+ * PORTS_BENCH_PIN=1: the generator on CPU 0 and the switch process (sluice / ovs-vswitchd) on CPU 1
+ * (taskset), the same for every switch; the Linux bridge has no process and runs in the senders'
+ * contexts. Off by default (the scheduler places everything).
+ */
+const PIN = process.env.PORTS_BENCH_PIN === '1' && (await import('node:os')).cpus().length >= 2;
+const GEN_PIN = PIN ? ['taskset', '-c', '0'] : [];
+const SWITCH_PIN = PIN ? ['taskset', '-c', '1'] : [];
 
 type SwitchKind = 'sluice' | 'sluice-tap' | 'bridge' | 'ovs';
 const LABEL: Record<SwitchKind, string> = {
@@ -36,6 +44,8 @@ const LABEL: Record<SwitchKind, string> = {
 interface Round {
   offKpps: number; kpps: number; lossPct: number; tcp1: number; tcp4: number; p50: number; p99: number;
   cpu50?: number; usr50?: number; sys50?: number; usrMax?: number; sysMax?: number; sysPerFrameMax?: number; paced?: number[]; sysPerFrame?: number; callsPerFrame?: number; gc?: number; frames?: number;
+  /** At paced 250k: frames lost, and where: kernel (socket buffer / RX ring full), tx-full (our send refused). */
+  lost250?: number; kdrops250?: number; txdrops250?: number; wakePerFrame50?: number;
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -104,7 +114,7 @@ interface Ends { src: string; srcDev: string; dst: string; dstDev: string; dstIp
 
 async function gen(e: Ends, genBin: string, rate: number, secs: number): Promise<{ sent: number; secs: number; delivered: number }> {
   const before = rxPackets(e.dst, e.dstDev);
-  const r = await nsRun(e.src, [genBin, e.srcDev, e.dstMac, e.srcMac, String(rate), String(secs)], (secs + 10) * 1000);
+  const r = await nsRun(e.src, [...GEN_PIN, genBin, e.srcDev, e.dstMac, e.srcMac, String(rate), String(secs)], (secs + 10) * 1000);
   await sleep(150);
   const delivered = rxPackets(e.dst, e.dstDev) - before;
   const [sent, el] = r.stdout.trim().split(/\s+/).map(Number);
@@ -160,7 +170,7 @@ async function startSluice(dir: string, name: string, ports: Record<string, { ty
   let ofp = 1;
   for (const [n, p] of Object.entries(ports)) y += `      ${n}: { ofport: ${ofp++}, type: ${p.type}, device: ${p.device} }\n`;
   writeFileSync(cfg, y);
-  const child = track(spawn(process.execPath, ['--trace-gc', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'switch', '-c', cfg, '--socket', sock, '--log-level', 'warn'],
+  const child = track(spawn(SWITCH_PIN.length ? SWITCH_PIN[0] : process.execPath, [...SWITCH_PIN.slice(1), ...(SWITCH_PIN.length ? [process.execPath] : []), '--trace-gc', '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'switch', '-c', cfg, '--socket', sock, '--log-level', 'warn'],
     { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] }));
   let gcs = 0, out = '';
   const count = (d: Buffer): void => {
@@ -192,11 +202,14 @@ async function startSluice(dir: string, name: string, ports: Record<string, { ty
   };
 }
 
-async function ioTotals(sock: string): Promise<{ syscalls: number; calls: number; tx: number }> {
+async function ioTotals(sock: string): Promise<{ syscalls: number; calls: number; tx: number; kdrops: number; txdrops: number; wakeups: number }> {
   const s = await mgmtGet(sock, '/stats') as { ports: Array<{ io?: Record<string, number> }> };
-  let syscalls = 0, calls = 0, tx = 0;
-  for (const p of s.ports) { syscalls += p.io?.syscalls ?? 0; calls += p.io?.['native-calls'] ?? 0; tx += p.io?.['tx-packets'] ?? 0; }
-  return { syscalls, calls, tx };
+  let syscalls = 0, calls = 0, tx = 0, kdrops = 0, txdrops = 0, wakeups = 0;
+  for (const p of s.ports) {
+    syscalls += p.io?.syscalls ?? 0; calls += p.io?.['native-calls'] ?? 0; tx += p.io?.['tx-packets'] ?? 0;
+    kdrops += p.io?.['kernel-drops'] ?? 0; txdrops += p.io?.['tx-drops'] ?? 0; wakeups += p.io?.wakeups ?? 0;
+  }
+  return { syscalls, calls, tx, kdrops, txdrops, wakeups };
 }
 
 async function sluiceFigures(sp: SluiceProc, e: Ends, genBin: string): Promise<Round> {
@@ -218,6 +231,10 @@ async function sluiceFigures(sp: SluiceProc, e: Ends, genBin: string): Promise<R
       r.cpu50 = r.usr50 + r.sys50;
       r.sysPerFrame = (io1.syscalls - io0.syscalls) / Math.max(1, io1.tx - io0.tx);
       r.callsPerFrame = (io1.calls - io0.calls) / Math.max(1, io1.tx - io0.tx);
+      r.wakePerFrame50 = (io1.wakeups - io0.wakeups) / Math.max(1, io1.tx - io0.tx);
+    }
+    if (rate === 250_000) {
+      r.lost250 = g.sent - g.delivered; r.kdrops250 = io1.kdrops - io0.kdrops; r.txdrops250 = io1.txdrops - io0.txdrops;
     }
   }
   await commonFigures(e, genBin, r, sp);
@@ -242,7 +259,7 @@ async function startOvs(): Promise<Ovs | string> {
   await waitFor(() => existsSync(dbSock), 5000, 'ovsdb-server socket');
   const vsctl = (args: string[]): string => execFileSync('ovs-vsctl', [`--db=unix:${dbSock}`, '--timeout=10', ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
   vsctl(['--no-wait', 'init']);
-  track(spawn('ovs-vswitchd', [`unix:${dbSock}`, `--unixctl=${join(dir, 'ovs-vswitchd.ctl')}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
+  track(spawn(SWITCH_PIN.length ? SWITCH_PIN[0] : 'ovs-vswitchd', [...SWITCH_PIN.slice(1), ...(SWITCH_PIN.length ? ['ovs-vswitchd'] : []), `unix:${dbSock}`, `--unixctl=${join(dir, 'ovs-vswitchd.ctl')}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
     `--log-file=${join(dir, 'ovs-vswitchd.log')}`], { env, stdio: 'ignore' }));
   await waitFor(() => existsSync(join(dir, 'ovs-vswitchd.ctl')), 10_000, 'ovs-vswitchd control socket');
   vsctl(['show']);
@@ -285,6 +302,8 @@ export async function run(): Promise<void> {
     if (only) kinds = kinds.filter((k) => only.includes(k));
 
     console.log(`topology: h1(${v1}) -- ${p1} [switch] ${p2} -- h2(${v2}); tap variant: h3(${t1}) [Sluice] h4(${t2}); veth offloads ${off ? 'off (gro gso tso tx)' : 'NOT all turned off'}`);
+    console.log(`system ports receive via ${process.env.SLUICE_SYSTEM_RX === 'mmsg' ? 'recvmmsg (SLUICE_SYSTEM_RX=mmsg)' : 'a TPACKET_V2 RX ring'}; ` +
+      `wake-up moderation ${process.env.SLUICE_RX_MODERATION_US ?? '150'} us; CPU pinning ${PIN ? 'on: generator CPU 0, switch process CPU 1 (all switches alike)' : 'off'}`);
     console.log(`traffic: 64-byte flood ${FLOOD_S} s at max rate (C sendmmsg generator), paced ${PACED_RATES.map((r) => r / 1000).join('/')} kpps x ${PACED_S} s (Sluice), iperf3 ${IPERF_S} s -P1/-P4, ${PINGS} pings at 10 ms; ${ROUNDS} interleaved rounds, medians`);
     if (typeof ovs === 'string') console.log(`Open vSwitch skipped: ${ovs}`);
 
@@ -350,14 +369,15 @@ export async function run(): Promise<void> {
     console.log(`\nmedians of ${ROUNDS} interleaved rounds (offloads ${off ? 'off' : 'partly on'}):`);
     printTable(rows);
 
-    const srows: string[][] = [['Sluice variant', 'CPU % @50k', 'user %', 'kernel %', 'syscalls/frame @50k', 'native calls/frame @50k', 'syscalls/frame @max', 'user/kernel % @max',
-      ...PACED_RATES.map((r) => `loss % @${r / 1000}k`), 'GC events (traffic)', 'frames relayed (64B tests)']];
+    const srows: string[][] = [['Sluice variant', 'CPU % @50k', 'user %', 'kernel %', 'syscalls/frame @50k', 'native calls/frame @50k', 'wake-ups/frame @50k', 'syscalls/frame @max', 'user/kernel % @max',
+      ...PACED_RATES.map((r) => `loss % @${r / 1000}k`), 'lost @250k: kernel/tx-full/other', 'GC events (traffic)', 'frames relayed (64B tests)']];
     for (const k of ['sluice', 'sluice-tap'] as const) {
       const rs = res.get(k) ?? [];
       srows.push([LABEL[k], fmt(m(k, (r) => r.cpu50), 1), fmt(m(k, (r) => r.usr50), 1), fmt(m(k, (r) => r.sys50), 1), fmt(m(k, (r) => r.sysPerFrame), 2),
-        fmt(m(k, (r) => r.callsPerFrame), 2), fmt(m(k, (r) => r.sysPerFrameMax), 3),
+        fmt(m(k, (r) => r.callsPerFrame), 2), fmt(m(k, (r) => r.wakePerFrame50), 3), fmt(m(k, (r) => r.sysPerFrameMax), 3),
         `${fmt(m(k, (r) => r.usrMax))}/${fmt(m(k, (r) => r.sysMax))}`,
         ...PACED_RATES.map((_, i) => fmt(m(k, (r) => r.paced?.[i]), 2)),
+        rs.map((r) => `${r.kdrops250 ?? '—'}/${r.txdrops250 ?? '—'}/${r.lost250 === undefined ? '—' : Math.max(0, r.lost250 - (r.kdrops250 ?? 0) - (r.txdrops250 ?? 0))}`).join(' '),
         rs.map((r) => r.gc).join('/'), rs.map((r) => String(r.frames)).join('/')]);
     }
     console.log('\nSluice (per round where listed):');

@@ -4,8 +4,9 @@
 //
 // Wake-up moderation (readiness passes only): a wake-up costs far more than a frame (context
 // switch, event-loop turn, callback into JS: ~30 µs on a 2-vCPU VM), so after a pass that moved frames
-//   - while traffic is sparse (a request/response exchange, a ping), the loop polls again without
-//     sleeping for up to SPIN_US, catching the answer without a second wake-up;
+//   - while traffic is sparse, optionally (SPIN_US > 0, off by default) the loop polls again without
+//     sleeping for up to SPIN_US, catching an answer without a second wake-up (measured: no gain
+//     for ping, whose reply already arrives within the same pass; it costs CPU);
 //   - while traffic is dense (a decaying frame count over ~1 ms above DENSE_FRAMES), it sleeps
 //     MODERATION_US between passes (Atomics.wait, the loop stays inside this pass) so frames gather
 //     in the ports' kernel queues/rings and each pass moves a batch instead of 3-6 frames;
@@ -29,12 +30,12 @@ function envNumber(name: string, dflt: number): number {
 /** Sleep between passes while traffic is dense (SLUICE_RX_MODERATION_US; 0 = off). */
 export const MODERATION_US = envNumber('SLUICE_RX_MODERATION_US', 150);
 /** Poll again without sleeping for this long after sparse traffic (SLUICE_RX_SPIN_US; 0 = off). */
-export const SPIN_US = envNumber('SLUICE_RX_SPIN_US', 100);
+export const SPIN_US = envNumber('SLUICE_RX_SPIN_US', 0);
 /** Decaying frame count (time constant DENSE_TAU_MS) at or above which traffic counts as dense. */
 export const DENSE_FRAMES = envNumber('SLUICE_RX_DENSE_FRAMES', 16);
 const DENSE_TAU_MS = 1;
 /** Longest stay inside one readiness callback (moderation + spinning), then back to the loop. */
-export const BUDGET_MS = 2;
+export const BUDGET_MS = envNumber('SLUICE_RX_BUDGET_MS', 2);
 export const STATS_LOG_MS = 5000;
 
 export interface RunnerStats { passes: number; frames: number; errors: number; timerWakeups: number; moderatedSleeps: number; spinHits: number }
@@ -58,9 +59,7 @@ export class Runner {
   private readonly pass = (): void => {
     this.scheduled = false;
     if (!this.running) return;
-    const tA = performance.now();
     let n = this.pollOnce();
-    if (n > 0 && n < 4) { (globalThis as any).__dbg ??= []; (globalThis as any).__dbg.push(Math.round((performance.now() - tA) * 1000)); if ((globalThis as any).__dbg.length === 300) console.error('PASSUS', (globalThis as any).__dbg.sort((a: number, b: number) => a - b).filter((_: number, i: number) => i % 30 === 0).join(',')); }
     if (n === 0 || n >= MAX_BURST) { this.after(n); return; }
     const t0 = performance.now();
     let t = t0, spinFrom = t0;
