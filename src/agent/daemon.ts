@@ -158,6 +158,10 @@ export class SwitchDaemon {
     const log = this.log.child({ port: name, device: be.name });
     b.onStatus = (ev) => {
       st.up = ev.up; st.gone = ev.gone; st.reason = ev.reason;
+      // The datapath stops flooding to a dead link and forgets the MACs behind it at once,
+      // instead of sending into it until the MAC entries age out.
+      const ofport = this.bridge.portByName(name);
+      if (ofport !== undefined) this.bridge.setPortLinkState(ofport, ev.up && !ev.gone);
       if (ev.gone) log.warn({ reason: ev.reason }, 'port device is gone; the port stays listed until removed');
       else if (ev.up) log.info({ reason: ev.reason }, 'port link up');
       else log.warn({ reason: ev.reason }, 'port link down');

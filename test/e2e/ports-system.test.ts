@@ -198,7 +198,7 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
         return f;
       };
       // Tagged frames up to the MTU (1500 + 14 + 4): the ring slot must hold the tag put back.
-      const sent = [mk(0x8100, (3 << 13) | 42, 1, 64), mk(0x88a8, 4094, 2, 1518), mk(0x8100, 0, 3, 60)];
+      const sent = [mk(0x8100, (3 << 13) | 42, 1, 64), mk(0x8100, 4094, 2, 1518), mk(0x88a8, 7, 3, 60)];
       const b = new Batch();
       for (const f of sent) { const p = pool.alloc()!; p.load(f, 0, f.length); b.push(p); }
       expect(pa.send(b)).toBe(3);
@@ -220,7 +220,9 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
       relay(s1, s2, new PacketPool(512));
       const r = await l.execAsync(ns1, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.78.0.2']);
       expect(r.stdout).toMatch(/3 packets transmitted, 3 received/);
-      if (mode === 'ring') expect(s1.counters.syscalls).toBe(0);   // ring reads make no syscall
+      // Ring reads make no syscall: only the sends (one sendmmsg per batch) are counted.
+      if (mode === 'ring') expect(s1.counters.syscalls).toBeLessThanOrEqual(s1.counters.txFrames);
+      else expect(s1.counters.syscalls).toBeGreaterThan(s1.counters.txFrames);
     });
   }
 

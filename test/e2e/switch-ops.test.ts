@@ -59,6 +59,10 @@ describePrivileged('sluice switch: operations on a running switch', () => {
     l.ip(null, ['link', 'del', c.root]);
     await until(async () => (await sw.cliJson<PortsReply>(['port', 'list'])).ports.find((p) => p.name === 'pc')?.link === 'gone', 5000, 'pc to be listed as gone');
     expect(sw.stderr).toMatch(/"port":"pc".*port device is gone/);
+    // The MACs learned behind the dead port are forgotten at once (not left to age out).
+    const fdb = await sw.cliJson<{ fdb: Array<{ port: string; ofport: number }> }>(['fdb', 'show']);
+    expect(fdb.fdb.filter((e) => e.ofport === 3)).toEqual([]);
+    expect(fdb.fdb.length).toBeGreaterThan(0);   // a's MAC (learned from the ping) is still there
     const p = await ping(l, a, b.ip, 5);
     expect(p.code, p.stdout).toBe(0);
     expect(sw.exited).toBeNull();
