@@ -186,8 +186,7 @@ export class Bridge implements ExecHost {
     const old = ps.egress;
     ps.egress = l;
     if (old !== null && old !== l) {
-      const flush = (old as unknown as { flush?: () => Packet[] }).flush;
-      if (typeof flush === 'function') for (const p of flush.call(old)) this.enqueueTx(ps, p, this.lastNowMs);
+      if (old.flush !== undefined) for (const p of old.flush()) this.enqueueTx(ps, p, this.lastNowMs);
       this.flush(ps, this.lastNowMs);
     }
   }
@@ -454,8 +453,7 @@ export class Bridge implements ExecHost {
   }
 
   private recycleQueued(lim: Limiter): void {
-    const flush = (lim as unknown as { flush?: () => Packet[] }).flush;
-    if (typeof flush === 'function') for (const p of flush.call(lim)) this.pool.release(p);
+    if (lim.flush !== undefined) for (const p of lim.flush()) this.pool.release(p);
   }
 
   // ------------------------------------------------------------------ OpenFlow control

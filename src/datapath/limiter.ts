@@ -18,4 +18,9 @@ export interface Limiter {
   drain(nowMs: number, out: Batch): number;
   /** Shaping: earliest time a queued packet could leave; Infinity when the queue is empty. */
   nextReleaseMs(nowMs: number): number;
+  /**
+   * Shaping: hand back every queued packet (the limiter is being detached or deleted); the caller
+   * sends or recycles them. Policers leave it out.
+   */
+  flush?(): Packet[];
 }
