@@ -303,7 +303,7 @@ export async function run(): Promise<void> {
 
     console.log(`topology: h1(${v1}) -- ${p1} [switch] ${p2} -- h2(${v2}); tap variant: h3(${t1}) [Sluice] h4(${t2}); veth offloads ${off ? 'off (gro gso tso tx)' : 'NOT all turned off'}`);
     console.log(`system ports receive via ${process.env.SLUICE_SYSTEM_RX === 'mmsg' ? 'recvmmsg (SLUICE_SYSTEM_RX=mmsg)' : 'a TPACKET_V2 RX ring'}; ` +
-      `wake-up moderation ${process.env.SLUICE_RX_MODERATION_US ?? '150'} us; CPU pinning ${PIN ? 'on: generator CPU 0, switch process CPU 1 (all switches alike)' : 'off'}`);
+      `wake-up moderation ${process.env.SLUICE_RX_MODERATION_US ?? '300'} us; CPU pinning ${PIN ? 'on: generator CPU 0, switch process CPU 1 (all switches alike)' : 'off'}`);
     console.log(`traffic: 64-byte flood ${FLOOD_S} s at max rate (C sendmmsg generator), paced ${PACED_RATES.map((r) => r / 1000).join('/')} kpps x ${PACED_S} s (Sluice), iperf3 ${IPERF_S} s -P1/-P4, ${PINGS} pings at 10 ms; ${ROUNDS} interleaved rounds, medians`);
     if (typeof ovs === 'string') console.log(`Open vSwitch skipped: ${ovs}`);
 

@@ -28,7 +28,7 @@ function envNumber(name: string, dflt: number): number {
   return Number.isFinite(x) && x >= 0 ? x : dflt;
 }
 /** Sleep between passes while traffic is dense (SLUICE_RX_MODERATION_US; 0 = off). */
-export const MODERATION_US = envNumber('SLUICE_RX_MODERATION_US', 150);
+export const MODERATION_US = envNumber('SLUICE_RX_MODERATION_US', 300);
 /** Poll again without sleeping for this long after sparse traffic (SLUICE_RX_SPIN_US; 0 = off). */
 export const SPIN_US = envNumber('SLUICE_RX_SPIN_US', 0);
 /** Decaying frame count (time constant DENSE_TAU_MS) at or above which traffic counts as dense. */
@@ -60,23 +60,25 @@ export class Runner {
     this.scheduled = false;
     if (!this.running) return;
     let n = this.pollOnce();
-    if (n === 0 || n >= MAX_BURST) { this.after(n); return; }
+    if (n === 0) { this.after(n); return; }
     const t0 = performance.now();
-    let t = t0, spinFrom = t0;
+    let spinFrom = t0;
     while (this.running) {
-      if (this.density >= DENSE_FRAMES && MODERATION_US > 0) {
+      if (n >= MAX_BURST) {
+        // a port may still hold a full batch: poll again at once (sleeping here would cap the rate)
+      } else if (this.density >= DENSE_FRAMES && MODERATION_US > 0) {
         Atomics.wait(this.sleepCell, 0, 0, MODERATION_US / 1000);
         this.stats.moderatedSleeps++;
-        n = this.pollOnce();
-        t = performance.now();
-        if (n === 0) break;
-        spinFrom = t;
-      } else if (SPIN_US > 0) {
-        n = this.pollOnce();
-        t = performance.now();
-        if (n > 0) { spinFrom = t; this.stats.spinHits++; } else if (t - spinFrom >= SPIN_US / 1000) break;
-      } else break;
-      if (n >= MAX_BURST || t - t0 >= BUDGET_MS) break;
+      } else if (SPIN_US <= 0 || performance.now() - spinFrom >= SPIN_US / 1000) {
+        break;
+      }
+      const dense = this.density >= DENSE_FRAMES && MODERATION_US > 0;
+      n = this.pollOnce();
+      const t = performance.now();
+      if (n > 0) spinFrom = t;
+      if (n === 0 && dense) break;             // the sleep brought nothing: traffic paused
+      if (n > 0 && !dense && n < MAX_BURST) this.stats.spinHits++;
+      if (t - t0 >= BUDGET_MS) break;
     }
     this.after(n);
   };

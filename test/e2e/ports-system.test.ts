@@ -218,6 +218,7 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
       await s1.open();
       await s2.open();
       relay(s1, s2, new PacketPool(512));
+      await l.execAsync(ns1, ['ping', '-c', '1', '-W', '2', '10.78.0.2']);   // ARP, IPv6 DAD settle
       const r = await l.execAsync(ns1, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.78.0.2']);
       expect(r.stdout).toMatch(/3 packets transmitted, 3 received/);
       // Ring reads make no syscall: only the sends (one sendmmsg per batch) are counted.

@@ -31,6 +31,8 @@ describePrivileged('TapPort', () => {
     await tap.open();
     l.track(tap.name);
     expect(l.ip(null, ['-o', 'link', 'show', tap.name])).toMatch(/[<,]UP[,>]/);
+    // The kernel's queue towards us is raised from the default 1000 frames (bursts at 250 kpps).
+    expect(l.ip(null, ['-o', 'link', 'show', tap.name])).toMatch(/qlen 8192\b/);
     const pool = new PacketPool(256);
     const got = collect(tap, pool);
 

@@ -37,6 +37,8 @@ export interface NativeBinding {
   /** IFF_* flags of a device in this network namespace; throws (code ENODEV) when absent. */
   ifFlags(name: string): number;
   ifSetUp(name: string, up: boolean): void;
+  /** SIOCSIFTXQLEN: for a TAP, how many frames the kernel queues for its reader before dropping. */
+  ifSetTxQueueLen(name: string, len: number): void;
   ifIndexToName(ifindex: number): string | null;
   errnoName(errno: number): string;
   /** Pending socket error (SO_ERROR; reading clears it), 0 if none. */

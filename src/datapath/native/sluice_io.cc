@@ -1,7 +1,8 @@
 // sluice_io.cc — Sluice's only native code: the small N-API shim for what Node cannot do itself.
 // TAP create/attach (TUNSETIFF), AF_PACKET sockets (promisc, auxdata, ignore-outgoing, 32 MiB
-// rcvbuf), batched non-blocking recv/send (recvmmsg/sendmmsg, read/write loops) into Buffers the
-// caller owns, link flags, and readiness through libuv's uv_poll. One call moves a whole batch.
+// rcvbuf, optional TPACKET_V2 RX ring), batched non-blocking recv/send (ring reads, recvmmsg/
+// sendmmsg, read/write loops) into Buffers the caller owns, PACKET_STATISTICS, link flags, and
+// readiness through libuv's uv_poll. One call moves a whole batch.
 #include <napi.h>
 #include <uv.h>
 
@@ -226,6 +227,22 @@ Napi::Value IfSetUp(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ifSetTxQueueLen(name, len): SIOCSIFTXQLEN (a TAP's queue towards its reader is this long).
+Napi::Value IfSetTxQueueLen(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  struct ifreq ifr;
+  if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
+  ifr.ifr_qlen = info[1].As<Napi::Number>().Int32Value();
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) { ThrowErrno(env, name, "socket", errno); return env.Undefined(); }
+  int r = ioctl(s, SIOCSIFTXQLEN, &ifr);
+  int e = errno;
+  close(s);
+  if (r < 0) ThrowErrno(env, name, "SIOCSIFTXQLEN", e);
+  return env.Undefined();
+}
+
 // ifIndexToName(ifindex) -> name or null (device gone from this netns).
 Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
   char buf[IF_NAMESIZE];
@@ -310,6 +327,8 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
 // -lens[i] bytes that did not fit (drop it). AF_PACKET receives at offs[i]+4 so that a tag stripped
 // by the kernel can be put back in front of the EtherType by moving only the 12 MAC bytes down.
 // res[0] = errno that ended the call (EAGAIN normally, 0 when the batch filled), res[1] = syscalls.
+// KIND_RING copies frames out of the RX ring (tag put back from tp_vlan_tci) and hands each slot
+// back to the kernel at once: no syscall, and slots are resolved only for frames that are there.
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   BatchArgs a;
   int kind = info[1].As<Napi::Number>().Int32Value();
@@ -581,6 +600,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("packetStats", Napi::Function::New(env, PacketStats));
   exports.Set("ifFlags", Napi::Function::New(env, IfFlags));
   exports.Set("ifSetUp", Napi::Function::New(env, IfSetUp));
+  exports.Set("ifSetTxQueueLen", Napi::Function::New(env, IfSetTxQueueLen));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("sockError", Napi::Function::New(env, SockError));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));

@@ -8,6 +8,12 @@ import { KIND_TAP } from '../native/index.js';
 const E = os.constants.errno;
 /** Linux EBADFD ("File descriptor in bad state"): a TAP fd whose device was deleted. Not in os.constants. */
 const EBADFD = 77;
+/**
+ * Frames the kernel queues towards us before dropping (the TAP's txqueuelen, 1000 by default):
+ * raised so bursts at 250 kpps ride out a GC pause or a moderated pass (measured: 0.5 % lost at
+ * 1000). Best effort.
+ */
+export const TAP_QUEUE_FRAMES = 8192;
 /** Linux IFNAMSIZ - 1. */
 export const MAX_IFNAME_LEN = 15;
 
@@ -35,6 +41,7 @@ export class TapPort extends FdPort {
     const nat = loadNative();
     const { fd } = nat.tapOpen(this.name, this.persist);
     try {
+      if (typeof nat.ifSetTxQueueLen === 'function') { try { nat.ifSetTxQueueLen(this.name, TAP_QUEUE_FRAMES); } catch { /* keep the default */ } }
       nat.ifSetUp(this.name, true);
     } catch (err) {
       nat.closeFd(fd);
