@@ -43,13 +43,19 @@ export const OP_NAMES: readonly string[] = [
 /** Floats per op in an ops array. */
 export const STRIDE = 4;
 
-/** A compiled action list. */
+/**
+ * A compiled action list. Immutable once built: flows whose lists compile to the same ops may share
+ * one ActionList (then `source` is an equal list of another flow, not necessarily their own).
+ */
 export class ActionList {
   constructor(readonly ops: Float64Array, readonly count: number, readonly source: Action[]) {}
   static readonly EMPTY = new ActionList(new Float64Array(0), 0, []);
 }
 
-/** Compiled instructions of one flow entry (or a packet-out). */
+/** Shared empty outPorts/groupIds (programs never mutate these lists after compilation; not frozen so every list keeps one elements kind). */
+const NO_IDS: number[] = [];
+
+/** Compiled instructions of one flow entry (or a packet-out). Never mutated once compiled: flows with identical instructions may share one. */
 export class Program {
   meterId = -1;
   apply: ActionList = ActionList.EMPTY;
@@ -59,8 +65,8 @@ export class Program {
   metaValueHi = 0; metaValueLo = 0; metaMaskHi = 0; metaMaskLo = 0;
   gotoTable = -1;
   /** Ports and groups the program outputs to (FLOW_MOD out_port/out_group filters, group delete). */
-  outPorts: number[] = [];
-  groupIds: number[] = [];
+  outPorts: number[] = NO_IDS;
+  groupIds: number[] = NO_IDS;
 }
 
 export interface CompileContext {
@@ -91,59 +97,95 @@ function validPort(port: number, allowTable: boolean): boolean {
     port === OFPP.CONTROLLER || port === OFPP.LOCAL;
 }
 
+/** Append one op (no closure per compileActions call); returns the new count. */
+function put(ops: Float64Array, n: number, op: number, a = 0, b = 0, c = 0): number {
+  const o = n * STRIDE; ops[o] = op; ops[o + 1] = a; ops[o + 2] = b; ops[o + 3] = c;
+  return n + 1;
+}
+
 /** Compile an action list; returns a FlowModResult code on invalid input. Cold path. */
 export function compileActions(actions: Action[], ctx: CompileContext, outPorts: number[], groupIds: number[]): ActionList | FlowModResultCode {
   if (!Array.isArray(actions)) return FlowModResult.BadAction;
   if (actions.length === 0) return ActionList.EMPTY;
-  const ops = new Float64Array(actions.length * STRIDE);
+  if (scratchOps.length < actions.length * STRIDE) scratchOps = new Float64Array(actions.length * STRIDE * 2);
+  const ops = scratchOps;
   let n = 0;
-  const put = (op: number, a = 0, b = 0, c = 0): void => {
-    const o = n * STRIDE; ops[o] = op; ops[o + 1] = a; ops[o + 2] = b; ops[o + 3] = c; n++;
-  };
-  for (const act of actions) {
+  for (let k = 0; k < actions.length; k++) {
+    const act = actions[k];
     switch (act.type) {
       case 'output': {
         if (!validPort(act.port, ctx.allowTable)) return FlowModResult.BadOutPort;
         const maxLen = act.maxLen ?? 0xffff;
         if (!Number.isInteger(maxLen) || maxLen < 0 || maxLen > 0xffff) return FlowModResult.BadAction;
-        put(OP.OUTPUT, act.port, maxLen);
+        n = put(ops, n, OP.OUTPUT, act.port, maxLen);
         outPorts.push(act.port);
         break;
       }
       case 'push_vlan':
         if (act.ethertype !== 0x8100 && act.ethertype !== 0x88a8) return FlowModResult.BadAction;
-        put(OP.PUSH_VLAN, act.ethertype);
+        n = put(ops, n, OP.PUSH_VLAN, act.ethertype);
         break;
-      case 'pop_vlan': put(OP.POP_VLAN); break;
+      case 'pop_vlan': n = put(ops, n, OP.POP_VLAN); break;
       case 'set_field': {
         const op = SET_FIELD_OP[act.field];
         if (op === undefined) return FlowModResult.Unsupported;
         if (typeof act.value !== 'bigint' || act.value < 0n || act.value > SET_FIELD_MAX[op]) return FlowModResult.BadAction;
-        if (op === OP.SET_TUNNEL_ID) put(op, Number(act.value >> 32n), Number(act.value & 0xffffffffn));
-        else if (op === OP.SET_VLAN_VID) put(op, Number(act.value & 0xfffn));
-        else put(op, Number(act.value));
+        if (op === OP.SET_TUNNEL_ID) n = put(ops, n, op, Number(act.value >> 32n), Number(act.value & 0xffffffffn));
+        else if (op === OP.SET_VLAN_VID) n = put(ops, n, op, Number(act.value & 0xfffn));
+        else n = put(ops, n, op, Number(act.value));
         break;
       }
       case 'group':
         if (!Number.isInteger(act.groupId) || !ctx.groupExists(act.groupId)) return FlowModResult.UnknownGroup;
-        put(OP.GROUP, act.groupId);
+        n = put(ops, n, OP.GROUP, act.groupId);
         groupIds.push(act.groupId);
         break;
       case 'set_queue':
         if (!Number.isInteger(act.queueId) || act.queueId < 0 || act.queueId > 0xffffffff) return FlowModResult.BadAction;
-        put(OP.SET_QUEUE, act.queueId);
+        n = put(ops, n, OP.SET_QUEUE, act.queueId);
         break;
-      case 'dec_nw_ttl': put(OP.DEC_NW_TTL); break;
+      case 'dec_nw_ttl': n = put(ops, n, OP.DEC_NW_TTL); break;
       case 'set_nw_ttl':
         if (!Number.isInteger(act.ttl) || act.ttl < 0 || act.ttl > 255) return FlowModResult.BadAction;
-        put(OP.SET_NW_TTL, act.ttl);
+        n = put(ops, n, OP.SET_NW_TTL, act.ttl);
         break;
-      case 'experimenter': put(OP.EXPERIMENTER, act.experimenter); break;
+      case 'experimenter': n = put(ops, n, OP.EXPERIMENTER, act.experimenter); break;
       default: return FlowModResult.Unsupported;   // copy_ttl_*, MPLS: no MPLS in our flow key
     }
   }
-  return new ActionList(ops, n, actions);
+  // Consecutive flows often carry the same action list (e.g. output:2): share the last ActionList
+  // when the ops are identical rather than allocating an ops array and a list per flow.
+  const last = lastList;
+  if (last !== null && last.count === n) {
+    let i = 0;
+    const lo = last.ops, len = n * STRIDE;
+    while (i < len && lo[i] === ops[i]) i++;
+    if (i === len) return last;
+  }
+  const list = new ActionList(ops.slice(0, n * STRIDE), n, actions);
+  lastList = list;
+  return list;
 }
+
+/** Scratch ops of compileActions and the last list it built (see the sharing note on ActionList). */
+let scratchOps = new Float64Array(16 * STRIDE);
+let lastList: ActionList | null = null;
+
+/** `ids`, or the last equal list handed out (ids lists are never mutated after compilation). */
+function shareIds(ids: number[]): number[] {
+  if (ids.length === 0) return NO_IDS;
+  const last = lastIds;
+  if (last.length === ids.length) {
+    let i = 0;
+    while (i < ids.length && last[i] === ids[i]) i++;
+    if (i === ids.length) return last;
+  }
+  const copy = ids.slice();
+  lastIds = copy;
+  return copy;
+}
+let lastIds: number[] = NO_IDS;
+const scratchOutPorts: number[] = [], scratchGroupIds: number[] = [];
 
 /** Compile a flow's instructions. `tableId`/`tableCount` bound goto-table; meters checked by caller. */
 export function compileInstructions(ins: Instructions, tableId: number, tableCount: number, ctx: CompileContext): Program | FlowModResultCode {
@@ -153,14 +195,32 @@ export function compileInstructions(ins: Instructions, tableId: number, tableCou
     if (!Number.isInteger(ins.meter) || ins.meter < 1 || ins.meter > 0xffff0000) return FlowModResult.UnknownMeter;
     p.meterId = ins.meter;
   }
+  const outPorts = scratchOutPorts, groupIds = scratchGroupIds;
+  outPorts.length = 0; groupIds.length = 0;
+  const r = compileInstructionsInto(p, ins, tableId, tableCount, ctx, outPorts, groupIds);
+  if (r !== FlowModResult.Ok) return r;
+  p.outPorts = shareIds(outPorts);
+  p.groupIds = shareIds(groupIds);
+  // Flows installed in a burst often carry identical instructions: share the last Program then
+  // (a Program is never mutated once compiled; MODIFY swaps in a new one).
+  const q = lastProgram;
+  if (q !== null && q.apply === p.apply && q.write === p.write && q.outPorts === p.outPorts && q.groupIds === p.groupIds &&
+    q.meterId === p.meterId && q.clearActions === p.clearActions && q.gotoTable === p.gotoTable && q.hasWriteMeta === p.hasWriteMeta &&
+    q.metaValueHi === p.metaValueHi && q.metaValueLo === p.metaValueLo && q.metaMaskHi === p.metaMaskHi && q.metaMaskLo === p.metaMaskLo) return q;
+  lastProgram = p;
+  return p;
+}
+let lastProgram: Program | null = null;
+
+function compileInstructionsInto(p: Program, ins: Instructions, tableId: number, tableCount: number, ctx: CompileContext, outPorts: number[], groupIds: number[]): FlowModResultCode {
   if (ins.applyActions !== undefined) {
-    const r = compileActions(ins.applyActions, ctx, p.outPorts, p.groupIds);
+    const r = compileActions(ins.applyActions, ctx, outPorts, groupIds);
     if (typeof r === 'number') return r;
     p.apply = r;
   }
   p.clearActions = ins.clearActions === true;
   if (ins.writeActions !== undefined) {
-    const r = compileActions(ins.writeActions, ctx, p.outPorts, p.groupIds);
+    const r = compileActions(ins.writeActions, ctx, outPorts, groupIds);
     if (typeof r === 'number') return r;
     // the action set holds one action per type: a list with two of a kind is invalid here
     const seen = new Set<number>();
@@ -183,5 +243,5 @@ export function compileInstructions(ins: Instructions, tableId: number, tableCou
     if (!Number.isInteger(ins.gotoTable) || ins.gotoTable <= tableId || ins.gotoTable >= tableCount) return FlowModResult.BadTableId;
     p.gotoTable = ins.gotoTable;
   }
-  return p;
+  return FlowModResult.Ok;
 }

@@ -62,12 +62,22 @@ function beats(a: FlowEntry, b: FlowEntry): boolean {
   return a.priority > b.priority || (a.priority === b.priority && a.seq < b.seq);
 }
 
-/** Hash of the masked words (same function for an entry's values and a key & mask). */
-function hashMasked(key: Uint32Array | Int32Array, mask: Int32Array, words: Int32Array): number {
+/** Hash of a key's masked words (`masks` aligned with `words`). Hot path. */
+function hashMasked(key: Uint32Array, words: Int32Array, masks: Int32Array): number {
   let h = 0x811c9dc5 | 0;
   for (let i = 0; i < words.length; i++) {
-    const w = words[i];
-    h = Math.imul(h ^ (key[w] & mask[w]), 0x01000193);
+    h = Math.imul(h ^ (key[words[i]] & masks[i]), 0x01000193);
+    h ^= h >>> 15;
+  }
+  return h;
+}
+
+/** The same hash over a compiled match's values (already masked): equal to hashMasked of any key it matches. */
+function hashValues(m: CompiledMatch): number {
+  const vm = m.vm, n = m.words.length;
+  let h = 0x811c9dc5 | 0;
+  for (let i = 0; i < n; i++) {
+    h = Math.imul(h ^ vm[2 * i], 0x01000193);
     h ^= h >>> 15;
   }
   return h;
@@ -79,7 +89,12 @@ class Subtable {
   readonly prioCount = new Map<number, number>();
   maxPriority = -1;
   count = 0;
-  constructor(readonly signature: string, readonly mask: Int32Array, readonly words: Int32Array) {}
+  /** Mask of each word in `words` (shared by every entry of the subtable). */
+  readonly masks: Int32Array;
+  constructor(readonly signature: string, readonly words: Int32Array, vm: Int32Array) {
+    this.masks = new Int32Array(words.length);
+    for (let i = 0; i < words.length; i++) this.masks[i] = vm[2 * i + 1];
+  }
 }
 
 /** Table counters slots (FlowTable.counts). */
@@ -130,7 +145,7 @@ export class FlowTable {
     for (let i = 0; i < sts.length; i++) {
       const st = sts[i];
       if (best !== null && st.maxPriority < best.priority) break;
-      let e: FlowEntry | null | undefined = st.buckets.get(hashMasked(key, st.mask, st.words));
+      let e: FlowEntry | null | undefined = st.buckets.get(hashMasked(key, st.words, st.masks));
       while (e !== undefined && e !== null) {
         if (matchKey(e.match, key)) {
           if (best === null || beats(e, best)) best = e;
@@ -148,7 +163,7 @@ export class FlowTable {
     // (a scan here made 10,000 flow-mods quadratic: seconds instead of milliseconds).
     const st = this.bySig.get(match.signature);
     if (st === undefined) return null;
-    for (let e = st.buckets.get(hashMasked(match.value, st.mask, st.words)) ?? null; e !== null; e = e.next) {
+    for (let e = st.buckets.get(hashValues(match)) ?? null; e !== null; e = e.next) {
       if (!e.removed && e.priority === priority && matchesEqual(e.match, match)) return e;
     }
     return null;
@@ -164,11 +179,11 @@ export class FlowTable {
     // subtable
     let st = this.bySig.get(e.match.signature);
     if (st === undefined) {
-      st = new Subtable(e.match.signature, e.match.mask, e.match.words);
+      st = new Subtable(e.match.signature, e.match.words, e.match.vm);
       this.bySig.set(st.signature, st);
       this.subtables.push(st);
     }
-    e.hash = hashMasked(e.match.value, st.mask, st.words);
+    e.hash = hashValues(e.match);
     const head = st.buckets.get(e.hash);
     if (head === undefined || beats(e, head)) {
       e.next = head ?? null;

@@ -68,6 +68,8 @@ export function flowStats(e: FlowEntry, nowMs: number): FlowStats {
   };
 }
 
+const validTimeout = (s: number): boolean => Number.isInteger(s) && s >= 0 && s <= 0xffff;
+
 export class Pipeline {
   readonly tableCount: number;
   /** Tables by id, created on first use. */
@@ -136,8 +138,7 @@ export class Pipeline {
 
   private add(spec: FlowSpec, tableId: number, match: CompiledMatch, nowMs: number): FlowModResultCode {
     if (tableId === OFPTT_ALL) return FlowModResult.BadTableId;
-    const to = (s: number): boolean => Number.isInteger(s) && s >= 0 && s <= 0xffff;
-    if (!to(spec.idleTimeoutS) || !to(spec.hardTimeoutS)) return FlowModResult.BadTimeout;
+    if (!validTimeout(spec.idleTimeoutS) || !validTimeout(spec.hardTimeoutS)) return FlowModResult.BadTimeout;
     const program = this.compileProgram(spec.instructions, tableId);
     if (typeof program === 'number') return program;
     const t = this.table(tableId);

@@ -158,20 +158,24 @@ export function encodeActions(actions: readonly Action[], w: Writer): void {
   for (const a of actions) encodeAction(a, w);
 }
 
+/** Length check of a fixed-size instruction (a function, not a closure per decoded instruction). */
+function fixedInst(type: number, len: number, n: number): void {
+  if (len !== n) throw badInst(OFPBIC.BAD_LEN, `Instruction type ${type} has length ${len}, expected ${n}`);
+}
+
 function decodeInstruction(r: Reader): Instruction {
   if (r.left < 4) throw badInst(OFPBIC.BAD_LEN, `Truncated instruction header: ${r.left} bytes left`);
   const type = r.u16();
   const len = r.u16();
   if (len < 8 || len % 8 !== 0 || len - 4 > r.left) throw badInst(OFPBIC.BAD_LEN, `Bad instruction length ${len} (type ${type}, ${r.left + 4} bytes left)`);
   const ir = r.sub(len - 4, OFPET.BAD_INSTRUCTION, OFPBIC.BAD_LEN, 'instruction');
-  const fixed = (n: number): void => { if (len !== n) throw badInst(OFPBIC.BAD_LEN, `Instruction type ${type} has length ${len}, expected ${n}`); };
   switch (type) {
-    case OFPIT.GOTO_TABLE: fixed(8); return { type: 'goto_table', tableId: ir.u8() };
-    case OFPIT.WRITE_METADATA: { fixed(24); ir.skip(4); const metadata = ir.u64(); return { type: 'write_metadata', metadata, metadataMask: ir.u64() }; }
+    case OFPIT.GOTO_TABLE: fixedInst(type, len, 8); return { type: 'goto_table', tableId: ir.u8() };
+    case OFPIT.WRITE_METADATA: { fixedInst(type, len, 24); ir.skip(4); const metadata = ir.u64(); return { type: 'write_metadata', metadata, metadataMask: ir.u64() }; }
     case OFPIT.WRITE_ACTIONS: ir.skip(4); return { type: 'write_actions', actions: decodeActions(ir) };
     case OFPIT.APPLY_ACTIONS: ir.skip(4); return { type: 'apply_actions', actions: decodeActions(ir) };
-    case OFPIT.CLEAR_ACTIONS: fixed(8); return { type: 'clear_actions' };
-    case OFPIT.METER: fixed(8); return { type: 'meter', meterId: ir.u32() };
+    case OFPIT.CLEAR_ACTIONS: fixedInst(type, len, 8); return { type: 'clear_actions' };
+    case OFPIT.METER: fixedInst(type, len, 8); return { type: 'meter', meterId: ir.u32() };
     case OFPIT.EXPERIMENTER: { const experimenter = ir.u32(); return { type: 'experimenter', experimenter, data: ir.rest() }; }
     default: throw badInst(OFPBIC.UNKNOWN_INST, `Unknown instruction type ${type}`);
   }

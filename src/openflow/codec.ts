@@ -63,18 +63,19 @@ function decodeUnchecked(buf: Buffer, off: number, len: number | undefined): Ofp
   if (off < 0 || off > buf.length) throw badLen(`Offset ${off} is outside the ${buf.length}-byte buffer`);
   const avail = Math.min(len ?? buf.length - off, buf.length - off);
   if (avail < OFP_HEADER_LEN) throw badLen(`Message of ${avail} bytes is shorter than the 8-byte header`);
-  const h = readHeader(buf, off);
-  if (h.length < OFP_HEADER_LEN) throw badLen(`Header length ${h.length} is below 8`);
-  if (h.length > avail || (len !== undefined && h.length !== len)) throw badLen(`Header length ${h.length} does not match the ${avail} bytes given`);
-  if (h.version !== OFP_VERSION && h.type !== OFPT.HELLO) {
-    throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_VERSION, `Unsupported OpenFlow version ${h.version}`);
+  // header fields read in place (no OfpHeader object per message)
+  const version = buf[off]!, type = buf[off + 1]!, length = buf.readUInt16BE(off + 2), xid = buf.readUInt32BE(off + 4);
+  if (length < OFP_HEADER_LEN) throw badLen(`Header length ${length} is below 8`);
+  if (length > avail || (len !== undefined && length !== len)) throw badLen(`Header length ${length} does not match the ${avail} bytes given`);
+  if (version !== OFP_VERSION && type !== OFPT.HELLO) {
+    throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_VERSION, `Unsupported OpenFlow version ${version}`);
   }
-  const r = new Reader(buf, off + OFP_HEADER_LEN, off + h.length);
-  const xid = h.xid;
-  const name = NAMES[h.type];
-  if (name === undefined) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_TYPE, `Unknown message type ${h.type}`);
+  const r = new Reader(buf, off + OFP_HEADER_LEN, off + length);
+  if (type === OFPT.FLOW_MOD) return decodeFlowMod(r, xid);   // the bulk of a controller's traffic: no name switch
+  const name = NAMES[type];
+  if (name === undefined) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_TYPE, `Unknown message type ${type}`);
   switch (name) {
-    case 'hello': return { type: name, xid, version: h.version, elements: decodeHelloElements(r) };
+    case 'hello': return { type: name, xid, version, elements: decodeHelloElements(r) };
     case 'error': {
       r.need(4);
       const errType = r.u16(); const code = r.u16();
@@ -112,14 +113,7 @@ function decodeUnchecked(buf: Buffer, off: number, len: number | undefined): Ofp
       const actions = decodeActions(r, actionsLen);
       return { type: name, xid, bufferId, inPort, actions, data: r.rest() };
     }
-    case 'flow_mod': {
-      r.need(40);
-      const cookie = r.u64(); const cookieMask = r.u64(); const tableId = r.u8(); const command = r.u8();
-      const idleTimeout = r.u16(); const hardTimeout = r.u16(); const priority = r.u16(); const bufferId = r.u32();
-      const outPort = r.u32(); const outGroup = r.u32(); const flags = r.u16(); r.skip(2);
-      const match = decodeMatch(r);
-      return { type: name, xid, cookie, cookieMask, tableId, command, idleTimeout, hardTimeout, priority, bufferId, outPort, outGroup, flags, match, instructions: decodeInstructions(r) };
-    }
+    case 'flow_mod': return decodeFlowMod(r, xid);
     case 'group_mod': {
       r.need(8);
       const command = r.u16(); const groupType = r.u8(); r.skip(1); const groupId = r.u32();
@@ -148,6 +142,15 @@ function decodeUnchecked(buf: Buffer, off: number, len: number | undefined): Ofp
       return { type: name, xid, command, flags, meterId, bands: decodeBands(r) };
     }
   }
+}
+
+function decodeFlowMod(r: Reader, xid: number): OfpMessage {
+  r.need(40);
+  const cookie = r.u64(); const cookieMask = r.u64(); const tableId = r.u8(); const command = r.u8();
+  const idleTimeout = r.u16(); const hardTimeout = r.u16(); const priority = r.u16(); const bufferId = r.u32();
+  const outPort = r.u32(); const outGroup = r.u32(); const flags = r.u16(); r.skip(2);
+  const match = decodeMatch(r);
+  return { type: 'flow_mod', xid, cookie, cookieMask, tableId, command, idleTimeout, hardTimeout, priority, bufferId, outPort, outGroup, flags, match, instructions: decodeInstructions(r) };
 }
 
 function encodeBody(m: OfpMessage, w: Writer): void {

@@ -83,8 +83,19 @@ export function oxmFieldName(header: number): OxmFieldName | undefined {
 }
 
 function readUint(buf: Buffer, off: number, n: number): bigint {
+  // Up to 6 bytes fit a double exactly: one BigInt per value instead of three per byte.
+  if (n <= 6) {
+    let x = 0;
+    for (let i = 0; i < n; i++) x = x * 256 + buf[off + i]!;
+    return BigInt(x);
+  }
   let v = 0n;
-  for (let i = 0; i < n; i++) v = (v << 8n) | BigInt(buf[off + i]!);
+  for (let i = 0; i < n; i += 4) {
+    const k = Math.min(4, n - i);
+    let x = 0;
+    for (let j = 0; j < k; j++) x = x * 256 + buf[off + i + j]!;
+    v = (v << BigInt(8 * k)) | BigInt(x);
+  }
   return v;
 }
 function writeUint(w: Writer, v: bigint, n: number, what: string): void {

@@ -29,7 +29,16 @@ export class Reader {
   u8(): number { this.need(1); return this.buf[this.pos++]!; }
   u16(): number { this.need(2); const v = this.buf.readUInt16BE(this.pos); this.pos += 2; return v; }
   u32(): number { this.need(4); const v = this.buf.readUInt32BE(this.pos); this.pos += 4; return v; }
-  u64(): bigint { this.need(8); const v = this.buf.readBigUInt64BE(this.pos); this.pos += 8; return v; }
+  u64(): bigint {
+    this.need(8);
+    // Two u32 reads and at most one shift: cheaper than readBigUInt64BE, and no BigInt at all for 0.
+    const buf = this.buf, p = this.pos;
+    const hi = ((buf[p]! << 24) | (buf[p + 1]! << 16) | (buf[p + 2]! << 8) | buf[p + 3]!) >>> 0;
+    const lo = ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
+    this.pos = p + 8;
+    if (hi === 0) return lo === 0 ? 0n : BigInt(lo);
+    return (BigInt(hi) << 32n) | BigInt(lo);
+  }
   skip(n: number): void { this.need(n); this.pos += n; }
   /** Copy of the next n bytes (decoded messages never alias the input buffer). */
   bytes(n: number): Buffer { this.need(n); const b = Buffer.from(this.buf.subarray(this.pos, this.pos + n)); this.pos += n; return b; }

@@ -25,7 +25,8 @@ export function matchToSpec(match: OfMatch): MatchSpec {
     if (e.field === 'raw') throw new OfpError(OFPET.BAD_MATCH, OFPBMC.BAD_FIELD, `Unsupported OXM field 0x${e.header.toString(16)}`);
     if (!isDatapathField(e.field)) throw new OfpError(OFPET.BAD_MATCH, OFPBMC.BAD_FIELD, `Match field ${e.field} is not supported`);
     if (e.mask !== undefined && !FIELDS[e.field].maskable) throw new OfpError(OFPET.BAD_MATCH, OFPBMC.BAD_MASK, `Match field ${e.field} cannot be masked`);
-    out.push(e.mask === undefined ? { field: e.field, value: e.value } : { field: e.field, value: e.value, mask: e.mask });
+    // A decoded OXM entry has exactly the MatchSpec shape ({ field, value[, mask] }): keep it, no copy per field.
+    out.push(e as MatchSpec[number]);
   }
   return out;
 }
@@ -141,10 +142,12 @@ export function flowStatsToOf(f: FlowStats): OfFlowStats {
 export type ResultContext = 'flow_mod' | 'group_mod' | 'group_modify' | 'packet_out';
 
 /** The OFPET/code for a datapath result code (Ok returns null). */
+/** (Module level, not a closure per call: resultToError runs once per FLOW_MOD, Ok included.) */
+const e = (type: number, c: number, what: string): OfpError => new OfpError(type, c, what);
+
 export function resultToError(code: FlowModResultCode, ctx: ResultContext, gotoTableBad = false): OfpError | null {
-  const e = (type: number, c: number, what: string): OfpError => new OfpError(type, c, what);
+  if (code === FlowModResult.Ok) return null;
   switch (code) {
-    case FlowModResult.Ok: return null;
     case FlowModResult.Overlap: return e(OFPET.FLOW_MOD_FAILED, OFPFMFC.OVERLAP, 'Flow overlaps an existing flow');
     case FlowModResult.BadTableId:
       return gotoTableBad ? e(OFPET.BAD_INSTRUCTION, OFPBIC.BAD_TABLE_ID, 'goto_table to a bad table id') : e(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_TABLE_ID, 'Bad table id');
