@@ -122,7 +122,8 @@ export class Executor {
   private cacheGen = 0;
   readonly counters = new Float64Array(EXEC_COUNTER_NAMES.length);
   readonly normal: Normal;
-  private readonly decision = new NormalDecision();
+  /** NORMAL's verdict for the current frame (the Bridge's fused standalone loop reads it after normal.decide()). */
+  readonly decision = new NormalDecision();
   private readonly ctxs: Ctx[] = [];
   private readonly floodBuf: Int32Array[] = [];
   private readonly rec: (FlowEntry | null)[] = new Array<FlowEntry | null>(CACHE_DEPTH).fill(null);
@@ -259,9 +260,17 @@ export class Executor {
    * cache probes and counters; bench/pipeline.bench.ts (a).
    */
   normalForward(pkt: Packet, key: FlowKey, nowMs: number): void {
+    this.normal.decide(pkt.inPort, key, nowMs, this.decision);
+    this.normalApply(pkt, nowMs);
+  }
+
+  /**
+   * The rest of normalForward() once `this.decision` holds normal.decide()'s verdict for `pkt`:
+   * drops, tag edit, outputs (flood copies). Takes ownership of `pkt`.
+   */
+  normalApply(pkt: Packet, nowMs: number): void {
     this.nowMs = nowMs; this.nowRef = nowMs;
     const d = this.decision, inPort = pkt.inPort;
-    this.normal.decide(inPort, key, nowMs, d);
     const n = d.count;
     if (d.dropReason !== NormalDrop.None || n === 0) {
       const r = d.dropReason;
