@@ -16,10 +16,10 @@ import { runInNewContext } from 'node:vm';
 import { pathToFileURL } from 'node:url';
 import { Bridge } from '../src/datapath/bridge.js';
 import { MemoryPort } from '../src/datapath/ports/memory.js';
-import { PacketPool } from '../src/datapath/pool.js';
-import { OFPP } from '../src/datapath/flow-types.js';
-import type { FlowSpec } from '../src/datapath/flow-types.js';
-import type { Limiter } from '../src/datapath/limiter.js';
+import { PacketPool } from '../src/packet/pool.js';
+import { OFPP } from '../src/flow/types.js';
+import type { FlowSpec } from '../src/flow/types.js';
+import type { Limiter } from '../src/qos/limiter.js';
 import { buildFrame } from '../src/packet/build.js';
 import { Channel } from '../src/qos/channel.js';
 

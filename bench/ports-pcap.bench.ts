@@ -6,7 +6,7 @@
 // the flooder's max rate (h2's veth RX counter is the truth), the relay process's CPU during the
 // flood, ping RTT p50/p99, JS callbacks per relayed frame. Figures only, no assertions.
 // `node --import tsx bench/ports-pcap.bench.ts [rounds]` (root; python3, ping, ethtool).
-import { PacketPool } from '../src/datapath/pool.js';
+import { PacketPool } from '../src/packet/pool.js';
 import type { PortBackend } from '../src/datapath/port.js';
 import { SystemPort } from '../src/datapath/ports/system.js';
 import { PcapLivePort } from '../src/datapath/ports/pcap-live.js';

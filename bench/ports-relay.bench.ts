@@ -2,7 +2,7 @@
 // namespaces h1 and h2 over veths, offloads off. Prints delivered 64-byte frames/s (a python3 raw
 // socket floods from h1; h2's veth RX counter is the truth), ping RTT p50/p99, native calls and
 // syscalls per frame. Plain script, no assertions: `node --import tsx bench/ports-relay.bench.ts`.
-import { PacketPool } from '../src/datapath/pool.js';
+import { PacketPool } from '../src/packet/pool.js';
 import type { PortBackend } from '../src/datapath/port.js';
 import { SystemPort } from '../src/datapath/ports/system.js';
 import { NetnsLab, hasCommand } from '../test/helpers/netns.js';

@@ -6,8 +6,8 @@ import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { parseDocument, stringify, LineCounter } from 'yaml';
 import { z } from 'zod';
-import { parseFlow, FlowSyntaxError } from '../datapath/flow-syntax.js';
-import type { FlowSpec } from '../datapath/flow-types.js';
+import { parseFlow, FlowSyntaxError } from '../flow/syntax.js';
+import type { FlowSpec } from '../flow/types.js';
 import { resolveChannelSpec, MAX_QUEUE } from '../qos/channel.js';
 
 export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_IO';

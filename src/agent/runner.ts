@@ -12,7 +12,7 @@
 //     in the ports' kernel queues/rings and each pass moves a batch instead of 3-6 frames;
 // both bounded by BUDGET_MS per readiness callback, after which control returns to the event loop.
 import type { Logger } from 'pino';
-import { MAX_BURST } from '../datapath/batch.js';
+import { MAX_BURST } from '../packet/batch.js';
 import { DROP_NAMES } from '../datapath/counters.js';
 import type { Bridge } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';

@@ -2,8 +2,8 @@
 // isolation, and a channel raised mid-iperf3 with per-second rate bars. Plain-ANSI progress on a
 // TTY, plain lines otherwise; cleans up on success, failure, SIGINT and SIGTERM. No root: exit 2.
 import type { Argv, CommandModule } from 'yargs';
-import { DemoLab, missingRequirements, requirementsMessage, runDemo, systemProbes } from '../agent/demo.js';
-import type { DemoUi, RateSample, StepHandle } from '../agent/demo.js';
+import { DemoLab, missingRequirements, requirementsMessage, runDemo, systemProbes } from '../demo/lab.js';
+import type { DemoUi, RateSample, StepHandle } from '../demo/lab.js';
 import type { PortView } from '../agent/daemon.js';
 import { UsageError } from './errors.js';
 import { createLogger } from './log.js';

@@ -5,8 +5,8 @@ import { basename, join } from 'node:path';
 import type { CommandModule } from 'yargs';
 import Table from 'cli-table3';
 import { loadConfig } from '../agent/config.js';
-import { replay, writeOutputs, type ReplayInput, type ReplayResult } from '../agent/replay.js';
-import { compareWithExpected, compareCounters } from '../agent/replay-expect.js';
+import { replay, writeOutputs, type ReplayInput, type ReplayResult } from '../replay/replay.js';
+import { compareWithExpected, compareCounters } from '../replay/expect.js';
 import { UsageError } from './errors.js';
 
 interface ReplayArgs {

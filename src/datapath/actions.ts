@@ -1,8 +1,8 @@
 // Compiled actions and instructions: each flow's Action lists become small opcode arrays (stride 4
 // in a Float64Array: op, a, b, c) and each flow's Instructions one preallocated Program, so the
 // executor (pipeline.ts) runs them with indexed loops and no allocation per frame.
-import { OFPP } from './flow-types.js';
-import type { Action, FieldName, Instructions } from './flow-types.js';
+import { OFPP } from '../flow/types.js';
+import type { Action, FieldName, Instructions } from '../flow/types.js';
 import { FlowModResult } from './results.js';
 import type { FlowModResultCode } from './results.js';
 

@@ -4,11 +4,11 @@
 // made at the moment they happen). Hot path: preallocated contexts, indexed loops, no allocation.
 import { K, MATCH_WORDS, VID_PRESENT, FlowKey, formatIpv4, formatMac, macJoin, PARSE_ERROR_NAMES } from '../packet/flow-key.js';
 import { extractFlowKey } from '../packet/extract.js';
-import type { Packet } from './packet.js';
-import { NO_PACKET } from './batch.js';
-import type { PacketPool } from './pool.js';
-import { OFPP, GroupType } from './flow-types.js';
-import type { Action } from './flow-types.js';
+import type { Packet } from '../packet/packet.js';
+import { NO_PACKET } from '../packet/batch.js';
+import type { PacketPool } from '../packet/pool.js';
+import { OFPP, GroupType } from '../flow/types.js';
+import type { Action } from '../flow/types.js';
 import { OP, OP_COUNT, OP_NAMES, STRIDE } from './actions.js';
 import type { ActionList, Program } from './actions.js';
 import type { FlowEntry } from './flow-table.js';
@@ -19,12 +19,12 @@ import type { Group } from './groups.js';
 import { Normal, NormalDecision, NormalDrop, NORMAL_DROP_NAMES } from './normal.js';
 import type { NormalPortInfo } from './normal.js';
 import { DROP, DROP_NAMES, XC, EXEC_COUNTER_NAMES } from './counters.js';
-import { FlowFlags } from './flow-types.js';
+import { FlowFlags } from '../flow/types.js';
 import { isTagged, outerTci, pushVlan, popVlan, setVlanVid, setVlanPcp } from '../vlan/tag.js';
 import { isVlanTpid } from '../packet/vlan.js';
 import { makeTci } from '../packet/vlan.js';
 import { egressUntaggedVid } from '../vlan/port-mode.js';
-import { formatMatch, formatActions } from './flow-syntax.js';
+import { formatMatch, formatActions } from '../flow/syntax.js';
 import type { TraceResult } from './trace.js';
 
 /** OFPR_* packet-in reasons. */

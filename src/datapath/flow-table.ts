@@ -3,7 +3,7 @@
 // per-table lookup/matched counters. FLOW_MOD policy lives in pipeline.ts; this is the data structure.
 import type { CompiledMatch } from './match.js';
 import { matchKey, matchesEqual } from './match.js';
-import type { FlowSpec } from './flow-types.js';
+import type { FlowSpec } from '../flow/types.js';
 import { MATCH_WORDS } from '../packet/flow-key.js';
 import type { Program } from './actions.js';
 

@@ -1,8 +1,8 @@
 // OpenFlow 1.3 group table: ALL (every bucket on a copy), SELECT (one bucket by flow-key hash,
 // weighted), INDIRECT (the one bucket), FF (first live bucket). Buckets are compiled once into
 // ActionLists; the executor (executor.ts) runs them. GROUP_MOD returns FlowModResult codes.
-import { OFPP, OFPG_ANY, GroupType } from './flow-types.js';
-import type { GroupSpec } from './flow-types.js';
+import { OFPP, OFPG_ANY, GroupType } from '../flow/types.js';
+import type { GroupSpec } from '../flow/types.js';
 import { compileActions } from './actions.js';
 import type { ActionList } from './actions.js';
 import { FlowModResult } from './results.js';

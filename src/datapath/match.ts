@@ -2,8 +2,8 @@
 // mask and their value/mask pairs, so a lookup is `(key[w] & mask) === value` per listed word.
 // Also the relations FLOW_MOD needs: identical (strict ops), overlap (CHECK_OVERLAP), covers (non-strict).
 import { MATCH_WORDS, VID_PRESENT } from '../packet/flow-key.js';
-import { FIELDS } from './flow-types.js';
-import type { FieldName, MatchSpec } from './flow-types.js';
+import { FIELDS } from '../flow/types.js';
+import type { FieldName, MatchSpec } from '../flow/types.js';
 
 const NO_WORDS = new Int32Array(0);
 

@@ -1,9 +1,9 @@
 // The OpenFlow pipeline's state and control side: flow tables (created lazily), groups, meters and
 // FLOW_MOD / GROUP_MOD / meter semantics of OpenFlow 1.3, timeouts and flow stats. Every change bumps
 // `generation`, which invalidates the flow cache. Packet execution lives in executor.ts.
-import { OFPP, OFPG_ANY, FlowFlags, RemovedReason } from './flow-types.js';
-import type { FlowSpec, GroupSpec, Instructions, MatchSpec } from './flow-types.js';
-import type { Limiter } from './limiter.js';
+import { OFPP, OFPG_ANY, FlowFlags, RemovedReason } from '../flow/types.js';
+import type { FlowEntryStats, FlowSpec, GroupSpec, Instructions, MatchSpec } from '../flow/types.js';
+import type { Limiter } from '../qos/limiter.js';
 import { compileMatch, matchCovers, matchesEqual, matchesOverlap } from './match.js';
 import type { CompiledMatch } from './match.js';
 import { compileInstructions } from './actions.js';
@@ -38,22 +38,8 @@ export interface FlowFilter {
   outGroup?: number;       // OFPG_ANY / absent = any
 }
 
-/** One flow as reported by dump-flows and FLOW_REMOVED. */
-export interface FlowStats {
-  tableId: number;
-  priority: number;
-  cookie: bigint;
-  match: MatchSpec;
-  instructions: Instructions;
-  spec: FlowSpec;
-  flags: number;
-  idleTimeoutS: number;
-  hardTimeoutS: number;
-  packetCount: number;
-  byteCount: number;
-  durationS: number;
-  idleAgeS: number;
-}
+/** One flow as reported by dump-flows and FLOW_REMOVED (the flow model's FlowEntryStats). */
+export type FlowStats = FlowEntryStats;
 
 export interface AggregateStats { packetCount: number; byteCount: number; flowCount: number }
 

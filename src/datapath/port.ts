@@ -1,7 +1,7 @@
 // The port-backend contract (OVS netdev_class, smoltcp phy): every way a frame enters or leaves a
 // bridge — memory, pcap, TAP, AF_PACKET, QEMU stream, VXLAN — implements this interface.
-import type { Batch } from './batch.js';
-import type { PacketPool } from './pool.js';
+import type { Batch } from '../packet/batch.js';
+import type { PacketPool } from '../packet/pool.js';
 
 export interface PortBackend {
   /** Backend's device or file name, for logs and errors. */

@@ -2,10 +2,10 @@
 // FIFO, tail drop) the frames of whatever is attached to them (DESIGN "Channels"). A channel is
 // ONE bucket: every port or flow attached to it shares that bucket and, when shaping, its queue.
 // `ChannelRegistry` holds them by name and reconfigures in place, so attachments never go stale.
-import type { Limiter } from '../datapath/limiter.js';
-import type { Batch } from '../datapath/batch.js';
-import { NO_PACKET } from '../datapath/batch.js';
-import type { Packet } from '../datapath/packet.js';
+import type { Limiter } from './limiter.js';
+import type { Batch } from '../packet/batch.js';
+import { NO_PACKET } from '../packet/batch.js';
+import type { Packet } from '../packet/packet.js';
 import { TokenBucket } from './token-bucket.js';
 import { parseRate, parseSize, defaultBurst, formatRate, formatSize } from './units.js';
 import type { Rate, Size } from './units.js';

@@ -1,9 +1,9 @@
 // An OpenFlow 1.3 meter (OFPMT_METER): bands of DROP or DSCP_REMARK, rates in kbit/s or pkt/s,
 // one token bucket per band. Police only: the meter never queues. The agent builds these from
 // METER_MOD and reads the counters for meter stats; the pipeline calls admit() per frame.
-import type { Limiter } from '../datapath/limiter.js';
-import type { Batch } from '../datapath/batch.js';
-import type { Packet } from '../datapath/packet.js';
+import type { Limiter } from './limiter.js';
+import type { Batch } from '../packet/batch.js';
+import type { Packet } from '../packet/packet.js';
 import { TokenBucket } from './token-bucket.js';
 import { FULL_FRAME_BYTES, DEFAULT_BURST_MS } from './units.js';
 

@@ -1,7 +1,7 @@
 // In-place 802.1Q / 802.1ad tag edits on a Packet (push, pop, rewrite VID/PCP). Push moves only the
 // 12 MAC bytes into the headroom and pop moves them back over the tag: the payload never moves.
 // Hot path: no allocation; every edit returns false (frame untouched) when it cannot be done.
-import type { Packet } from '../datapath/packet.js';
+import type { Packet } from '../packet/packet.js';
 import { isVlanTpid, makeTci, VLAN_TAG_LEN } from '../packet/vlan.js';
 
 /** TPIDs push accepts (OpenFlow push_vlan): customer VLAN (802.1Q) and service VLAN (802.1ad). */

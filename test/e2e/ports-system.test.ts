@@ -2,9 +2,9 @@
 // of our own sends, 802.1Q tags restored from auxdata, 64 frames in one native call, a JS relay
 // carrying ping between two namespaces, and link down/up/removal reported through onStatus.
 import { afterAll, afterEach, expect, it } from 'vitest';
-import { Batch, MAX_BURST } from '../../src/datapath/batch.js';
-import { Packet } from '../../src/datapath/packet.js';
-import { PacketPool } from '../../src/datapath/pool.js';
+import { Batch, MAX_BURST } from '../../src/packet/batch.js';
+import { Packet } from '../../src/packet/packet.js';
+import { PacketPool } from '../../src/packet/pool.js';
 import type { PortBackend } from '../../src/datapath/port.js';
 import { SystemPort } from '../../src/datapath/ports/system.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';

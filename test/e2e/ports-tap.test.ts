@@ -3,8 +3,8 @@
 // device's deletion reported through onStatus instead of a throw.
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
-import { Batch } from '../../src/datapath/batch.js';
-import { PacketPool } from '../../src/datapath/pool.js';
+import { Batch } from '../../src/packet/batch.js';
+import { PacketPool } from '../../src/packet/pool.js';
 import type { PortBackend } from '../../src/datapath/port.js';
 import { TapPort } from '../../src/datapath/ports/tap.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';

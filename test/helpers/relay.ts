@@ -2,8 +2,8 @@
 // request builder, a receiver that copies every frame a port delivers (tests only: it allocates),
 // a two-port JS relay (a hub, batch by batch, nothing allocated per frame), a raw-socket 64-byte
 // flooder in Python, and small figure helpers.
-import { Batch, MAX_BURST } from '../../src/datapath/batch.js';
-import type { PacketPool } from '../../src/datapath/pool.js';
+import { Batch, MAX_BURST } from '../../src/packet/batch.js';
+import type { PacketPool } from '../../src/packet/pool.js';
 import type { PortBackend } from '../../src/datapath/port.js';
 import type { NetnsLab } from './netns.js';
 

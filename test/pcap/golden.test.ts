@@ -5,8 +5,8 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/agent/config.js';
-import { replay } from '../../src/agent/replay.js';
-import { compareWithExpected, compareCounters } from '../../src/agent/replay-expect.js';
+import { replay } from '../../src/replay/replay.js';
+import { compareWithExpected, compareCounters } from '../../src/replay/expect.js';
 import { caseInputs } from '../../src/cli/replay.js';
 
 const PCAPS = fileURLToPath(new URL('../../pcaps/', import.meta.url));

@@ -15,11 +15,11 @@ import {
 } from '../../openflow/index.js';
 import type { FlowMod, GroupMod, MeterMod, MultipartRequest, OfpMessage, PacketOut, PortMod, Port, RoleRequest } from '../../openflow/messages.js';
 import type { Bridge, PortConfig } from '../../datapath/bridge.js';
-import type { Packet } from '../../datapath/packet.js';
+import type { Packet } from '../../packet/packet.js';
 import type { FlowStats } from '../../datapath/pipeline.js';
 import type { FlowModCommand } from '../../datapath/pipeline.js';
-import type { GroupSpec } from '../../datapath/flow-types.js';
-import { OFPP as DP_OFPP } from '../../datapath/flow-types.js';
+import type { GroupSpec } from '../../flow/types.js';
+import { OFPP as DP_OFPP } from '../../flow/types.js';
 import { Meter, MeterBandType, MeterConfigError } from '../../qos/meter.js';
 import type { MeterBandSpec } from '../../qos/meter.js';
 import type { ChannelRegistry } from '../../qos/channel.js';
@@ -28,8 +28,9 @@ import type { SessionHost, SessionInfo } from './session.js';
 import { OFPPC_NO_FLOOD, buildReply, portDesc, splitReply } from './stats.js';
 import type { MeterEntry } from './stats.js';
 import {
-  actionsToSpec, bucketsToSpec, flowStatsToOf, instructionsToSpec, matchToSpec, resultToError, specToMatch, splitDuration,
-} from './translate.js';
+  actionsToSpec, bucketsToSpec, flowStatsToOf, instructionsToSpec, matchToSpec, specToMatch, splitDuration,
+} from '../../flow/openflow.js';
+import { resultToError } from './result-error.js';
 
 export interface OpenFlowAgentOptions {
   /** Active connections, "tcp:HOST[:PORT]" (port 6653 by default). */

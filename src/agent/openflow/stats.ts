@@ -10,13 +10,13 @@ import type {
   FlowStatsRequestBody, GroupDesc, GroupStats, MeterConfig, MeterStats, MultipartReply, MultipartReplyBody,
   MultipartRequestBody, Port, PortStats, TableFeatures, TableStats,
 } from '../../openflow/messages.js';
-import { FIELDS } from '../../datapath/flow-types.js';
-import type { FieldName } from '../../datapath/flow-types.js';
+import { FIELDS } from '../../flow/types.js';
+import type { FieldName } from '../../flow/types.js';
 import type { Bridge, PortInfo } from '../../datapath/bridge.js';
 import type { FlowFilter } from '../../datapath/pipeline.js';
 import { MeterBandType } from '../../qos/meter.js';
 import type { Meter } from '../../qos/meter.js';
-import { flowStatsToOf, matchToSpec, specToBuckets, splitDuration } from './translate.js';
+import { flowStatsToOf, matchToSpec, specToBuckets, splitDuration } from '../../flow/openflow.js';
 
 /** Replies above this many bytes are split (OFPMPF_REPLY_MORE). */
 export const MAX_REPLY_BYTES = 64_000;

@@ -2,11 +2,11 @@
 // preallocated slot arrays, a stash of spare packets from the pool, uv_poll readiness driving
 // `onReadable`, and link status (down / gone) reported through `onStatus`, never thrown.
 import os from 'node:os';
-import type { Batch } from '../batch.js';
-import { MAX_BURST } from '../batch.js';
-import { HEADROOM } from '../packet.js';
-import type { Packet } from '../packet.js';
-import type { PacketPool } from '../pool.js';
+import type { Batch } from '../../packet/batch.js';
+import { MAX_BURST } from '../../packet/batch.js';
+import { HEADROOM } from '../../packet/packet.js';
+import type { Packet } from '../../packet/packet.js';
+import type { PacketPool } from '../../packet/pool.js';
 import type { PortBackend } from '../port.js';
 import { native } from '../native/index.js';
 import type { NativeBinding, NativePoller } from '../native/index.js';

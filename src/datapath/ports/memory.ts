@@ -1,10 +1,10 @@
 // In-memory port backend (OVS netdev-dummy, gVisor channel): tests, replay and benches inject frames
 // and read back what the bridge transmitted. For benches, `preload` a ring of frames that recv()
 // cycles through without copying or allocating, and construct with record=false.
-import type { Batch } from '../batch.js';
-import type { PacketPool } from '../pool.js';
+import type { Batch } from '../../packet/batch.js';
+import type { PacketPool } from '../../packet/pool.js';
 import type { PortBackend } from '../port.js';
-import { HEADROOM } from '../packet.js';
+import { HEADROOM } from '../../packet/packet.js';
 
 export interface SentFrame { tsMs: number; frame: Buffer }
 

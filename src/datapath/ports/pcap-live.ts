@@ -23,11 +23,11 @@
 // - cap opens with snaplen 65535, promiscuous, immediate mode (libpcap then uses a TPACKET_V2
 //   mmap ring sized by `bufferBytes`), nonblocking. It reports no link state: no onStatus events.
 import { createRequire } from 'node:module';
-import type { Batch } from '../batch.js';
-import { MAX_BURST, NO_PACKET } from '../batch.js';
-import { HEADROOM } from '../packet.js';
-import type { Packet } from '../packet.js';
-import { PacketPool } from '../pool.js';
+import type { Batch } from '../../packet/batch.js';
+import { MAX_BURST, NO_PACKET } from '../../packet/batch.js';
+import { HEADROOM } from '../../packet/packet.js';
+import type { Packet } from '../../packet/packet.js';
+import { PacketPool } from '../../packet/pool.js';
 import type { PortBackend } from '../port.js';
 import { PortIoCounters } from './io-counters.js';
 import type { PortStatusListener } from './io-counters.js';

@@ -3,9 +3,9 @@
 // Bytes land in one reused accumulation buffer; recv() slices frames out with a small state
 // machine (ws framer style); send() packs a whole batch into one socket write.
 import net from 'node:net';
-import type { Batch } from '../batch.js';
-import { HEADROOM } from '../packet.js';
-import type { PacketPool } from '../pool.js';
+import type { Batch } from '../../packet/batch.js';
+import { HEADROOM } from '../../packet/packet.js';
+import type { PacketPool } from '../../packet/pool.js';
 import type { PortBackend } from '../port.js';
 import { PortIoCounters } from './io-counters.js';
 import type { PortStatusListener } from './io-counters.js';

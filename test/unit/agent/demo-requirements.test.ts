@@ -1,7 +1,7 @@
 // Unit: the `sluice demo` "what is missing" check with injected probes (the non-root path cannot
 // be exercised as root), and the one- or two-line message that points to the rootless replay case.
 import { describe, expect, it } from 'vitest';
-import { missingRequirements, requirementsMessage, REPLAY_HINT, type DemoProbes } from '../../../src/agent/demo.js';
+import { missingRequirements, requirementsMessage, REPLAY_HINT, type DemoProbes } from '../../../src/demo/lab.js';
 
 const ready: DemoProbes = { platform: 'linux', uid: 0, tun: () => true, has: () => true };
 

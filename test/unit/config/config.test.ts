@@ -3,7 +3,7 @@ import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, loadConfig, saveConfig, ConfigError } from '../../../src/agent/config.js';
-import { OFPP } from '../../../src/datapath/flow-types.js';
+import { OFPP } from '../../../src/flow/types.js';
 
 const FULL = `
 bridges:

@@ -2,7 +2,7 @@
 // actions (FLOOD/ALL/IN_PORT, push/pop VLAN, set_field, goto + metadata, action-set order), table
 // miss, flow-cache invalidation, counters, timeouts through traffic, runts, and pool accounting.
 import { describe, it, expect } from 'vitest';
-import { FlowFlags, RemovedReason } from '../../../src/datapath/flow-types.js';
+import { FlowFlags, RemovedReason } from '../../../src/flow/types.js';
 import { FlowModResult } from '../../../src/datapath/results.js';
 import { flow, out, apply, IP, UDP, MAC, BCAST, udpFrame, makeBridge, send, OFPP } from './helpers.js';
 

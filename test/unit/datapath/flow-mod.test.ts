@@ -3,7 +3,7 @@
 import { describe, it, expect } from 'vitest';
 import { Pipeline } from '../../../src/datapath/pipeline.js';
 import { FlowModResult } from '../../../src/datapath/results.js';
-import { FlowFlags, RemovedReason, GroupType } from '../../../src/datapath/flow-types.js';
+import { FlowFlags, RemovedReason, GroupType } from '../../../src/flow/types.js';
 import { FlowKey, K } from '../../../src/packet/flow-key.js';
 import { flow, out, apply, IP, FakeLimiter } from './helpers.js';
 

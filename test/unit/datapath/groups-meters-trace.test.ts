@@ -1,7 +1,7 @@
 // Groups of each type, meters and channels (fake Limiters), port config bits, and trace output.
 import { describe, it, expect } from 'vitest';
-import { GroupType } from '../../../src/datapath/flow-types.js';
-import type { Bucket } from '../../../src/datapath/flow-types.js';
+import { GroupType } from '../../../src/flow/types.js';
+import type { Bucket } from '../../../src/flow/types.js';
 import { formatTrace } from '../../../src/datapath/trace.js';
 import { flow, out, apply, UDP, udpFrame, makeBridge, send, FakeLimiter, OFPP, MAC } from './helpers.js';
 

@@ -1,15 +1,15 @@
 // Shared helpers for the datapath tests: flow specs, frames, a fake Limiter and a bridge with memory ports.
 import { buildFrame } from '../../../src/packet/build.js';
 import type { FrameSpec } from '../../../src/packet/build.js';
-import type { Action, FlowSpec, Instructions, MatchSpec } from '../../../src/datapath/flow-types.js';
-import { OFPP } from '../../../src/datapath/flow-types.js';
-import type { Limiter } from '../../../src/datapath/limiter.js';
-import type { Packet } from '../../../src/datapath/packet.js';
-import type { Batch } from '../../../src/datapath/batch.js';
+import type { Action, FlowSpec, Instructions, MatchSpec } from '../../../src/flow/types.js';
+import { OFPP } from '../../../src/flow/types.js';
+import type { Limiter } from '../../../src/qos/limiter.js';
+import type { Packet } from '../../../src/packet/packet.js';
+import type { Batch } from '../../../src/packet/batch.js';
 import { Bridge } from '../../../src/datapath/bridge.js';
 import type { BridgeOptions } from '../../../src/datapath/bridge.js';
 import { MemoryPort } from '../../../src/datapath/ports/memory.js';
-import { PacketPool } from '../../../src/datapath/pool.js';
+import { PacketPool } from '../../../src/packet/pool.js';
 import type { VlanPortConfig } from '../../../src/vlan/port-mode.js';
 
 export function flow(p: Partial<FlowSpec> & { match?: MatchSpec; instructions?: Instructions }): FlowSpec {

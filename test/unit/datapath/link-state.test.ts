@@ -1,7 +1,7 @@
 // Operational link state (Bridge.setPortLinkState) and the PACKET_IN reason of table-miss entries.
 import { describe, expect, it } from 'vitest';
 import { makeBridge, send, flow, apply, out, udpFrame, BCAST, OFPP } from './helpers.js';
-import { GroupType } from '../../../src/datapath/flow-types.js';
+import { GroupType } from '../../../src/flow/types.js';
 
 const counts = (s: Buffer[][]): number[] => s.map((x) => x.length);
 

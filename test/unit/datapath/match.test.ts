@@ -2,7 +2,7 @@
 import { describe, it, expect } from 'vitest';
 import { compileMatch, matchKey, matchesEqual, matchesOverlap, matchCovers } from '../../../src/datapath/match.js';
 import { FlowKey, K, VID_PRESENT } from '../../../src/packet/flow-key.js';
-import type { MatchSpec } from '../../../src/datapath/flow-types.js';
+import type { MatchSpec } from '../../../src/flow/types.js';
 
 const key = new FlowKey();
 function k(set: Partial<Record<keyof typeof K, number>>): Uint32Array {

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
-import { parseFlow, parseFlowFilter, formatFlow, formatMatch, formatActions, parseGroup, formatGroup, FlowSyntaxError, parseIpv6, formatIpv6, DEFAULT_PRIORITY } from '../../../src/datapath/flow-syntax.js';
-import { OFPP, FlowFlags, GroupType, OFPG_ANY } from '../../../src/datapath/flow-types.js';
+import { parseFlow, parseFlowFilter, formatFlow, formatMatch, formatActions, parseGroup, formatGroup, FlowSyntaxError, parseIpv6, formatIpv6, DEFAULT_PRIORITY } from '../../../src/flow/syntax.js';
+import { OFPP, FlowFlags, GroupType, OFPG_ANY } from '../../../src/flow/types.js';
 
 describe('parseFlow', () => {
   it('reads a simple NORMAL flow with defaults', () => {

@@ -5,7 +5,7 @@ import { buildFrame } from '../../../src/packet/build.js';
 import type { FrameSpec } from '../../../src/packet/build.js';
 import { extractFlowKey } from '../../../src/packet/extract.js';
 import { FlowKey, K, VID_PRESENT } from '../../../src/packet/flow-key.js';
-import { Packet } from '../../../src/datapath/packet.js';
+import { Packet } from '../../../src/packet/packet.js';
 import { Normal, NormalDecision } from '../../../src/datapath/normal.js';
 import { applyEgressVlan } from '../../../src/vlan/tag.js';
 

@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Channel, ChannelRegistry, resolveChannelSpec, formatChannelSpec } from '../../../src/qos/channel.js';
-import { Packet } from '../../../src/datapath/packet.js';
-import { Batch } from '../../../src/datapath/batch.js';
+import { Packet } from '../../../src/packet/packet.js';
+import { Batch } from '../../../src/packet/batch.js';
 
 function pkt(len: number): Packet { const p = new Packet(2048); p.len = len; return p; }
 

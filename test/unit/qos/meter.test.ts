@@ -1,7 +1,7 @@
 import { describe, it, expect } from 'vitest';
 import { Meter, MeterFlags, MeterBandType, MeterConfigError } from '../../../src/qos/meter.js';
-import { Batch } from '../../../src/datapath/batch.js';
-import { Packet } from '../../../src/datapath/packet.js';
+import { Batch } from '../../../src/packet/batch.js';
+import { Packet } from '../../../src/packet/packet.js';
 
 const { KBPS, PKTPS, BURST, STATS } = MeterFlags;
 const DROP = MeterBandType.DROP, REMARK = MeterBandType.DSCP_REMARK;

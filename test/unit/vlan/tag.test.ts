@@ -1,7 +1,7 @@
 // 802.1Q tag edits on a Packet: construct tests into a buffer pre-filled with 0xa5 (so stray or
 // forgotten bytes show), push/pop round trips, and every edit refusing frames it cannot handle.
 import { describe, it, expect } from 'vitest';
-import { Packet, HEADROOM } from '../../../src/datapath/packet.js';
+import { Packet, HEADROOM } from '../../../src/packet/packet.js';
 import {
   pushVlan, popVlan, setVlanVid, setVlanPcp, applyEgressVlan, outerTci, isTagged,
   TPID_8021Q, TPID_8021AD,

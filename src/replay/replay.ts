@@ -3,8 +3,8 @@
 // injected on their port, and the clock is the captures' own, so token buckets are deterministic.
 import { readCaptureFile, tsMsOf, PcapWriter, type CaptureRecord } from '../packet/capture.js';
 import { MemoryPort } from '../datapath/ports/memory.js';
-import type { SluiceConfig } from './config.js';
-import { buildSwitch, pickBridge, type BuiltSwitch } from './build.js';
+import type { SluiceConfig } from '../agent/config.js';
+import { buildSwitch, pickBridge, type BuiltSwitch } from '../agent/build.js';
 
 /** Ethernet, the only link type a port carries (pcap LINKTYPE_ETHERNET). */
 const LINKTYPE_ETHERNET = 1;

@@ -1,8 +1,8 @@
 // What the datapath asks of a rate limiter (a channel or an OpenFlow meter). The datapath only
 // calls this interface; src/qos implements it with token buckets. Time is always passed in, so
 // replay on capture timestamps is deterministic.
-import type { Packet } from './packet.js';
-import type { Batch } from './batch.js';
+import type { Packet } from '../packet/packet.js';
+import type { Batch } from '../packet/batch.js';
 
 export interface Limiter {
   /** true: excess is queued (shaping); false: excess is dropped (policing). */

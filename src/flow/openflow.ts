@@ -1,19 +1,15 @@
-// Translation between the OpenFlow codec's values (src/openflow) and the datapath's flow model
-// (src/datapath/flow-types.ts): matches, actions, instructions, buckets, flow stats, and the
-// mapping of the datapath's FlowModResult codes to the OFPET/code pair the spec names.
-// Cold path only (control messages); everything that cannot be represented throws OfpError.
+// Translation between the OpenFlow codec's values (src/openflow) and the flow model (./types.ts):
+// matches, actions, instructions, buckets and flow stats, used by the switch's agent and by the
+// controller alike. Cold path only (control messages); what cannot be represented throws OfpError.
 import {
-  OFPBAC, OFPBIC, OFPBMC, OFPET, OFPFMFC, OFPGMFC, OFPMMFC, OfpError,
-} from '../../openflow/index.js';
+  OFPBAC, OFPBIC, OFPBMC, OFPET, OfpError,
+} from '../openflow/index.js';
 import type {
   Action as OfAction, Instruction as OfInstruction, Match as OfMatch, OxmEntry,
-} from '../../openflow/index.js';
-import type { Bucket as OfBucket, FlowStats as OfFlowStats } from '../../openflow/messages.js';
-import { FIELDS, OFPP } from '../../datapath/flow-types.js';
-import type { Action, Bucket, FieldName, Instructions, MatchSpec } from '../../datapath/flow-types.js';
-import type { FlowStats } from '../../datapath/pipeline.js';
-import { FlowModResult } from '../../datapath/results.js';
-import type { FlowModResultCode } from '../../datapath/results.js';
+} from '../openflow/index.js';
+import type { Bucket as OfBucket, FlowStats as OfFlowStats } from '../openflow/messages.js';
+import { FIELDS, OFPP } from './types.js';
+import type { Action, Bucket, FieldName, FlowEntryStats, Instructions, MatchSpec } from './types.js';
 
 const isDatapathField = (f: string): f is FieldName => Object.prototype.hasOwnProperty.call(FIELDS, f);
 
@@ -129,7 +125,7 @@ export function splitDuration(s: number): [number, number] {
   return [sec >>> 0, Math.min(999_999_999, Math.max(0, Math.round((s - sec) * 1e9)))];
 }
 
-export function flowStatsToOf(f: FlowStats): OfFlowStats {
+export function flowStatsToOf(f: FlowEntryStats): OfFlowStats {
   const [durationSec, durationNsec] = splitDuration(f.durationS);
   return {
     tableId: f.tableId, durationSec, durationNsec, priority: f.priority, idleTimeout: f.idleTimeoutS,
@@ -138,36 +134,3 @@ export function flowStatsToOf(f: FlowStats): OfFlowStats {
   };
 }
 
-/** Where a FlowModResult came from: decides e.g. UnknownGroup -> OFPBAC vs OFPGMFC. */
-export type ResultContext = 'flow_mod' | 'group_mod' | 'group_modify' | 'packet_out';
-
-/** The OFPET/code for a datapath result code (Ok returns null). */
-/** (Module level, not a closure per call: resultToError runs once per FLOW_MOD, Ok included.) */
-const e = (type: number, c: number, what: string): OfpError => new OfpError(type, c, what);
-
-export function resultToError(code: FlowModResultCode, ctx: ResultContext, gotoTableBad = false): OfpError | null {
-  if (code === FlowModResult.Ok) return null;
-  switch (code) {
-    case FlowModResult.Overlap: return e(OFPET.FLOW_MOD_FAILED, OFPFMFC.OVERLAP, 'Flow overlaps an existing flow');
-    case FlowModResult.BadTableId:
-      return gotoTableBad ? e(OFPET.BAD_INSTRUCTION, OFPBIC.BAD_TABLE_ID, 'goto_table to a bad table id') : e(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_TABLE_ID, 'Bad table id');
-    case FlowModResult.BadMatch: return e(OFPET.BAD_MATCH, OFPBMC.BAD_VALUE, 'Match cannot be compiled');
-    case FlowModResult.BadInstruction: return e(OFPET.BAD_INSTRUCTION, OFPBIC.UNSUP_INST, 'Bad instruction');
-    case FlowModResult.BadAction: return e(OFPET.BAD_ACTION, OFPBAC.BAD_ARGUMENT, 'Bad action argument');
-    case FlowModResult.UnknownGroup:
-      return ctx === 'group_modify' ? e(OFPET.GROUP_MOD_FAILED, OFPGMFC.UNKNOWN_GROUP, 'Unknown group') : e(OFPET.BAD_ACTION, OFPBAC.BAD_OUT_GROUP, 'Action refers to an unknown group');
-    case FlowModResult.UnknownMeter: return e(OFPET.METER_MOD_FAILED, OFPMMFC.UNKNOWN_METER, 'Meter instruction refers to an unknown meter');
-    case FlowModResult.BadOutPort: return e(OFPET.BAD_ACTION, OFPBAC.BAD_OUT_PORT, 'Output to a bad port');
-    case FlowModResult.Unsupported: return e(OFPET.BAD_ACTION, OFPBAC.BAD_TYPE, 'Action or instruction not supported');
-    case FlowModResult.BadCommand:
-      return ctx === 'flow_mod' ? e(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_COMMAND, 'Bad flow_mod command') : e(OFPET.GROUP_MOD_FAILED, OFPGMFC.BAD_COMMAND, 'Bad group_mod command');
-    case FlowModResult.BadTimeout: return e(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_TIMEOUT, 'Bad timeout');
-    case FlowModResult.GroupExists: return e(OFPET.GROUP_MOD_FAILED, OFPGMFC.GROUP_EXISTS, 'Group exists');
-    case FlowModResult.BadGroupType: return e(OFPET.GROUP_MOD_FAILED, OFPGMFC.BAD_TYPE, 'Bad group type or id');
-    case FlowModResult.BadBucket: return e(OFPET.GROUP_MOD_FAILED, OFPGMFC.BAD_BUCKET, 'Bad bucket');
-    case FlowModResult.GroupLoop: return e(OFPET.GROUP_MOD_FAILED, OFPGMFC.LOOP, 'Group chain loops');
-    case FlowModResult.BadPriority: return e(OFPET.FLOW_MOD_FAILED, OFPFMFC.UNKNOWN, 'Bad priority');
-    case FlowModResult.TableFull: return e(OFPET.FLOW_MOD_FAILED, OFPFMFC.TABLE_FULL, 'Table full');
-    default: return e(OFPET.FLOW_MOD_FAILED, OFPFMFC.UNKNOWN, `Datapath result ${String(code)}`);
-  }
-}

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import { SwitchDaemon, type PortView } from './daemon.js';
+import { SwitchDaemon, type PortView } from '../agent/daemon.js';
 
 // ------------------------------------------------------------------ requirements
 

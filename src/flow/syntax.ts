@@ -2,8 +2,8 @@
 // dump-flows filters, add-group text, and dump-flows style output. Users paste what they know from
 // ovs-ofctl(8)/ovs-fields(7); Open vSwitch extensions (resubmit, learn, ct, load, move, NXM
 // registers) are refused with a message naming them. Errors: one line naming the bad token.
-import { FIELDS, OFPP, OFPG_ANY, OFPCML_NO_BUFFER, FlowFlags, GroupType } from './flow-types.js';
-import type { FieldName, FieldMatch, MatchSpec, Action, Instructions, FlowSpec, GroupSpec, Bucket } from './flow-types.js';
+import { FIELDS, OFPP, OFPG_ANY, OFPCML_NO_BUFFER, FlowFlags, GroupType } from './types.js';
+import type { FieldName, FieldMatch, MatchSpec, Action, Instructions, FlowSpec, GroupSpec, Bucket } from './types.js';
 import { parseMac, formatMac, parseIpv4, formatIpv4 } from '../packet/flow-key.js';
 
 export class FlowSyntaxError extends Error {

@@ -122,3 +122,21 @@ export interface GroupSpec { groupId: number; type: (typeof GroupType)[keyof typ
 
 /** Why a flow entry left its table (OFPRR_*). */
 export const RemovedReason = { IDLE_TIMEOUT: 0, HARD_TIMEOUT: 1, DELETE: 2, GROUP_DELETE: 3, METER_DELETE: 4 } as const;
+
+/** One flow as reported by dump-flows and FLOW_REMOVED. */
+export interface FlowEntryStats {
+  tableId: number;
+  priority: number;
+  cookie: bigint;
+  match: MatchSpec;
+  instructions: Instructions;
+  spec: FlowSpec;
+  flags: number;
+  idleTimeoutS: number;
+  hardTimeoutS: number;
+  packetCount: number;
+  byteCount: number;
+  durationS: number;
+  idleAgeS: number;
+}
+
