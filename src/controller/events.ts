@@ -1,0 +1,44 @@
+// What the controller tells the world as it happens: one typed event union, emitted on the
+// controller's EventEmitter as 'event' and served as server-sent events on GET /events.
+// A bounded ring keeps the recent past so a client that (re)connects can catch up.
+import { EventEmitter } from 'node:events';
+import type { IntentDiff } from './intent.js';
+
+export type ControllerEvent =
+  | { type: 'switch-up'; switch: string; dpid: string }
+  | { type: 'switch-down'; switch: string; dpid: string; reason: string }
+  | { type: 'port-status'; switch: string; port: string; portNo: number; reason: 'add' | 'delete' | 'modify'; up: boolean }
+  | { type: 'mac-learned'; switch: string; network: string; mac: string; port: string }
+  | { type: 'mac-moved'; switch: string; network: string; mac: string; port: string; from: string }
+  | { type: 'mac-aged'; switch: string; network: string; mac: string; port: string }
+  | { type: 'link-up'; a: string; b: string }
+  | { type: 'link-down'; a: string; b: string }
+  | { type: 'channel-changed'; channel: string; rate: string; burst?: string }
+  | { type: 'intent-changed'; diff: IntentDiff }
+  | { type: 'reconcile-done'; switch: string; flowMods: number; groupMods: number; meterMods: number; errors: number; ms: number };
+
+/** An event as delivered: a sequence number (the SSE id) and the time it happened. */
+export type StampedEvent = ControllerEvent & { seq: number; at: string };
+
+export class EventHub extends EventEmitter {
+  private seq = 0;
+  private readonly recent: StampedEvent[] = [];
+
+  constructor(private readonly keep = 1000) {
+    super();
+    this.setMaxListeners(0);   // one listener per SSE client
+  }
+
+  emitEvent(ev: ControllerEvent): StampedEvent {
+    const stamped = { ...ev, seq: ++this.seq, at: new Date().toISOString() } as StampedEvent;
+    this.recent.push(stamped);
+    if (this.recent.length > this.keep) this.recent.shift();
+    this.emit('event', stamped);
+    return stamped;
+  }
+
+  /** Events after sequence number `seq` still held (for SSE Last-Event-ID). */
+  since(seq: number): StampedEvent[] {
+    return this.recent.filter((e) => e.seq > seq);
+  }
+}
