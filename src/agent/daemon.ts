@@ -405,9 +405,16 @@ export class SwitchDaemon {
     });
   }
 
+  /** A bridge with OpenFlow controllers configured has its channels set there, not on its socket: 409. */
+  private refuseIfManaged(channel: string): void {
+    const ctl = this.bridgeConfig.controllers;
+    if (ctl.length > 0) throw new ApiError(409, `bridge ${this.bridgeName} is managed by the controller at ${ctl.join(', ')}: change channel "${channel}" there (sluice channel ... --controller URL), not on the switch`);
+  }
+
   /** PUT /channels/:name { rate, burst?, mode?, queue? }: create, or reconfigure in place (tokens kept). */
   setChannel(name: string, body: unknown): Promise<ChannelView> {
     return this.serial(async () => {
+      this.refuseIfManaged(name);
       const b = asObject(body);
       for (const k of Object.keys(b)) if (!['rate', 'burst', 'mode', 'queue'].includes(k)) throw new ApiError(400, `unknown channel field "${k}" (rate, burst, mode, queue)`);
       const old = this.config.channels[name];
@@ -430,6 +437,7 @@ export class SwitchDaemon {
 
   deleteChannel(name: string): Promise<void> {
     return this.serial(async () => {
+      this.refuseIfManaged(name);
       if (!this.config.channels[name]) throw new ApiError(404, `no channel "${name}" (channels: ${Object.keys(this.config.channels).join(', ') || 'none'})`);
       const users: string[] = [];
       for (const bc of Object.values(this.config.bridges)) for (const p of Object.values(bc.ports)) if (p.channel === name || p.egressChannel === name) users.push(p.name);

@@ -1,63 +1,177 @@
-// `sluice channel set|list|del`: bandwidth channels of a running switch. `set` creates a channel
-// or reconfigures it in place (atomic, tokens kept), so attached ports see the change at once.
+// `sluice channel create|set|assign|unassign|list|delete`: bandwidth channels. They talk to the
+// controller (its intent: one channel = one total rate over all its attachments), unless --socket or
+// --bridge names a switch on this host: then they change that switch's own channels, live (tokens
+// kept), as the switch's management socket does. The two never mix in one command.
+import { readdirSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
-import type { ChannelView } from '../agent/daemon.js';
+import type { ChannelView as SwitchChannelView, PortView } from '../agent/daemon.js';
+import { SOCKET_DIR } from '../agent/mgmt-server.js';
+import type { ChannelView, ReconcileSummary } from '../controller/controller.js';
+import type { Attachment } from '../controller/intent.js';
+import { attachmentPath, controllerClient, parseSwitchPort, resolveControllerUrl, withControllerOptions } from './controller-client.js';
+import type { ControllerArgs, ControllerClient } from './controller-client.js';
 import { UsageError } from './errors.js';
+import { reconciledText } from './net.js';
 import { client, human, out, outJson, table, withClientOptions } from './switch-client.js';
 import type { ClientArgs } from './switch-client.js';
 
-interface SetArgs extends ClientArgs { name: string; rate?: string; burst?: string; mode?: string; queue?: number }
+type Args = ClientArgs & ControllerArgs;
+interface SetArgs extends Args { name: string; rate?: string; burst?: string; mode?: string; queue?: number }
+interface AssignArgs extends Args { name: string; target: string }
 
-const set: CommandModule<ClientArgs, SetArgs> = {
-  command: 'set <name>',
-  describe: 'Create or change a channel (rate in bit/kbit/mbit/gbit or pps/kpps)',
-  builder: (y) => y
-    .positional('name', { type: 'string', demandOption: true })
-    .option('rate', { type: 'string', describe: 'e.g. 200mbit, 10kpps' })
-    .option('burst', { type: 'string', describe: 'e.g. 64kb, 100pkt (default: 10 ms of the rate)' })
-    .option('mode', { choices: ['police', 'shape'], describe: 'drop the excess (police) or queue it (shape)' })
-    .option('queue', { type: 'number', describe: 'shaping queue limit, packets' }) as Argv<SetArgs>,
+/** True when the command is for this host's switch (--socket/--bridge), false for the controller. */
+function isLocal(a: Args): boolean {
+  const local = a.socket !== undefined || a.bridge !== undefined;
+  if (local && (a.controller !== undefined || a['token-file'] !== undefined)) {
+    throw new UsageError('give either --socket/--bridge (this host\'s switch) or --controller/--token-file (the controller), not both');
+  }
+  return local;
+}
+
+/** The controller's client; if it cannot be reached and a switch runs here, say how to reach that. */
+function ctl(a: Args): ControllerClient {
+  const c = controllerClient(a);
+  let socks: string[] = [];
+  try { socks = readdirSync(SOCKET_DIR).filter((f) => f.endsWith('.sock')); } catch { /* no switch here */ }
+  if (!resolveControllerUrl(a).explicit && socks.length > 0) c.unreachableHint = `; for the channels of this host's switch add --bridge ${socks[0]!.replace(/\.sock$/, '')} or --socket PATH`;
+  return c;
+}
+
+function switchOnly(a: SetArgs): void {
+  if (a.mode !== undefined || a.queue !== undefined) throw new UsageError('--mode and --queue are options of a switch\'s own channels: add --bridge BR or --socket PATH');
+}
+
+function switchBody(a: SetArgs): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const k of ['rate', 'burst', 'mode', 'queue'] as const) if (a[k] !== undefined) body[k] = a[k];
+  return body;
+}
+
+function printSwitchChannel(a: Args, r: { channel: SwitchChannelView }): void {
+  if (a.json) outJson(r);
+  else out(`channel ${r.channel.name}: ${r.channel.rate}${r.channel.burst ? ` burst ${r.channel.burst}` : ''} ${r.channel.mode}${r.channel.attached.length ? ` (on ${r.channel.attached.join(', ')})` : ''}`);
+}
+
+function printChannel(a: Args, r: { channel: ChannelView; reconciled: ReconcileSummary[] }, verb: string): void {
+  if (a.json) outJson(r);
+  else out(`channel ${r.channel.name} ${verb}: ${r.channel.rate}${r.channel.burst ? ` burst ${r.channel.burst}` : ''}, meter ${r.channel.meterId}, ${r.channel.attachments} attachment(s)${reconciledText(r.reconciled)}`);
+}
+
+const rateOptions = <T>(y: Argv<T>): Argv<T> => y
+  .option('rate', { type: 'string', describe: 'e.g. 200mbit, 10kpps' })
+  .option('burst', { type: 'string', describe: 'e.g. 64kb, 100pkt (default: 10 ms of the rate)' })
+  .option('mode', { choices: ['police', 'shape'], describe: 'switch-local: drop the excess (police) or queue it (shape)' })
+  .option('queue', { type: 'number', describe: 'switch-local: shaping queue limit, packets' }) as Argv<T>;
+
+const create: CommandModule<Args, SetArgs> = {
+  command: 'create <name>',
+  describe: 'Create a channel (rate in bit/kbit/mbit/gbit or pps/kpps)',
+  builder: (y) => rateOptions(y.positional('name', { type: 'string', demandOption: true })) as Argv<SetArgs>,
   handler: async (a) => {
-    const body: Record<string, unknown> = {};
-    for (const k of ['rate', 'burst', 'mode', 'queue'] as const) if (a[k] !== undefined) body[k] = a[k];
-    if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate (and/or --burst, --mode, --queue)');
-    const r = await client(a).put<{ channel: ChannelView }>(`/channels/${encodeURIComponent(a.name)}`, body);
-    if (a.json) outJson(r);
-    else out(`channel ${r.channel.name}: ${r.channel.rate}${r.channel.burst ? ` burst ${r.channel.burst}` : ''} ${r.channel.mode}${r.channel.attached.length ? ` (on ${r.channel.attached.join(', ')})` : ''}`);
+    if (a.rate === undefined) throw new UsageError('channel create needs --rate (e.g. 50mbit)');
+    if (isLocal(a)) {
+      const c = client(a);
+      const have = await c.get<{ channels: SwitchChannelView[] }>('/channels');
+      if (have.channels.some((x) => x.name === a.name)) throw Object.assign(new Error(`channel "${a.name}" already exists on the switch; change it with: sluice channel set ${a.name} ...`), { code: 'SW_ERR_CONFLICT' });
+      printSwitchChannel(a, await c.put<{ channel: SwitchChannelView }>(`/channels/${encodeURIComponent(a.name)}`, switchBody(a)));
+      return;
+    }
+    switchOnly(a);
+    const body: Record<string, unknown> = { name: a.name, rate: a.rate };
+    if (a.burst !== undefined) body.burst = a.burst;
+    printChannel(a, await ctl(a).post('/v1/channels', body), 'created');
   },
 };
 
-const list: CommandModule<ClientArgs, ClientArgs> = {
+const set: CommandModule<Args, SetArgs> = {
+  command: 'set <name>',
+  describe: 'Change a channel\'s rate or burst (live: the next frame sees it); on a switch, also creates',
+  builder: (y) => rateOptions(y.positional('name', { type: 'string', demandOption: true })) as Argv<SetArgs>,
+  handler: async (a) => {
+    if (isLocal(a)) {
+      const body = switchBody(a);
+      if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate (and/or --burst, --mode, --queue)');
+      printSwitchChannel(a, await client(a).put<{ channel: SwitchChannelView }>(`/channels/${encodeURIComponent(a.name)}`, body));
+      return;
+    }
+    switchOnly(a);
+    const body: Record<string, unknown> = {};
+    if (a.rate !== undefined) body.rate = a.rate;
+    if (a.burst !== undefined) body.burst = a.burst;
+    if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate and/or --burst');
+    printChannel(a, await ctl(a).patch(`/v1/channels/${encodeURIComponent(a.name)}`, body), 'changed');
+  },
+};
+
+async function assignTo(a: Args, channel: string | null, target: string): Promise<void> {
+  if (isLocal(a)) {
+    if (target.includes(':')) throw new UsageError(`"${target}": on a switch, name the port alone (SWITCH:PORT is for the controller)`);
+    const r = await client(a).patch<{ port: PortView }>(`/ports/${encodeURIComponent(target)}`, { channel });
+    if (a.json) outJson(r); else out(`port ${r.port.name}: channel ${r.port.channel ?? '-'}`);
+    return;
+  }
+  const t = parseSwitchPort(target);
+  const r = await ctl(a).put<{ attachment: Attachment; reconciled: ReconcileSummary[] }>(`${attachmentPath(t.switch, t.port)}/channel`, { channel });
+  if (a.json) outJson(r); else out(`${t.switch}:${t.port}: channel ${r.attachment.channel ?? '-'}${reconciledText(r.reconciled)}`);
+}
+
+const assign: CommandModule<Args, AssignArgs> = {
+  command: 'assign <name> <target>',
+  describe: 'Move an attachment (SWITCH:PORT; on a switch: PORT) to a channel, live',
+  builder: (y) => y.positional('name', { type: 'string', demandOption: true })
+    .positional('target', { type: 'string', demandOption: true, describe: 'SWITCH:PORT (controller) or PORT (--socket/--bridge)' }) as Argv<AssignArgs>,
+  handler: (a) => assignTo(a, a.name, a.target),
+};
+
+const unassign: CommandModule<Args, Args & { target: string }> = {
+  command: 'unassign <target>',
+  describe: 'Take an attachment (SWITCH:PORT; on a switch: PORT) off its channel',
+  builder: (y) => y.positional('target', { type: 'string', demandOption: true }) as Argv<Args & { target: string }>,
+  handler: (a) => assignTo(a, null, a.target),
+};
+
+const list: CommandModule<Args, Args> = {
   command: 'list',
   aliases: ['ls', 'show'],
-  describe: 'List channels, their attachments and counters',
+  describe: 'List channels: the controller\'s with their per-switch shares, or a switch\'s with counters',
   handler: async (a) => {
-    const r = await client(a).get<{ channels: ChannelView[] }>('/channels');
+    if (isLocal(a)) {
+      const r = await client(a).get<{ channels: SwitchChannelView[] }>('/channels');
+      if (a.json) { outJson(r); return; }
+      out(table(['channel', 'rate', 'burst', 'mode', 'attached to', 'passed', 'dropped', 'queued'],
+        r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.mode, c.attached.join(', ') || '-',
+          `${c.passedPackets} pkts / ${human(c.passedBytes)}B`, `${c.droppedPackets} pkts / ${human(c.droppedBytes)}B`, c.queued])));
+      return;
+    }
+    const r = await ctl(a).get<{ channels: ChannelView[] }>('/v1/channels');
     if (a.json) { outJson(r); return; }
-    out(table(['channel', 'rate', 'burst', 'mode', 'attached to', 'passed', 'dropped', 'queued'],
-      r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.mode, c.attached.join(', ') || '-',
-        `${c.passedPackets} pkts / ${human(c.passedBytes)}B`, `${c.droppedPackets} pkts / ${human(c.droppedBytes)}B`, c.queued])));
+    out(table(['channel', 'rate', 'burst', 'meter', 'attachments', 'share per switch'],
+      r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.meterId, c.attachments,
+        c.shares.map((s) => `${s.switch} ${s.rate}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
   },
 };
 
-const del: CommandModule<ClientArgs, ClientArgs & { name: string }> = {
-  command: 'del <name>',
-  aliases: ['rm'],
-  describe: 'Delete a channel (refused while a port uses it)',
-  builder: (y) => y.positional('name', { type: 'string', demandOption: true }) as Argv<ClientArgs & { name: string }>,
+const del: CommandModule<Args, Args & { name: string }> = {
+  command: 'delete <name>',
+  aliases: ['del', 'rm'],
+  describe: 'Delete a channel (refused while an attachment or port uses it)',
+  builder: (y) => y.positional('name', { type: 'string', demandOption: true }) as Argv<Args & { name: string }>,
   handler: async (a) => {
-    const r = await client(a).delete(`/channels/${encodeURIComponent(a.name)}`);
-    if (a.json) outJson(r); else out(`channel ${a.name} deleted`);
+    const r = isLocal(a)
+      ? await client(a).delete(`/channels/${encodeURIComponent(a.name)}`)
+      : await ctl(a).delete<{ deleted: string; reconciled: ReconcileSummary[] }>(`/v1/channels/${encodeURIComponent(a.name)}`);
+    if (a.json) outJson(r); else out(`channel ${a.name} deleted${reconciledText((r as { reconciled?: ReconcileSummary[] }).reconciled)}`);
   },
 };
 
-export const channelCommand: CommandModule<object, ClientArgs> = {
+export const channelCommand: CommandModule<object, Args> = {
   command: 'channel <command>',
-  describe: 'Bandwidth channels of a running switch: set, list, del',
-  builder: (y) => withClientOptions(y)
-    .command(set).command(list).command(del)
-    .demandCommand(1, 'Name a channel command: set, list, del.')
-    .example('$0 channel set gold --rate 200mbit --burst 64kb', '')
-    .example('$0 channel set gold --rate 5mbit', 'takes effect on the next frame'),
+  describe: 'Bandwidth channels: the controller\'s, or with --socket/--bridge this host\'s switch\'s',
+  builder: (y) => withControllerOptions(withClientOptions(y))
+    .command(create).command(set).command(assign).command(unassign).command(list).command(del)
+    .demandCommand(1, 'Name a channel command: create, set, assign, unassign, list, delete.')
+    .example('$0 channel create gold --rate 50mbit --burst 64kb', 'the controller\'s channel (all its attachments share 50 Mbit/s)')
+    .example('$0 channel assign gold host1/br0:vm1', 'move an attachment onto it, live')
+    .example('$0 channel set gold --rate 5mbit --bridge br0', 'this host\'s switch\'s own channel'),
   handler: () => undefined,
 };

@@ -14,6 +14,13 @@ import { channelCommand } from './channel.js';
 import { flowsCommand } from './flows.js';
 import { configCommand } from './config-cmd.js';
 import { demoCommand } from './demo.js';
+import { controllerCommand } from './controller.js';
+import { netCommand } from './net.js';
+import { attachCommand, detachCommand } from './attach.js';
+import { switchesCommand, topologyCommand, reconcileCommand } from './switches.js';
+import { applyCommand } from './apply.js';
+import { eventsCommand } from './events.js';
+import { ControllerError } from './controller-client.js';
 
 export function buildCli(argv: string[]): Argv {
   return yargs(argv)
@@ -30,6 +37,15 @@ export function buildCli(argv: string[]): Argv {
     .command(flowsCommand)
     .command(configCommand)
     .command(demoCommand)
+    .command(controllerCommand)
+    .command(netCommand)
+    .command(attachCommand)
+    .command(detachCommand)
+    .command(switchesCommand)
+    .command(topologyCommand)
+    .command(reconcileCommand)
+    .command(applyCommand)
+    .command(eventsCommand)
     .demandCommand(1, 'Name a command (sluice --help lists them).')
     .strict()
     .recommendCommands()
@@ -48,6 +64,11 @@ export async function main(argv: string[] = hideBin(process.argv)): Promise<numb
     await buildCli(argv).parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
+    if (err instanceof ControllerError) {
+      // 1: the controller refused or failed; 2: it called the request bad (400); 3: unreachable.
+      process.stderr.write(`sluice: ${oneLine(err.message)}\n`);
+      return err.exitCode;
+    }
     if (isInputError(err)) {
       process.stderr.write(`sluice: ${oneLine(err.message)}\n`);
       return 2;

@@ -6,7 +6,7 @@ import { EventHub } from './events.js';
 import { IntentError, diffIntent, isEmptyDiff } from './intent.js';
 import type { Intent, IntentDiff } from './intent.js';
 import { FileStateStore } from './store.js';
-import type { ControllerState, StateStore } from './store.js';
+import type { ControllerState, LinkRecord, StateStore } from './store.js';
 import { parseRate, formatRate } from '../qos/units.js';
 
 export interface ControllerOptions {
@@ -36,6 +36,28 @@ export interface ChannelView {
   attachments: number;
   /** Per switch carrying the channel: the rate of its meter there (evenly split). */
   shares: { switch: string; rate: string; connected: boolean }[];
+}
+
+/** A switch as the northbound API shows it (`GET /v1/switches`); null = not known yet. */
+export interface SwitchInfo {
+  /** The name attachments use (its dp_desc), or its dpid when it has none. */
+  name: string;
+  /** Datapath id, 16 hex digits, once it connected. */
+  dpid: string | null;
+  connected: boolean;
+  /** Our OpenFlow role on it. */
+  role: 'master' | 'slave' | 'equal' | null;
+  /** Peer address of its OpenFlow connection. */
+  address: string | null;
+  /** Ports it reported and ports the intent attaches. */
+  ports: { name: string; portNo: number | null; up: boolean | null; network: string | null; channel: string | null }[];
+  lastReconcile: (ReconcileSummary & { at: string }) | null;
+}
+
+/** What `GET /v1/topology` shows: the switches and the trunk links LLDP found between them. */
+export interface TopologyView {
+  switches: { name: string; dpid: string | null; connected: boolean }[];
+  links: LinkRecord[];
 }
 
 /** What a change did: the intent diff and, per switch it touched, what the reconcile sent. */
@@ -124,6 +146,40 @@ export class Controller {
       if (c.burst !== undefined) v.burst = c.burst;
       return v;
     });
+  }
+
+  // --- Northbound views (added with the API, branch `api`): minimal versions derived from the
+  // intent alone, so the API and CLI work before the OpenFlow side exists; the lead's session
+  // code replaces their bodies with live data, keeping these signatures.
+
+  /** Every switch the controller knows: connected ones and those the intent names. */
+  switches(): SwitchInfo[] {
+    const i = this.state.intent;
+    const names = [...new Set(i.attachments.map((a) => a.switch))].sort();
+    return names.map((name) => ({
+      name, dpid: null, connected: this.isConnected(name), role: null, address: null,
+      ports: i.attachments.filter((a) => a.switch === name).map((a) => ({ name: a.port, portNo: null, up: null, network: a.network, channel: a.channel ?? null })),
+      lastReconcile: null,
+    }));
+  }
+
+  /** Switches and the trunk links between them (LLDP). */
+  topology(): TopologyView {
+    return { switches: this.switches().map((s) => ({ name: s.name, dpid: s.dpid, connected: s.connected })), links: this.state.links };
+  }
+
+  /**
+   * Reconcile now: one switch (by name or dpid) or every connected one. Throws IntentError 404 for
+   * a switch nobody knows and 409 for one that is not connected.
+   */
+  async reconcile(switchName?: string): Promise<ReconcileSummary[]> {
+    if (switchName !== undefined) {
+      const sw = this.switches().find((s) => s.name === switchName || s.dpid === switchName);
+      if (!sw) throw new IntentError(404, 'unknown-switch', `switch "${switchName}" is not known (no attachment names it and it never connected)`);
+      if (!sw.connected) throw new IntentError(409, 'switch-not-connected', `switch "${switchName}" is not connected`);
+      return (await this.pushIntent()).filter((r) => r.switch === sw.name);
+    }
+    return this.pushIntent();
   }
 
   /** Push the current intent to every connected switch (overridden once sessions exist). */

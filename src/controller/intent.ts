@@ -143,7 +143,7 @@ export function deleteNetwork(i: Intent, name: string): Intent {
   return checkIntent({ ...i, networks: i.networks.filter((x) => x.name !== name) });
 }
 
-const attachBody = z.strictObject({ network: nameSchema, channel: nameSchema.optional() });
+export const attachBody = z.strictObject({ network: nameSchema, channel: nameSchema.optional() });
 
 /** PUT semantics: creates the attachment or replaces its network/channel. */
 export function putAttachment(i: Intent, sw: string, port: string, body: unknown): Intent {
@@ -180,7 +180,7 @@ export function createChannel(i: Intent, body: unknown): Intent {
   return checkIntent({ ...i, channels: [...i.channels, c] });
 }
 
-const patchBody = z.strictObject({ rate: rateSchema.optional(), burst: sizeSchema.optional() });
+export const patchBody = z.strictObject({ rate: rateSchema.optional(), burst: sizeSchema.optional() });
 
 export function patchChannel(i: Intent, name: string, body: unknown): Intent {
   const p = parseWith(patchBody, body, 'channel');

@@ -1,0 +1,21 @@
+import { pino } from 'pino';
+import http from 'node:http';
+import { mkdtempSync } from 'node:fs';
+import { Controller } from './src/controller/controller.js';
+import { startApi } from './src/controller/api.js';
+const dir = mkdtempSync('/tmp/sl-');
+const ctl = await Controller.start({ stateDir: dir, log: pino({ level: 'silent' }) });
+const api = await startApi({ controller: ctl, token: 'x'.repeat(32), log: pino({level:'info'}), listen: '127.0.0.1:0' });
+console.log(api.url);
+const H = { authorization: 'Bearer ' + 'x'.repeat(32) };
+await ctl.change((i) => ({ ...i, networks: [{ name: 'a', vid: 1 }] }));
+const req = http.get(api.url + '/events', { headers: { ...H, 'last-event-id': '0' } }, (res) => {
+  console.log(res.statusCode, res.headers['content-type']);
+  res.on('data', (d) => process.stdout.write('DATA:' + d));
+  res.on('end', () => console.log('END'));
+});
+await new Promise((r) => setTimeout(r, 300));
+await ctl.change((i) => ({ ...i, networks: [...i.networks, { name: 'b', vid: 2 }] }));
+await new Promise((r) => setTimeout(r, 300));
+const t = Date.now();
+await api.close(); console.log('closed in', Date.now() - t); await ctl.stop();

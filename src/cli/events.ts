@@ -1,0 +1,82 @@
+// `sluice events`: follow the controller's event stream (GET /events, server-sent events), one line
+// per event (`--json`: the event as the controller sent it). A lost stream is reopened after the
+// last event seen, so nothing the controller still holds is missed.
+import type { Argv, CommandModule } from 'yargs';
+import type { StampedEvent } from '../controller/events.js';
+import type { IntentDiff } from '../controller/intent.js';
+import { ControllerError, controllerClient, withControllerOptions } from './controller-client.js';
+import type { ControllerArgs } from './controller-client.js';
+import { UsageError } from './errors.js';
+import { out } from './switch-client.js';
+
+interface EventsArgs extends ControllerArgs { since?: number; count?: number }
+
+function diffText(d: IntentDiff): string {
+  const parts: string[] = [];
+  for (const kind of ['networks', 'channels', 'attachments'] as const) {
+    const x = d[kind];
+    const items = [...x.added.map((n) => `+${n}`), ...x.changed.map((n) => `~${n}`), ...x.removed.map((n) => `-${n}`)];
+    if (items.length) parts.push(`${kind} ${items.join(' ')}`);
+  }
+  return parts.join('; ') || 'no change';
+}
+
+/** One event as one line: time, seq, type, what. */
+export function eventLine(e: StampedEvent | { type: 'events-missed'; after: number; next: number }): string {
+  if (e.type === 'events-missed') return `(events after #${e.after} up to #${e.next - 1} are no longer held by the controller: missed)`;
+  const what = ((): string => {
+    switch (e.type) {
+      case 'switch-up': return `${e.switch} (dpid ${e.dpid})`;
+      case 'switch-down': return `${e.switch} (dpid ${e.dpid}): ${e.reason}`;
+      case 'port-status': return `${e.switch}:${e.port} (port ${e.portNo}) ${e.reason}, link ${e.up ? 'up' : 'down'}`;
+      case 'mac-learned': return `${e.mac} on ${e.switch}:${e.port} (network ${e.network})`;
+      case 'mac-moved': return `${e.mac} on ${e.switch} from ${e.from} to ${e.port} (network ${e.network})`;
+      case 'mac-aged': return `${e.mac} on ${e.switch}:${e.port} (network ${e.network})`;
+      case 'link-up': case 'link-down': return `${e.a} <-> ${e.b}`;
+      case 'channel-changed': return `${e.channel}: rate ${e.rate}${e.burst ? `, burst ${e.burst}` : ''}`;
+      case 'intent-changed': return diffText(e.diff);
+      case 'reconcile-done': return `${e.switch}: ${e.flowMods} flow, ${e.groupMods} group, ${e.meterMods} meter change(s), ${e.errors} error(s), ${Math.round(e.ms)} ms`;
+      default: {
+        const { type: _t, seq: _s, at: _a, ...rest } = e as Record<string, unknown>;
+        return JSON.stringify(rest);
+      }
+    }
+  })();
+  return `${e.at} #${e.seq} ${e.type} ${what}`;
+}
+
+export const eventsCommand: CommandModule<object, EventsArgs> = {
+  command: 'events',
+  describe: 'Follow the controller\'s events (switches, ports, MACs, links, intent, reconciles)',
+  builder: (y) => withControllerOptions(y)
+    .option('since', { type: 'number', describe: 'first replay the events the controller still holds after this seq (0: all)' })
+    .option('count', { type: 'number', describe: 'stop after this many events' })
+    .example('$0 events --since 0', 'what happened lately, then follow') as Argv<EventsArgs>,
+  handler: async (a) => {
+    if (a.since !== undefined && (!Number.isInteger(a.since) || a.since < 0)) throw new UsageError(`--since ${a.since}: give an event seq (0 or more)`);
+    if (a.count !== undefined && (!Number.isInteger(a.count) || a.count < 1)) throw new UsageError(`--count ${a.count}: give 1 or more`);
+    const c = controllerClient(a);
+    let last = a.since === undefined ? undefined : String(a.since);
+    let seen = 0, connectedOnce = false, backoffMs = 500;
+    for (;;) {
+      try {
+        for await (const m of c.events(last, () => { connectedOnce = true; backoffMs = 500; })) {
+          if (m.id !== undefined) last = m.id;
+          if (a.json) out(m.data);
+          else {
+            let e: unknown;
+            try { e = JSON.parse(m.data); } catch { e = undefined; }
+            out(e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' ? eventLine(e as StampedEvent) : m.data);
+          }
+          if (m.id !== undefined && a.count !== undefined && ++seen >= a.count) return;
+        }
+      } catch (err) {
+        // The first connection must work; a stream lost later (controller restarted) is reopened.
+        if (!connectedOnce || !(err instanceof ControllerError) || err.code !== 'CTL_ERR_UNREACHABLE') throw err;
+      }
+      process.stderr.write(`sluice: the event stream ended; reopening${last !== undefined ? ` after #${last}` : ''}\n`);
+      await new Promise((r) => setTimeout(r, backoffMs));
+      backoffMs = Math.min(backoffMs * 2, 5000);
+    }
+  },
+};
