@@ -40,7 +40,7 @@ function causeCode(err: unknown): string {
 interface TokenSource { token?: string; from: string }
 
 /** The token: --token-file, $SLUICE_TOKEN, or the default state directory's api-token (may be absent). */
-export function resolveToken(args: ControllerArgs, env: NodeJS.ProcessEnv = process.env): TokenSource {
+export function resolveToken(args: ControllerArgs, env: NodeJS.ProcessEnv = process.env, stateDir = defaultStateDir(env)): TokenSource {
   const file = args['token-file'];
   if (file !== undefined) {
     let text: string;
@@ -52,7 +52,7 @@ export function resolveToken(args: ControllerArgs, env: NodeJS.ProcessEnv = proc
     return { token: t, from: file };
   }
   if (env.SLUICE_TOKEN !== undefined && env.SLUICE_TOKEN.trim() !== '') return { token: env.SLUICE_TOKEN.trim(), from: '$SLUICE_TOKEN' };
-  const def = path.join(defaultStateDir(env), TOKEN_FILE);
+  const def = path.join(stateDir, TOKEN_FILE);
   try {
     const t = readFileSync(def, 'utf8').trim();
     return t ? { token: t, from: def } : { from: def };

@@ -37,6 +37,8 @@ export interface ApiOptions {
 export interface ApiServer {
   app: FastifyInstance;
   registry: Registry;
+  /** Every route served, as "METHOD /path/:param" (the OpenAPI document lists the same). */
+  routes: string[];
   /** http://HOST:PORT it listens on (the real port when asked for port 0). */
   url: string;
   close(): Promise<void>;
@@ -157,7 +159,7 @@ function strQuery(v: unknown, what: string): string | undefined {
 }
 
 /** Build the API (routes registered, not listening). Exported for in-process tests (app.inject). */
-export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance; registry: Registry }> {
+export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance; registry: Registry; routes: string[] }> {
   const ctl = opts.controller;
   const log = opts.log;
   const bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
@@ -169,11 +171,22 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
     exposeHeadRoutes: false,
     return503OnClosing: true,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 1024 },
+    // A request Node's HTTP parser refuses never reaches a route: answer it in our shape too.
+    clientErrorHandler: (err, socket) => {
+      if (!socket.writable) { socket.destroy(); return; }
+      const code = (err as NodeJS.ErrnoException).code ?? '';
+      const [status, text, what] = code === 'HPE_HEADER_OVERFLOW' ? [431, 'Request Header Fields Too Large', 'headers-too-large']
+        : code === 'ERR_HTTP_REQUEST_TIMEOUT' ? [408, 'Request Timeout', 'request-timeout'] : [400, 'Bad Request', 'bad-http'];
+      const body = JSON.stringify({ error: what, message: `not a request this server can read (${code || err.message})` });
+      socket.end(`HTTP/1.1 ${status} ${text}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`);
+    },
     frameworkErrors: (err, _req, reply) => {
       const r = reply as unknown as { code(n: number): { type(t: string): { send(b: string): unknown } } };
       r.code(400).type('application/json').send(JSON.stringify({ error: 'bad-url', message: oneLine(err.message) }));
     },
   });
+  const routes: string[] = [];
+  app.addHook('onRoute', (r) => { for (const m of [r.method].flat()) routes.push(`${m} ${r.url}`); });
   // Requests are checked by zod inside the handlers; the schemas are there for the OpenAPI document.
   app.setValidatorCompiler(() => (data) => ({ value: data }));
   app.setSerializerCompiler(() => (data) => JSON.stringify(data));
@@ -467,13 +480,13 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.addHook('preClose', async () => { for (const r of sseClients) r.end(); });
 
   await app.ready();
-  return { app, registry };
+  return { app, registry, routes };
 }
 
 /** Build the API and listen on `listen` ("HOST:PORT"). */
 export async function startApi(opts: ApiOptions & { listen: string }): Promise<ApiServer> {
   const { host, port } = parseListen(opts.listen);
-  const { app, registry } = await buildApi(opts);
+  const { app, registry, routes } = await buildApi(opts);
   try {
     await app.listen({ host, port });
   } catch (e) {
@@ -483,6 +496,6 @@ export async function startApi(opts: ApiOptions & { listen: string }): Promise<A
   const addr = app.server.address();
   const realPort = typeof addr === 'object' && addr ? addr.port : port;
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${realPort}`;
-  return { app, registry, url, close: () => app.close() };
+  return { app, registry, routes, url, close: () => app.close() };
 }
 
