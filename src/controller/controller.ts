@@ -118,6 +118,14 @@ interface SwitchEntry {
 }
 
 const learnKey = (vid: number, mac: bigint): string => `${vid}/${mac.toString(16)}`;
+/** The learned entry a learned-source or learned-destination flow belongs to, or null. */
+function learnedFlowKey(f: { cookie: bigint; match: { field: string; value: bigint }[] }): string | null {
+  const cat = isOurs(f.cookie) ? categoryOf(f.cookie) : 0;
+  if (cat !== Category.LEARNED_SRC && cat !== Category.LEARNED_DST) return null;
+  const vid = f.match.find((m) => m.field === 'vlan_vid')?.value;
+  const mac = f.match.find((m) => m.field === (cat === Category.LEARNED_SRC ? 'eth_src' : 'eth_dst'))?.value;
+  return vid === undefined || mac === undefined ? null : learnKey(Number(vid & 0xfffn), mac);
+}
 const macText = (mac: bigint): string => formatMac(Number(mac));
 
 export class Controller {
@@ -341,10 +349,13 @@ export class Controller {
     const dpid = e.hello.dpidHex;
     const summary: ReconcileSummary = { switch: e.name, dpid, ok: false, flowMods: 0, groupMods: 0, meterMods: 0, errors: [], adopted: 0, ms: 0, at: new Date().toISOString() };
     try {
+      const knownBefore = new Set(e.learned.keys());
       const installed = await readInstalled(e.sess);
       summary.adopted = this.adopt(e, installed.flows);
       const want = compile(this.state.intent, this.view(e), this.compileContext());
       const plan = diff(want, installed);
+      // MACs learned while the switch was being read were installed by learning itself, in order.
+      plan.make = plan.make.filter((c) => !(c.kind === 'flow' && c.op === 'add' && learnedFlowKey(c.flow) !== null && !knownBefore.has(learnedFlowKey(c.flow)!)));
       if (this.log.isLevelEnabled('debug')) for (const c of [...plan.make, ...plan.break]) this.log.debug({ switch: e.name, change: describeChange(c) }, 'reconcile change');
       if (planSize(plan) > 0) {
         const r = await applyPlan(e.sess, plan);
