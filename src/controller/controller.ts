@@ -558,9 +558,11 @@ export class Controller {
   // ------------------------------------------------------------------------------------------
   // LLDP
 
+  /** Probe every port that is not a VM's: tenants never see our LLDP, nor can they fake a trunk. */
   private probe(e: SwitchEntry): void {
+    const access = carriers(this.state.intent, this.view(e)).access;
     for (const p of e.ports.values()) {
-      if (p.portNo > OFPP.MAX || (p.state & OFPPS.LINK_DOWN) !== 0) continue;
+      if (p.portNo > OFPP.MAX || (p.state & OFPPS.LINK_DOWN) !== 0 || access.has(p.portNo)) continue;
       const frame = lldpProbe(e.hello.dpidHex, p.portNo, p.hwAddr);
       const out: OfpMessage = { type: 'packet_out', xid: 0, bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: p.portNo, maxLen: 0 }], data: frame };
       e.sess.send(out);
@@ -576,7 +578,7 @@ export class Controller {
 
   private onLldp(e: SwitchEntry, port: number, frame: Buffer): void {
     const from = probeOrigin(frame);
-    if (!from) return;
+    if (!from || carriers(this.state.intent, this.view(e)).access.has(port)) return;
     const at: Endpoint = { dpid: e.hello.dpidHex, port };
     if (this.topo.heard(from, at, Date.now())) {
       this.log.info({ a: `${this.nameOf(from.dpid)}:${this.portName(from)}`, b: `${e.name}:${this.portName(at)}` }, 'link discovered');
@@ -590,8 +592,13 @@ export class Controller {
     if (this.topoTimer) return;
     this.topoTimer = setTimeout(() => {
       this.topoTimer = null;
-      this.state = { ...this.state, links: this.topo.records() };
-      void this.store.save({ ...this.state }).catch((err: Error) => this.log.error({ err: err.message }, 'saving links failed'));
+      // Saved in line with intent changes, so neither ever writes over the other.
+      const save = async (): Promise<void> => {
+        this.state = { ...this.state, links: this.topo.records() };
+        await this.store.save(this.state);
+      };
+      const p = this.changeQueue.then(save, save);
+      this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'saving links failed'));
       const blocked = this.topology().links.filter((l) => l.blocked);
       if (blocked.length > 0) this.log.info({ blocked: blocked.map((l) => `${l.a.switch}:${l.a.portName}-${l.b.switch}:${l.b.portName}`) }, 'links blocked to break a loop');
       void this.reconcile().catch(() => undefined);
