@@ -167,10 +167,9 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
   }
 
   // Learned MACs, where their port still carries their VLAN.
-  const carry = { access: new Map([...access].map(([p, a]) => [p, a.vid])), trunks };
-  const trunkSet = new Set(trunks);
-  for (const l of sw.learned) if (learnedValid(intent, carry, l)) for (const f of learnedFlows(l, ctx.macAgingS)) add(f);
-  for (const p of sw.bans) if (access.has(p) || trunkSet.has(p)) add(banFlow(p, ctx.banS));
+  const carry = carriers(intent, sw);
+  for (const l of sw.learned) if (learnedValid(carry, l)) for (const f of learnedFlows(l, ctx.macAgingS)) add(f);
+  for (const p of sw.bans) if (access.has(p) || carry.trunkSet.has(p)) add(banFlow(p, ctx.banS));
 
   return { flows: sortedMap(flows), groups: sortedMap(groups), meters: sortedMap(meters) };
 }
@@ -180,7 +179,8 @@ function sortedMap<K extends string | number, V>(m: Map<K, V>): Map<K, V> {
 }
 
 /** Which ports carry which VLANs on a switch: access ports one each, trunks on the tree all. */
-export function carriers(intent: Intent, sw: SwitchView): { access: Map<number, number>; trunks: number[] } {
+export interface Carriers { access: Map<number, number>; trunks: number[]; trunkSet: Set<number>; vids: Set<number> }
+export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' | 'trunks'>): Carriers {
   const netByName = new Map<string, Network>(intent.networks.map((n) => [n.name, n]));
   const names = new Set(sw.names);
   const access = new Map<number, number>();
@@ -190,12 +190,12 @@ export function carriers(intent: Intent, sw: SwitchView): { access: Map<number, 
     if (port !== undefined && net !== undefined) access.set(port, net.vid);
   }
   const trunks = sw.trunks.filter((t) => !t.blocked && !access.has(t.port)).map((t) => t.port).sort((x, y) => x - y);
-  return { access, trunks };
+  return { access, trunks, trunkSet: new Set(trunks), vids: new Set(intent.networks.map((n) => n.vid)) };
 }
 
 /** Is a learned entry still valid (its port carries its VLAN)? Used to adopt or drop entries read back. */
-export function learnedValid(intent: Intent, c: ReturnType<typeof carriers>, l: LearnedMac): boolean {
+export function learnedValid(c: Carriers, l: LearnedMac): boolean {
   const acc = c.access.get(l.port);
   if (acc !== undefined) return acc === l.vid;
-  return c.trunks.includes(l.port) && intent.networks.some((n) => n.vid === l.vid);
+  return c.trunkSet.has(l.port) && c.vids.has(l.vid);
 }

@@ -14,16 +14,16 @@ import { formatMac } from '../packet/flow-key.js';
 import { ETH_TYPE_LLDP } from '../packet/lldp.js';
 import { parseRate, formatRate } from '../qos/units.js';
 import { Category, categoryOf, isOurs } from './cookies.js';
-import { PRIO, TABLE, banFlow, carriers, compile, learnedFlows, learnedValid } from './compile.js';
-import type { CompileContext, LearnedMac, SwitchView } from './compile.js';
+import { PRIO, TABLE, banFlow, carriers, compile, flowKey, learnedFlows, learnedValid } from './compile.js';
+import type { Carriers, CompileContext, Desired, LearnedMac, SwitchView } from './compile.js';
 import { diff, planSize } from './diff.js';
-import type { Change } from './diff.js';
+import type { Change, Installed } from './diff.js';
 import { formatFlow, formatGroup } from '../flow/syntax.js';
 import { EventHub } from './events.js';
 import { diffIntent, isEmptyDiff } from './intent.js';
 import type { Intent, IntentDiff } from './intent.js';
 import { applyPlan, changeMessage, readInstalled } from './reconciler.js';
-import type { InstalledFlow } from './reconciler.js';
+import type { FlowSpec } from '../flow/types.js';
 import { SwitchSession } from './session.js';
 import type { SwitchHello } from './session.js';
 import { FileStateStore } from './store.js';
@@ -114,6 +114,11 @@ interface SwitchEntry {
   learnTokens: Map<number, { tokens: number; lastMs: number }>;
   queue: Promise<unknown>;
   lastReconcile: ReconcileSummary | null;
+  /** Bumped on every port change (PORT_STATUS). */
+  portsVersion: number;
+  carry: { intent: Intent; topo: number; ports: number; value: Carriers } | null;
+  /** What the switch holds as far as we know (after our last successful reconcile and learning since), or null. */
+  installed: Desired | null;
   /** Set when something changed that the next reconcile must see; cleared by it. */
 }
 
@@ -142,6 +147,8 @@ export class Controller {
   private server: Server | null = null;
   private timers: NodeJS.Timeout[] = [];
   private topoTimer: NodeJS.Timeout | null = null;
+  /** Bumped whenever the links change (cached carriers depend on it). */
+  private topoVersion = 0;
   private stopping = false;
   private readonly metrics;
 
@@ -218,7 +225,7 @@ export class Controller {
         const c = after.channels.find((x) => x.name === name)!;
         this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
       }
-      const switches = await this.reconcile();
+      const switches = await Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known')));
       return { intent: after, diff: d, applied: true, switches };
     };
     const p = this.changeQueue.then(run, run);
@@ -307,15 +314,22 @@ export class Controller {
   // ------------------------------------------------------------------------------------------
   // Reconciliation
 
-  /** Reconcile one switch (by name or dpid) or all connected ones; resolves with what each sent. */
+  /**
+   * Reconcile one switch (by name or dpid) or all connected ones, reading back what each holds;
+   * resolves with what each was sent.
+   */
   async reconcile(name?: string): Promise<ReconcileSummary[]> {
     const targets = name === undefined ? [...this.switchesByDpid.values()] : [this.findSwitch(name)].filter((x): x is SwitchEntry => x !== null);
     if (name !== undefined && targets.length === 0) throw new UnknownSwitchError(name);
-    return Promise.all(targets.map((e) => this.reconcileSwitch(e)));
+    return Promise.all(targets.map((e) => this.reconcileSwitch(e, 'read')));
   }
 
-  private reconcileSwitch(e: SwitchEntry): Promise<ReconcileSummary> {
-    const run = (): Promise<ReconcileSummary> => this.doReconcile(e);
+  /**
+   * `read`: compare with what the switch reports (connect, periodic, on demand). `known`: compare
+   * with what we last made it hold (intent and topology changes: no round trip to read it back).
+   */
+  private reconcileSwitch(e: SwitchEntry, how: 'read' | 'known'): Promise<ReconcileSummary> {
+    const run = (): Promise<ReconcileSummary> => this.doReconcile(e, how);
     const p = e.queue.then(run, run);
     e.queue = p.catch(() => undefined);
     return p;
@@ -333,6 +347,15 @@ export class Controller {
     };
   }
 
+  /** Which ports carry which VLANs on a switch; recomputed only when intent, links or ports change. */
+  private carriersOf(e: SwitchEntry): Carriers {
+    const c = e.carry;
+    if (c && c.intent === this.state.intent && c.topo === this.topoVersion && c.ports === e.portsVersion) return c.value;
+    const value = carriers(this.state.intent, { names: this.namesOf(e.hello.dpidHex), ports: new Map([...e.ports.values()].map((p) => [p.name, p.portNo])), trunks: this.topo.trunksOf(e.hello.dpidHex) });
+    e.carry = { intent: this.state.intent, topo: this.topoVersion, ports: e.portsVersion, value };
+    return value;
+  }
+
   private compileContext(): CompileContext {
     const channelSwitches = new Map<string, number>();
     const seen = new Map<string, Set<string>>();
@@ -344,18 +367,24 @@ export class Controller {
     return { meterIds: this.state.meterIds, channelSwitches, macAgingS: this.opts.macAgingS ?? 300, banS: this.opts.learnBanS ?? 5 };
   }
 
-  private async doReconcile(e: SwitchEntry): Promise<ReconcileSummary> {
+  private async doReconcile(e: SwitchEntry, how: 'read' | 'known'): Promise<ReconcileSummary> {
     const t0 = performance.now();
     const dpid = e.hello.dpidHex;
     const summary: ReconcileSummary = { switch: e.name, dpid, ok: false, flowMods: 0, groupMods: 0, meterMods: 0, errors: [], adopted: 0, ms: 0, at: new Date().toISOString() };
     try {
       const knownBefore = new Set(e.learned.keys());
-      const installed = await readInstalled(e.sess);
-      summary.adopted = this.adopt(e, installed.flows);
+      let installed: Installed;
+      if (how === 'read' || e.installed === null) {
+        installed = await readInstalled(e.sess);
+        summary.adopted = this.adopt(e, installed.flows);
+      } else {
+        installed = { flows: [...e.installed.flows.values()], groups: [...e.installed.groups.values()], meters: [...e.installed.meters.values()] };
+      }
       const want = compile(this.state.intent, this.view(e), this.compileContext());
       const plan = diff(want, installed);
       // MACs learned while the switch was being read were installed by learning itself, in order.
       plan.make = plan.make.filter((c) => !(c.kind === 'flow' && c.op === 'add' && learnedFlowKey(c.flow) !== null && !knownBefore.has(learnedFlowKey(c.flow)!)));
+      e.installed = null;   // unknown while changes are in flight
       if (this.log.isLevelEnabled('debug')) for (const c of [...plan.make, ...plan.break]) this.log.debug({ switch: e.name, change: describeChange(c) }, 'reconcile change');
       if (planSize(plan) > 0) {
         const r = await applyPlan(e.sess, plan);
@@ -365,6 +394,11 @@ export class Controller {
         this.metrics.mods.inc({ switch: e.name, type: 'meter_mod' }, r.meterMods);
       }
       summary.ok = summary.errors.length === 0;
+      if (summary.ok) {
+        // The switch now holds `want`, plus whatever learning sent meanwhile.
+        for (const l of e.learned.values()) for (const f of learnedFlows(l, this.opts.macAgingS ?? 300)) want.flows.set(flowKey(f), f);
+        e.installed = want;
+      }
     } catch (err) {
       summary.errors.push((err as Error).message);
     }
@@ -384,8 +418,8 @@ export class Controller {
    * Learned entries the switch holds that we do not know (an earlier controller instance learned
    * them): keep them while their port still carries their VLAN, so a restart keeps unicast unicast.
    */
-  private adopt(e: SwitchEntry, flows: readonly InstalledFlow[]): number {
-    const carry = carriers(this.state.intent, this.view(e));
+  private adopt(e: SwitchEntry, flows: readonly FlowSpec[]): number {
+    const carry = this.carriersOf(e);
     let n = 0;
     for (const f of flows) {
       if (f.tableId !== TABLE.ETH_SRC || f.priority !== PRIO.LEARNED || !isOurs(f.cookie) || categoryOf(f.cookie) !== Category.LEARNED_SRC) continue;
@@ -395,7 +429,7 @@ export class Controller {
       if (port === undefined || vid === undefined || mac === undefined) continue;
       const l: LearnedMac = { vid: Number(vid & 0xfffn), mac, port: Number(port) };
       const k = learnKey(l.vid, l.mac);
-      if (e.learned.has(k) || !learnedValid(this.state.intent, carry, l)) continue;
+      if (e.learned.has(k) || !learnedValid(carry, l)) continue;
       e.learned.set(k, l);
       n++;
     }
@@ -446,7 +480,7 @@ export class Controller {
     const name = hello.desc.dpDesc.trim() || dpid;
     const e: SwitchEntry = {
       sess, hello, name, ports: new Map(hello.ports.map((p) => [p.portNo, p])), learned: new Map(), bans: new Map(),
-      learnTokens: new Map(), queue: Promise.resolve(), lastReconcile: this.absent.get(dpid)?.lastReconcile ?? null,
+      learnTokens: new Map(), queue: Promise.resolve(), lastReconcile: this.absent.get(dpid)?.lastReconcile ?? null, portsVersion: 0, carry: null, installed: null,
     };
     this.switchesByDpid.set(dpid, e);
     this.absent.delete(dpid);
@@ -466,7 +500,7 @@ export class Controller {
       this.events.emitEvent({ type: 'switch-down', switch: name, dpid, reason: why });
     });
     this.probe(e);
-    await this.reconcileSwitch(e);
+    await this.reconcileSwitch(e, 'read');
   }
 
   // ------------------------------------------------------------------------------------------
@@ -486,7 +520,7 @@ export class Controller {
     if ((d[6]! & 1) === 1) return;                            // a multicast source is never learned
     if (!this.admitLearning(e, port)) return;
     const l: LearnedMac = { vid, mac, port };
-    if (!learnedValid(this.state.intent, carriers(this.state.intent, this.view(e)), l)) return;
+    if (!learnedValid(this.carriersOf(e), l)) return;
     const k = learnKey(vid, mac);
     const prev = e.learned.get(k);
     const network = this.state.intent.networks.find((n) => n.vid === vid)?.name ?? String(vid);
@@ -503,6 +537,11 @@ export class Controller {
       if (!prev) this.events.emitEvent({ type: 'mac-learned', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port }) });
     }
     this.metrics.mods.inc({ switch: e.name, type: 'flow_mod' }, prev && prev.port !== port ? 3 : 2);
+    if (e.installed) {
+      if (prev && prev.port !== port) e.installed.flows.delete(flowKey(learnedFlows(prev, 1)[0]));
+      e.installed.flows.set(flowKey(src), src);
+      e.installed.flows.set(flowKey(dst), dst);
+    }
     e.learned.set(k, l);
     this.metrics.learned.set({ switch: e.name }, e.learned.size);
   }
@@ -519,7 +558,9 @@ export class Controller {
     if (!e.bans.has(port)) {
       const banS = this.opts.learnBanS ?? 5;
       e.bans.set(port, now + banS * 1000);
-      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: banFlow(port, banS) }));
+      const ban = banFlow(port, banS);
+      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: ban }));
+      e.installed?.flows.set(flowKey(ban), ban);
       this.metrics.learnBans.inc({ switch: e.name });
       this.log.warn({ switch: e.name, port, ratePerS: rate, banS }, 'learning paused on a port: too many new MACs');
     }
@@ -535,7 +576,10 @@ export class Controller {
     const l = e.learned.get(k);
     if (!l || l.port !== Number(port)) return;
     e.learned.delete(k);
-    e.sess.send(changeMessage({ kind: 'flow', op: 'delete', flow: learnedFlows(l, 1)[1] }));
+    const [src, dst] = learnedFlows(l, 1);
+    e.sess.send(changeMessage({ kind: 'flow', op: 'delete', flow: dst }));
+    e.installed?.flows.delete(flowKey(src));
+    e.installed?.flows.delete(flowKey(dst));
     this.metrics.learned.set({ switch: e.name }, e.learned.size);
     const network = this.state.intent.networks.find((n) => n.vid === l.vid)?.name ?? String(l.vid);
     this.events.emitEvent({ type: 'mac-aged', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port: l.port }) });
@@ -545,6 +589,7 @@ export class Controller {
     const p = m.desc;
     const reason = m.reason === OFPPR.ADD ? 'add' : m.reason === OFPPR.DELETE ? 'delete' : 'modify';
     const had = e.ports.get(p.portNo);
+    e.portsVersion++;
     if (reason === 'delete') {
       e.ports.delete(p.portNo);
       if (this.topo.dropPort({ dpid: e.hello.dpidHex, port: p.portNo }).length > 0) this.topologyChanged();
@@ -560,7 +605,7 @@ export class Controller {
 
   /** Probe every port that is not a VM's: tenants never see our LLDP, nor can they fake a trunk. */
   private probe(e: SwitchEntry): void {
-    const access = carriers(this.state.intent, this.view(e)).access;
+    const access = this.carriersOf(e).access;
     for (const p of e.ports.values()) {
       if (p.portNo > OFPP.MAX || (p.state & OFPPS.LINK_DOWN) !== 0 || access.has(p.portNo)) continue;
       const frame = lldpProbe(e.hello.dpidHex, p.portNo, p.hwAddr);
@@ -578,7 +623,7 @@ export class Controller {
 
   private onLldp(e: SwitchEntry, port: number, frame: Buffer): void {
     const from = probeOrigin(frame);
-    if (!from || carriers(this.state.intent, this.view(e)).access.has(port)) return;
+    if (!from || this.carriersOf(e).access.has(port)) return;
     const at: Endpoint = { dpid: e.hello.dpidHex, port };
     if (this.topo.heard(from, at, Date.now())) {
       this.log.info({ a: `${this.nameOf(from.dpid)}:${this.portName(from)}`, b: `${e.name}:${this.portName(at)}` }, 'link discovered');
@@ -589,6 +634,7 @@ export class Controller {
 
   /** Links changed: save them and reconcile every switch (once, shortly after a burst of changes). */
   private topologyChanged(): void {
+    this.topoVersion++;
     if (this.topoTimer) return;
     this.topoTimer = setTimeout(() => {
       this.topoTimer = null;
@@ -601,7 +647,7 @@ export class Controller {
       this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'saving links failed'));
       const blocked = this.topology().links.filter((l) => l.blocked);
       if (blocked.length > 0) this.log.info({ blocked: blocked.map((l) => `${l.a.switch}:${l.a.portName}-${l.b.switch}:${l.b.portName}`) }, 'links blocked to break a loop');
-      void this.reconcile().catch(() => undefined);
+      for (const e of this.switchesByDpid.values()) void this.reconcileSwitch(e, 'known');
     }, 100);
   }
 

@@ -67,6 +67,7 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
   private echoTimer: NodeJS.Timeout | null = null;
   private unanswered = 0;
   private onHello: (() => void) | null = null;
+  private corked = false;
   private log: Logger;
 
   constructor(readonly socket: Socket, private readonly opts: SessionOptions) {
@@ -121,6 +122,12 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     if (this.closed) return 0;
     const xid = m.xid || this.nextXid();
     this.sent.set(m.type, (this.sent.get(m.type) ?? 0) + 1);
+    if (!this.corked) {
+      // Everything sent in one tick leaves in one write (a learning burst is thousands of FLOW_MODs).
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => { this.corked = false; this.socket.uncork(); });
+    }
     this.socket.write(encodeMessage(m.xid ? m : ({ ...m, xid } as OfpMessage)));
     return xid;
   }
