@@ -179,7 +179,7 @@ function sortedMap<K extends string | number, V>(m: Map<K, V>): Map<K, V> {
 }
 
 /** Which ports carry which VLANs on a switch: access ports one each, trunks on the tree all. */
-export interface Carriers { access: Map<number, number>; trunks: number[]; trunkSet: Set<number>; vids: Set<number> }
+export interface Carriers { access: Map<number, number>; trunks: number[]; trunkSet: Set<number>; vids: Set<number>; networkOf: Map<number, string> }
 export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' | 'trunks'>): Carriers {
   const netByName = new Map<string, Network>(intent.networks.map((n) => [n.name, n]));
   const names = new Set(sw.names);
@@ -190,7 +190,7 @@ export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' 
     if (port !== undefined && net !== undefined) access.set(port, net.vid);
   }
   const trunks = sw.trunks.filter((t) => !t.blocked && !access.has(t.port)).map((t) => t.port).sort((x, y) => x - y);
-  return { access, trunks, trunkSet: new Set(trunks), vids: new Set(intent.networks.map((n) => n.vid)) };
+  return { access, trunks, trunkSet: new Set(trunks), vids: new Set(intent.networks.map((n) => n.vid)), networkOf: new Map(intent.networks.map((n) => [n.vid, n.name])) };
 }
 
 /** Is a learned entry still valid (its port carries its VLAN)? Used to adopt or drop entries read back. */

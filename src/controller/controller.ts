@@ -119,6 +119,8 @@ interface SwitchEntry {
   carry: { intent: Intent; topo: number; ports: number; value: Carriers } | null;
   /** What the switch holds as far as we know (after our last successful reconcile and learning since), or null. */
   installed: Desired | null;
+  /** This switch's labelled metric children, bound once. */
+  counters: { learnIns: Counter.Internal; lldpIns: Counter.Internal; flowMods: Counter.Internal };
   /** Set when something changed that the next reconcile must see; cleared by it. */
 }
 
@@ -160,7 +162,10 @@ export class Controller {
       connected: new Gauge({ name: 'sluice_controller_switches_connected', help: 'Switches with an OpenFlow session', registers: [r] }),
       mods: new Counter({ name: 'sluice_controller_mods_sent_total', help: 'FLOW_MOD, GROUP_MOD and METER_MOD messages sent', labelNames: ['switch', 'type'], registers: [r] }),
       packetIns: new Counter({ name: 'sluice_controller_packet_ins_total', help: 'PACKET_IN messages received', labelNames: ['switch', 'kind'], registers: [r] }),
-      learned: new Gauge({ name: 'sluice_controller_learned_macs', help: 'MAC entries installed from learning', labelNames: ['switch'], registers: [r] }),
+      learned: new Gauge({
+        name: 'sluice_controller_learned_macs', help: 'MAC entries installed from learning', labelNames: ['switch'], registers: [r],
+        collect: () => { for (const e of this.switchesByDpid.values()) this.metrics.learned.set({ switch: e.name }, e.learned.size); },
+      }),
       reconciles: new Counter({ name: 'sluice_controller_reconciles_total', help: 'Reconciles run', labelNames: ['switch', 'result'], registers: [r] }),
       learnBans: new Counter({ name: 'sluice_controller_learn_bans_total', help: 'Ports whose learning was paused by the PACKET_IN rate limit', labelNames: ['switch'], registers: [r] }),
     };
@@ -405,7 +410,6 @@ export class Controller {
     summary.ms = Math.round((performance.now() - t0) * 100) / 100;
     e.lastReconcile = summary;
     this.metrics.reconciles.inc({ switch: e.name, result: summary.ok ? 'ok' : 'error' });
-    this.metrics.learned.set({ switch: e.name }, e.learned.size);
     const log = summary.ok ? this.log.info.bind(this.log) : this.log.warn.bind(this.log);
     if (!summary.ok || summary.flowMods + summary.groupMods + summary.meterMods > 0 || summary.adopted > 0) {
       log({ switch: e.name, dpid, flowMods: summary.flowMods, groupMods: summary.groupMods, meterMods: summary.meterMods, adopted: summary.adopted, errors: summary.errors, ms: summary.ms }, 'reconciled');
@@ -481,6 +485,7 @@ export class Controller {
     const e: SwitchEntry = {
       sess, hello, name, ports: new Map(hello.ports.map((p) => [p.portNo, p])), learned: new Map(), bans: new Map(),
       learnTokens: new Map(), queue: Promise.resolve(), lastReconcile: this.absent.get(dpid)?.lastReconcile ?? null, portsVersion: 0, carry: null, installed: null,
+      counters: { learnIns: this.metrics.packetIns.labels(name, 'learn'), lldpIns: this.metrics.packetIns.labels(name, 'lldp'), flowMods: this.metrics.mods.labels(name, 'flow_mod') },
     };
     this.switchesByDpid.set(dpid, e);
     this.absent.delete(dpid);
@@ -512,8 +517,8 @@ export class Controller {
     const d = m.data;
     if (port < 0 || d.length < 14) return;
     const etherType = d.readUInt16BE(12);
-    if (etherType === ETH_TYPE_LLDP) { this.metrics.packetIns.inc({ switch: e.name, kind: 'lldp' }); this.onLldp(e, port, d); return; }
-    this.metrics.packetIns.inc({ switch: e.name, kind: 'learn' });
+    if (etherType === ETH_TYPE_LLDP) { e.counters.lldpIns.inc(); this.onLldp(e, port, d); return; }
+    e.counters.learnIns.inc();
     if (etherType !== 0x8100 || d.length < 18) return;      // the pipeline tags every frame before learning
     const vid = d.readUInt16BE(14) & 0xfff;
     const mac = (BigInt(d.readUInt16BE(6)) << 32n) | BigInt(d.readUInt32BE(8));
@@ -523,7 +528,7 @@ export class Controller {
     if (!learnedValid(this.carriersOf(e), l)) return;
     const k = learnKey(vid, mac);
     const prev = e.learned.get(k);
-    const network = this.state.intent.networks.find((n) => n.vid === vid)?.name ?? String(vid);
+    const network = this.carriersOf(e).networkOf.get(vid) ?? String(vid);
     const [src, dst] = learnedFlows(l, this.opts.macAgingS ?? 300);
     if (prev && prev.port !== port) {
       // A move: the destination entry is replaced in place, then the old source entry goes.
@@ -536,14 +541,13 @@ export class Controller {
       e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: src }));
       if (!prev) this.events.emitEvent({ type: 'mac-learned', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port }) });
     }
-    this.metrics.mods.inc({ switch: e.name, type: 'flow_mod' }, prev && prev.port !== port ? 3 : 2);
+    e.counters.flowMods.inc(prev && prev.port !== port ? 3 : 2);
     if (e.installed) {
       if (prev && prev.port !== port) e.installed.flows.delete(flowKey(learnedFlows(prev, 1)[0]));
       e.installed.flows.set(flowKey(src), src);
       e.installed.flows.set(flowKey(dst), dst);
     }
     e.learned.set(k, l);
-    this.metrics.learned.set({ switch: e.name }, e.learned.size);
   }
 
   /** Per-port token bucket on learning; a port over its rate has its learning paused for a while. */
@@ -580,8 +584,7 @@ export class Controller {
     e.sess.send(changeMessage({ kind: 'flow', op: 'delete', flow: dst }));
     e.installed?.flows.delete(flowKey(src));
     e.installed?.flows.delete(flowKey(dst));
-    this.metrics.learned.set({ switch: e.name }, e.learned.size);
-    const network = this.state.intent.networks.find((n) => n.vid === l.vid)?.name ?? String(l.vid);
+    const network = this.carriersOf(e).networkOf.get(l.vid) ?? String(l.vid);
     this.events.emitEvent({ type: 'mac-aged', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port: l.port }) });
   }
 
