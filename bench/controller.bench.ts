@@ -12,7 +12,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { learnFrame } from './learn-switch.js';
-import { EmulatedSwitch } from './cbench.js';
+import { EmulatedSwitch } from '../test/helpers/emulated-switch.js';
 import { Lab, until } from '../test/unit/controller/lab.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));

@@ -2,11 +2,11 @@
 // handshake the controller asks for (features, desc, port_desc, role, empty flow/group/meter
 // tables, barriers, echo) and then sends PACKET_INs with new source MACs as fast as the controller
 // takes them, counting the FLOW_MODs that come back. It measures the controller alone, with no
-// datapath behind it. Used by bench/controller.bench.ts.
+// datapath behind it. Used by bench/controller.bench.ts and the controller's TLS test.
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
-import { OFPCR, OFPMPF_REPLY_MORE, OFPR, OFP_NO_BUFFER, OfpFramer, decodeMessage, encodeMessage } from '../src/openflow/index.js';
-import type { MultipartReplyBody, OfpMessage, Port } from '../src/openflow/index.js';
+import { OFPCR, OFPR, OFP_NO_BUFFER, OfpFramer, decodeMessage, encodeMessage } from '../../src/openflow/index.js';
+import type { MultipartReplyBody, OfpMessage, Port } from '../../src/openflow/index.js';
 
 const port = (no: number, name: string): Port => ({
   portNo: no, hwAddr: `02:00:00:00:ff:${no.toString(16).padStart(2, '0')}`, name, config: 0, state: 0, curr: 0, advertised: 0,
@@ -25,9 +25,10 @@ export class EmulatedSwitch {
     sock.on('error', () => undefined);
   }
 
-  static async connect(portNo: number, dpid: bigint, dpDesc: string, portNames: string[]): Promise<EmulatedSwitch> {
-    const sock = connect({ port: portNo, host: '127.0.0.1' });
-    await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
+  /** Connect over TCP to 127.0.0.1:portNo, or over the socket `open` returns once it is connected. */
+  static async connect(portNo: number, dpid: bigint, dpDesc: string, portNames: string[], open?: () => Promise<Socket>): Promise<EmulatedSwitch> {
+    const sock = open ? await open() : connect({ port: portNo, host: '127.0.0.1' });
+    if (!open) await new Promise<void>((resolve, reject) => { sock.once('connect', resolve); sock.once('error', reject); });
     const s = new EmulatedSwitch(sock, dpid, dpDesc, portNames);
     s.send({ type: 'hello', xid: 1, version: 4, elements: [] });
     return s;
@@ -53,7 +54,7 @@ export class EmulatedSwitch {
           case 'flow': this.reply(m.xid, { kind: 'flow', flows: [] }); break;
           case 'group_desc': this.reply(m.xid, { kind: 'group_desc', groups: [] }); break;
           case 'meter_config': this.reply(m.xid, { kind: 'meter_config', meters: [] }); break;
-          default: this.send({ type: 'multipart_reply', xid: m.xid, flags: OFPMPF_REPLY_MORE & 0, body: { kind: 'desc', mfrDesc: '', hwDesc: '', swDesc: '', serialNum: '', dpDesc: '' } });
+          default: this.send({ type: 'error', xid: m.xid, errType: 1, code: 2, data: Buffer.alloc(0) });   // OFPBRC_BAD_MULTIPART
         }
         break;
       default: break;
@@ -73,5 +74,6 @@ export class EmulatedSwitch {
     this.sock.write(Buffer.concat(msgs));
   }
 
+  get closed(): boolean { return this.sock.destroyed; }
   close(): void { this.sock.destroy(); }
 }
