@@ -17,33 +17,36 @@ function reconcileText(r: SwitchInfo['lastReconcile']): string {
   return `${r.ok ? 'ok' : `FAILED (${r.errors[0] ?? 'error'})`}, ${r.flowMods + r.groupMods + r.meterMods} change(s), ${ago(r.at)}`;
 }
 
+function portText(p: SwitchInfo['ports'][number]): string {
+  const what = p.network ?? (p.role === 'trunk' || p.role === 'blocked' ? `${p.role}${p.peer ? ` to ${p.peer}` : ''}` : p.role);
+  return `${p.name}(${p.number})${p.up ? '' : ' down'} ${what}`;
+}
+
 export const switchesCommand: CommandModule<object, ControllerArgs> = {
   command: 'switches',
-  describe: 'Switches of the controller: connected or not, role, ports, last reconcile',
+  describe: 'Switches of the controller: connected or not, role, ports, learned MACs, last reconcile',
   builder: (y) => withControllerOptions(y),
   handler: async (a) => {
     const r = await controllerClient(a).get<{ switches: SwitchInfo[] }>('/v1/switches');
     if (a.json) { outJson(r); return; }
-    if (r.switches.length === 0) { out('no switches: none connected and no attachment names one'); return; }
-    out(table(['switch', 'dpid', 'state', 'role', 'address', 'ports', 'last reconcile'], r.switches.map((s) => [
-      s.name, s.dpid ?? '-', s.connected ? 'connected' : 'not connected', s.role ?? '-', s.address ?? '-',
-      s.ports.map((p) => `${p.name}${p.portNo !== null ? `(${p.portNo})` : ''}${p.up === false ? ' down' : ''}${p.network ? ` ${p.network}` : ''}${p.channel ? `/${p.channel}` : ''}`).join(', ') || '-',
-      reconcileText(s.lastReconcile),
+    if (r.switches.length === 0) { out('no switch has connected yet'); return; }
+    out(table(['switch', 'dpid', 'state', 'role', 'peer', 'ports', 'macs', 'last reconcile'], r.switches.map((s) => [
+      s.name, s.dpid, s.connected ? 'connected' : 'not connected', s.role ?? '-', s.peer ?? '-',
+      s.ports.map(portText).join('\n') || '-', s.learnedMacs, reconcileText(s.lastReconcile),
     ])));
   },
 };
 
 export const topologyCommand: CommandModule<object, ControllerArgs> = {
   command: 'topology',
-  describe: 'Switches and the trunk links between them (LLDP)',
+  describe: 'Switches and the trunk links between them (LLDP); blocked links break loops',
   builder: (y) => withControllerOptions(y),
   handler: async (a) => {
     const t = await controllerClient(a).get<TopologyView>('/v1/topology');
     if (a.json) { outJson(t); return; }
-    const name = new Map(t.switches.filter((s) => s.dpid).map((s) => [s.dpid!, s.name]));
-    const end = (e: { dpid: string; port: number }): string => `${name.get(e.dpid) ?? e.dpid} port ${e.port}`;
-    out(table(['switch', 'dpid', 'state'], t.switches.map((s) => [s.name, s.dpid ?? '-', s.connected ? 'connected' : 'not connected'])));
-    out(t.links.length === 0 ? 'no links between switches seen' : table(['from', 'to', 'last seen'], t.links.map((l) => [end(l.a), end(l.b), ago(new Date(l.seenAt).toISOString())])));
+    out(t.switches.length === 0 ? 'no switch has connected yet' : table(['switch', 'dpid', 'state'], t.switches.map((s) => [s.name, s.dpid, s.connected ? 'connected' : 'not connected'])));
+    const end = (e: TopologyView['links'][number]['a']): string => `${e.switch}:${e.portName}`;
+    out(t.links.length === 0 ? 'no links between switches seen' : table(['link', 'state'], t.links.map((l) => [`${end(l.a)} <-> ${end(l.b)}`, l.blocked ? 'blocked (loop)' : 'forwarding'])));
   },
 };
 

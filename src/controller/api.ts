@@ -9,9 +9,11 @@ import path from 'node:path';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import { UnknownSwitchError } from './controller.js';
 import type { Controller, ChangeResult } from './controller.js';
 import { parseListen, TOKEN_FILE } from './config.js';
 import type { StampedEvent } from './events.js';
@@ -26,7 +28,7 @@ export interface ApiOptions {
   /** The bearer token every request (but GET /openapi.json) must carry. */
   token: string;
   log: Logger;
-  /** Prometheus registry served on /metrics; the API adds its request metrics. Default: a new one. */
+  /** Prometheus registry served on /metrics; the API adds its request metrics. Default: the controller's. */
   registry?: Registry;
   /** Largest request body (default 1 MiB): larger ones get 413. */
   bodyLimitBytes?: number;
@@ -119,7 +121,8 @@ const S = {
   channelBody: obj({ channel: nullable({ ...str, description: 'channel name, or null for none' }) }),
   error: obj({ error: { ...str, description: 'stable code, e.g. duplicate-vid' }, message: { ...str, description: 'one line naming the field' } }),
   reconcile: obj({
-    switch: str, dpid: str, ok: bool, flowMods: int, groupMods: int, meterMods: int, errors: arr(str), ms: { type: 'number' },
+    switch: str, dpid: str, ok: bool, flowMods: int, groupMods: int, meterMods: int, errors: arr(str),
+    adopted: { ...int, description: 'learned MACs adopted from what the switch held' }, ms: { type: 'number' }, at: { ...str, format: 'date-time' },
   }),
   channelView: obj({
     name: str, rate: str, burst: str, meterId: int, attachments: int,
@@ -130,11 +133,16 @@ const S = {
     return obj({ networks: part, channels: part, attachments: part });
   })(),
   switchInfo: obj({
-    name: str, dpid: nullable(str), connected: bool, role: nullable({ type: 'string', enum: ['master', 'slave', 'equal'] }), address: nullable(str),
-    ports: arr(obj({ name: str, portNo: nullable(int), up: nullable(bool), network: nullable(str), channel: nullable(str) })),
-    lastReconcile: nullable({ type: 'object', additionalProperties: true }),
+    name: { ...str, description: 'its dp_desc (default <hostname>/<bridge>), or its dpid' }, dpid: str, connected: bool,
+    peer: nullable({ ...str, description: 'address of its OpenFlow connection' }), role: nullable({ type: 'string', enum: ['master'] }),
+    ports: arr(obj({
+      name: str, number: int, up: bool, role: { type: 'string', enum: ['access', 'trunk', 'blocked', 'unused'] },
+      network: str, peer: { ...str, description: 'the far end of a trunk, SWITCH:PORT' },
+    }, ['name', 'number', 'up', 'role'])),
+    learnedMacs: int,
+    lastReconcile: nullable({ type: 'object', additionalProperties: true, description: 'as POST /v1/reconcile answers for one switch' }),
   }),
-  link: obj({ a: obj({ dpid: str, port: int }), b: obj({ dpid: str, port: int }), seenAt: { type: 'number' } }),
+  linkEnd: obj({ switch: str, dpid: str, port: int, portName: str }),
 };
 const reconciled = arr(S.reconcile);
 const errors = (...codes: number[]): Json => Object.fromEntries(codes.map((c) => [c, { description: { 400: 'bad request', 401: 'no or wrong token', 404: 'not found', 409: 'conflicts with the intent', 413: 'body too large' }[c], ...S.error }]));
@@ -163,7 +171,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   const ctl = opts.controller;
   const log = opts.log;
   const bodyLimit = opts.bodyLimitBytes ?? DEFAULT_BODY_LIMIT;
-  const registry = opts.registry ?? new Registry();
+  const registry = opts.registry ?? ctl.registry;
   const sseClients = new Set<ServerResponse>();
 
   const app = Fastify({
@@ -246,6 +254,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
 
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     if (err instanceof IntentError || err instanceof ApiError) return reply.code(err.status).send({ error: err.code, message: oneLine(err.message) });
+    if (err instanceof UnknownSwitchError) return reply.code(404).send({ error: err.code, message: oneLine(err.message) });
     const fe = err as FastifyError;
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'body-too-large', message: `request body over ${bodyLimit} bytes` });
     const status = fe.statusCode ?? 500;
@@ -408,21 +417,21 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
 
   // -------------------------------------------------------------------------- switches
   app.get('/v1/switches', {
-    schema: { tags: ['switches'], summary: 'Switches, connected or not: ports, role, last reconcile', response: { 200: obj({ switches: arr(S.switchInfo) }), ...errors(401) } },
+    schema: { tags: ['switches'], summary: 'Switches that connected (and are connected or not now): ports, role, learned MACs, last reconcile', response: { 200: obj({ switches: arr(S.switchInfo) }), ...errors(401) } },
   }, async () => ({ switches: ctl.switches() }));
 
   app.get('/v1/topology', {
     schema: {
       tags: ['switches'], summary: 'Switches and the trunk links between them (LLDP)',
-      response: { 200: obj({ switches: arr(obj({ name: str, dpid: nullable(str), connected: bool })), links: arr(S.link) }), ...errors(401) },
+      response: { 200: obj({ switches: arr(obj({ name: str, dpid: str, connected: bool })), links: arr(obj({ a: S.linkEnd, b: S.linkEnd, blocked: { ...bool, description: 'off the spanning tree: carries no network' } })) }), ...errors(401) },
     },
   }, async () => ctl.topology());
 
   app.post<{ Querystring: Record<string, unknown> }>('/v1/reconcile', {
     schema: {
-      tags: ['switches'], summary: 'Reconcile now: one switch or every connected one',
+      tags: ['switches'], summary: 'Reconcile now (read back what the switch holds, send the difference): one switch or every connected one',
       querystring: { type: 'object', properties: { switch: { ...str, description: 'name or dpid; default every connected switch' } } },
-      response: { 200: obj({ reconciled }), ...errors(400, 401, 404, 409) },
+      response: { 200: obj({ reconciled }), ...errors(400, 401, 404) },
     },
   }, async (req) => ({ reconciled: await ctl.reconcile(strQuery(req.query.switch, 'switch')) }));
 

@@ -1,13 +1,35 @@
 // The controller daemon's core: owns the intent and its store, the OpenFlow sessions of every
-// switch, and the event hub. Every intent change is validated whole, made durable, then pushed to
-// the switches it concerns by the reconciler; the northbound API and the CLI sit on top of this.
+// switch, MAC learning, LLDP topology and the event hub. Every intent change is validated whole,
+// made durable, then pushed by the reconciler to every connected switch; the northbound API and
+// the CLI sit on top of this. It never touches a switch except over OpenFlow.
+import { createServer as createTcpServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
+import { createServer as createTlsServer } from 'node:tls';
+import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { EventHub } from './events.js';
-import { IntentError, diffIntent, isEmptyDiff } from './intent.js';
-import type { Intent, IntentDiff } from './intent.js';
-import { FileStateStore } from './store.js';
-import type { ControllerState, LinkRecord, StateStore } from './store.js';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { OFPP, OFPPR, OFPPS, OFPRR, OFP_NO_BUFFER } from '../openflow/index.js';
+import type { FlowRemoved, OfpMessage, PacketIn, Port, PortStatus } from '../openflow/index.js';
+import { formatMac } from '../packet/flow-key.js';
+import { ETH_TYPE_LLDP } from '../packet/lldp.js';
 import { parseRate, formatRate } from '../qos/units.js';
+import { Category, categoryOf, isOurs } from './cookies.js';
+import { PRIO, TABLE, banFlow, carriers, compile, flowKey, learnedFlows, learnedValid } from './compile.js';
+import type { Carriers, CompileContext, Desired, LearnedMac, SwitchView } from './compile.js';
+import { diff, planSize } from './diff.js';
+import type { Change, Installed } from './diff.js';
+import { formatFlow, formatGroup } from '../flow/syntax.js';
+import { EventHub } from './events.js';
+import { diffIntent, isEmptyDiff } from './intent.js';
+import type { Intent, IntentDiff } from './intent.js';
+import { applyPlan, changeMessage, readInstalled } from './reconciler.js';
+import type { FlowSpec } from '../flow/types.js';
+import { SwitchSession } from './session.js';
+import type { SwitchHello } from './session.js';
+import { FileStateStore } from './store.js';
+import type { ControllerState, StateStore } from './store.js';
+import { Topology, linkKey, lldpProbe, probeOrigin } from './topology.js';
+import type { Endpoint } from './topology.js';
 
 export interface ControllerOptions {
   /** State directory (intent, meter ids, generation, links; the API token lives here too). */
@@ -19,10 +41,14 @@ export interface ControllerOptions {
   log: Logger;
   /** Periodic reconcile of every connected switch (default 30 s; 0 = only on events). */
   reconcileIntervalMs?: number;
-  /** LLDP probe period on every port (default 2 s); a link unseen for 3 periods is gone. */
+  /** LLDP probe period on every port (default 2 s); a link unheard for 3 periods is gone. */
   lldpIntervalMs?: number;
   /** Idle timeout of learned MAC entries, seconds (default 300, as NORMAL's aging). */
   macAgingS?: number;
+  /** Learning PACKET_INs a port may cause per second before its learning pauses (default 200). */
+  learnRatePerPort?: number;
+  /** How long a port's learning pauses when it exceeds the rate, seconds (default 5). */
+  learnBanS?: number;
   /** Another store (tests, etcd later); default a FileStateStore in stateDir. */
   store?: StateStore;
 }
@@ -38,36 +64,6 @@ export interface ChannelView {
   shares: { switch: string; rate: string; connected: boolean }[];
 }
 
-/** A switch as the northbound API shows it (`GET /v1/switches`); null = not known yet. */
-export interface SwitchInfo {
-  /** The name attachments use (its dp_desc), or its dpid when it has none. */
-  name: string;
-  /** Datapath id, 16 hex digits, once it connected. */
-  dpid: string | null;
-  connected: boolean;
-  /** Our OpenFlow role on it. */
-  role: 'master' | 'slave' | 'equal' | null;
-  /** Peer address of its OpenFlow connection. */
-  address: string | null;
-  /** Ports it reported and ports the intent attaches. */
-  ports: { name: string; portNo: number | null; up: boolean | null; network: string | null; channel: string | null }[];
-  lastReconcile: (ReconcileSummary & { at: string }) | null;
-}
-
-/** What `GET /v1/topology` shows: the switches and the trunk links LLDP found between them. */
-export interface TopologyView {
-  switches: { name: string; dpid: string | null; connected: boolean }[];
-  links: LinkRecord[];
-}
-
-/** What a change did: the intent diff and, per switch it touched, what the reconcile sent. */
-export interface ChangeResult {
-  intent: Intent;
-  diff: IntentDiff;
-  applied: boolean;
-  switches: ReconcileSummary[];
-}
-
 export interface ReconcileSummary {
   switch: string;
   dpid: string;
@@ -76,20 +72,103 @@ export interface ReconcileSummary {
   groupMods: number;
   meterMods: number;
   errors: string[];
+  /** Learned MACs adopted from what the switch held (a restarted controller keeps them). */
+  adopted: number;
   ms: number;
+  at: string;
 }
+
+/** What a change did: the intent diff and, per switch, what the reconcile sent. */
+export interface ChangeResult {
+  intent: Intent;
+  diff: IntentDiff;
+  applied: boolean;
+  switches: ReconcileSummary[];
+}
+
+export interface PortInfo { name: string; number: number; up: boolean; role: 'access' | 'trunk' | 'blocked' | 'unused'; network?: string; peer?: string }
+export interface SwitchInfo {
+  name: string;
+  dpid: string;
+  connected: boolean;
+  peer: string | null;
+  role: 'master' | null;
+  ports: PortInfo[];
+  learnedMacs: number;
+  lastReconcile: ReconcileSummary | null;
+}
+export interface TopologyView {
+  switches: { name: string; dpid: string; connected: boolean }[];
+  links: { a: { switch: string; dpid: string; port: number; portName: string }; b: { switch: string; dpid: string; port: number; portName: string }; blocked: boolean }[];
+}
+
+interface SwitchEntry {
+  sess: SwitchSession;
+  hello: SwitchHello;
+  name: string;
+  ports: Map<number, Port>;
+  learned: Map<string, LearnedMac>;
+  /** Port -> ms when its learning ban ends. */
+  bans: Map<number, number>;
+  /** Port -> token bucket for learning PACKET_INs. */
+  learnTokens: Map<number, { tokens: number; lastMs: number }>;
+  queue: Promise<unknown>;
+  lastReconcile: ReconcileSummary | null;
+  /** Bumped on every port change (PORT_STATUS). */
+  portsVersion: number;
+  carry: { intent: Intent; topo: number; ports: number; value: Carriers } | null;
+  /** What the switch holds as far as we know (after our last successful reconcile and learning since), or null. */
+  installed: Desired | null;
+  /** This switch's labelled metric children, bound once. */
+  counters: { learnIns: Counter.Internal; lldpIns: Counter.Internal; flowMods: Counter.Internal };
+  /** Set when something changed that the next reconcile must see; cleared by it. */
+}
+
+const learnKey = (vid: number, mac: bigint): string => `${vid}/${mac.toString(16)}`;
+/** The learned entry a learned-source or learned-destination flow belongs to, or null. */
+function learnedFlowKey(f: { cookie: bigint; match: { field: string; value: bigint }[] }): string | null {
+  const cat = isOurs(f.cookie) ? categoryOf(f.cookie) : 0;
+  if (cat !== Category.LEARNED_SRC && cat !== Category.LEARNED_DST) return null;
+  const vid = f.match.find((m) => m.field === 'vlan_vid')?.value;
+  const mac = f.match.find((m) => m.field === (cat === Category.LEARNED_SRC ? 'eth_src' : 'eth_dst'))?.value;
+  return vid === undefined || mac === undefined ? null : learnKey(Number(vid & 0xfffn), mac);
+}
+const macText = (mac: bigint): string => formatMac(Number(mac));
 
 export class Controller {
   readonly events = new EventHub();
+  readonly registry = new Registry();
   readonly log: Logger;
   private state!: ControllerState;
   private readonly store: StateStore;
-  /** Intent changes run one at a time, in arrival order. */
   private changeQueue: Promise<unknown> = Promise.resolve();
+  private readonly switchesByDpid = new Map<string, SwitchEntry>();
+  /** Switches seen since start that are not connected now (for `sluice switches`). */
+  private readonly absent = new Map<string, { name: string; ports: Port[]; lastReconcile: ReconcileSummary | null }>();
+  private topo!: Topology;
+  private server: Server | null = null;
+  private timers: NodeJS.Timeout[] = [];
+  private topoTimer: NodeJS.Timeout | null = null;
+  /** Bumped whenever the links change (cached carriers depend on it). */
+  private topoVersion = 0;
+  private stopping = false;
+  private readonly metrics;
 
   protected constructor(readonly opts: ControllerOptions) {
     this.log = opts.log;
     this.store = opts.store ?? new FileStateStore(opts.stateDir);
+    const r = this.registry;
+    this.metrics = {
+      connected: new Gauge({ name: 'sluice_controller_switches_connected', help: 'Switches with an OpenFlow session', registers: [r] }),
+      mods: new Counter({ name: 'sluice_controller_mods_sent_total', help: 'FLOW_MOD, GROUP_MOD and METER_MOD messages sent', labelNames: ['switch', 'type'], registers: [r] }),
+      packetIns: new Counter({ name: 'sluice_controller_packet_ins_total', help: 'PACKET_IN messages received', labelNames: ['switch', 'kind'], registers: [r] }),
+      learned: new Gauge({
+        name: 'sluice_controller_learned_macs', help: 'MAC entries installed from learning', labelNames: ['switch'], registers: [r],
+        collect: () => { for (const e of this.switchesByDpid.values()) this.metrics.learned.set({ switch: e.name }, e.learned.size); },
+      }),
+      reconciles: new Counter({ name: 'sluice_controller_reconciles_total', help: 'Reconciles run', labelNames: ['switch', 'result'], registers: [r] }),
+      learnBans: new Counter({ name: 'sluice_controller_learn_bans_total', help: 'Ports whose learning was paused by the PACKET_IN rate limit', labelNames: ['switch'], registers: [r] }),
+    };
   }
 
   static async start(opts: ControllerOptions): Promise<Controller> {
@@ -98,40 +177,70 @@ export class Controller {
     return c;
   }
 
-  protected async init(): Promise<void> {
-    this.state = await this.store.load();
-    this.log.info({ store: this.store.where, networks: this.state.intent.networks.length, attachments: this.state.intent.attachments.length }, 'intent loaded');
+  private async init(): Promise<void> {
+    const loaded = await this.store.load();
+    // A new generation id for the MASTER role: larger than any earlier instance used.
+    const generation = (BigInt(loaded.generation) + 1n).toString();
+    this.state = { ...loaded, generation };
+    await this.store.save(this.state);
+    this.topo = new Topology(this.state.links);
+    this.log.info({ store: this.store.where, networks: this.state.intent.networks.length, attachments: this.state.intent.attachments.length, generation }, 'intent loaded');
+    await this.listen(this.opts.openflow ?? 'ptcp:6653:127.0.0.1');
+    const lldpMs = this.opts.lldpIntervalMs ?? 2000;
+    this.every(lldpMs, () => this.probeLinks(lldpMs));
+    const recMs = this.opts.reconcileIntervalMs ?? 30_000;
+    if (recMs > 0) this.every(recMs, () => { void this.reconcile().catch(() => undefined); });
+  }
+
+  private every(ms: number, fn: () => void): void {
+    const t = setInterval(fn, ms);
+    t.unref();
+    this.timers.push(t);
   }
 
   get intent(): Intent { return this.state.intent; }
+  get generation(): bigint { return BigInt(this.state.generation); }
+
+  /** Where the OpenFlow listener is bound (port 0 in the options picks a free one). */
+  openflowAddress(): { address: string; port: number } {
+    const a = this.server?.address();
+    if (!a || typeof a === 'string') throw new Error('the OpenFlow listener is not bound');
+    return { address: a.address, port: a.port };
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Intent changes
 
   /**
    * Apply `mutate` to the current intent (it throws IntentError to refuse). Changes are queued:
-   * each sees the result of the one before. With `dryRun` nothing is stored or sent.
+   * each sees the result of the one before. With `dryRun` nothing is stored or sent. Resolves once
+   * the change is durable and every connected switch has answered a barrier after its reconcile.
    */
   change(mutate: (i: Intent) => Intent, opts: { dryRun?: boolean } = {}): Promise<ChangeResult> {
     const run = async (): Promise<ChangeResult> => {
       const before = this.state.intent;
       const after = mutate(before);
-      const diff = diffIntent(before, after);
-      if (opts.dryRun || isEmptyDiff(diff)) return { intent: opts.dryRun ? after : before, diff, applied: false, switches: [] };
-      const next: ControllerState = { ...this.state, intent: after, meterIds: assignMeterIds(after, this.state.meterIds) };
-      await this.store.save(next);                  // durable before anything is acknowledged or sent
-      this.state = next;
-      this.events.emitEvent({ type: 'intent-changed', diff });
-      for (const name of diff.channels.changed) {
+      const d = diffIntent(before, after);
+      if (opts.dryRun || isEmptyDiff(d)) return { intent: opts.dryRun ? after : before, diff: d, applied: false, switches: [] };
+      const meterIds = assignMeterIds(after, this.state.meterIds);
+      await this.store.save({ ...this.state, intent: after, meterIds, links: this.topo.records() });   // durable before anything is acknowledged or sent
+      this.state = { ...this.state, intent: after, meterIds };
+      this.events.emitEvent({ type: 'intent-changed', diff: d });
+      for (const name of d.channels.changed) {
         const c = after.channels.find((x) => x.name === name)!;
         this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
       }
-      const switches = await this.pushIntent();
-      return { intent: after, diff, applied: true, switches };
+      const switches = await Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known')));
+      return { intent: after, diff: d, applied: true, switches };
     };
     const p = this.changeQueue.then(run, run);
     this.changeQueue = p.catch(() => undefined);
     return p;
   }
 
-  /** Channels with their meter ids and per-switch shares. */
+  // ------------------------------------------------------------------------------------------
+  // Views
+
   channelViews(): ChannelView[] {
     const i = this.state.intent;
     return i.channels.map((c) => {
@@ -141,54 +250,435 @@ export class Controller {
       const share = sws.length > 0 ? formatRate({ unit: rate.unit, perSec: rate.perSec / sws.length }) : c.rate;
       const v: ChannelView = {
         name: c.name, rate: c.rate, meterId: this.state.meterIds[c.name]!, attachments: atts.length,
-        shares: sws.map((s) => ({ switch: s, rate: share, connected: this.isConnected(s) })),
+        shares: sws.map((s) => ({ switch: s, rate: share, connected: this.findSwitch(s) !== null })),
       };
       if (c.burst !== undefined) v.burst = c.burst;
       return v;
     });
   }
 
-  // --- Northbound views (added with the API, branch `api`): minimal versions derived from the
-  // intent alone, so the API and CLI work before the OpenFlow side exists; the lead's session
-  // code replaces their bodies with live data, keeping these signatures.
-
-  /** Every switch the controller knows: connected ones and those the intent names. */
   switches(): SwitchInfo[] {
-    const i = this.state.intent;
-    const names = [...new Set(i.attachments.map((a) => a.switch))].sort();
-    return names.map((name) => ({
-      name, dpid: null, connected: this.isConnected(name), role: null, address: null,
-      ports: i.attachments.filter((a) => a.switch === name).map((a) => ({ name: a.port, portNo: null, up: null, network: a.network, channel: a.channel ?? null })),
-      lastReconcile: null,
-    }));
+    const out: SwitchInfo[] = [];
+    for (const [dpid, e] of this.switchesByDpid) {
+      out.push({
+        name: e.name, dpid, connected: true, peer: e.sess.peer, role: 'master', ports: this.portInfos(dpid, [...e.ports.values()]),
+        learnedMacs: e.learned.size, lastReconcile: e.lastReconcile,
+      });
+    }
+    for (const [dpid, a] of this.absent) {
+      if (this.switchesByDpid.has(dpid)) continue;
+      out.push({ name: a.name, dpid, connected: false, peer: null, role: null, ports: this.portInfos(dpid, a.ports), learnedMacs: 0, lastReconcile: a.lastReconcile });
+    }
+    return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
   }
 
-  /** Switches and the trunk links between them (LLDP). */
+  private portInfos(dpid: string, ports: Port[]): PortInfo[] {
+    const names = this.namesOf(dpid);
+    const trunks = new Map(this.topo.trunksOf(dpid).map((t) => [t.port, t]));
+    return ports.filter((p) => p.portNo <= OFPP.MAX).sort((x, y) => x.portNo - y.portNo).map((p) => {
+      const att = this.state.intent.attachments.find((a) => names.includes(a.switch) && a.port === p.name);
+      const t = trunks.get(p.portNo);
+      const info: PortInfo = { name: p.name, number: p.portNo, up: (p.state & OFPPS.LINK_DOWN) === 0, role: att ? 'access' : t ? (t.blocked ? 'blocked' : 'trunk') : 'unused' };
+      if (att) info.network = att.network;
+      if (t && !att) info.peer = `${this.nameOf(t.peer.dpid)}:${this.portName(t.peer)}`;
+      return info;
+    });
+  }
+
   topology(): TopologyView {
-    return { switches: this.switches().map((s) => ({ name: s.name, dpid: s.dpid, connected: s.connected })), links: this.state.links };
+    const blocked = this.topo.blocked();
+    const side = (e: Endpoint): TopologyView['links'][number]['a'] => ({ switch: this.nameOf(e.dpid), dpid: e.dpid, port: e.port, portName: this.portName(e) });
+    const dpids = new Set<string>([...this.switchesByDpid.keys(), ...this.absent.keys()]);
+    for (const l of this.topo.list()) { dpids.add(l.a.dpid); dpids.add(l.b.dpid); }
+    return {
+      switches: [...dpids].sort().map((d) => ({ name: this.nameOf(d), dpid: d, connected: this.switchesByDpid.has(d) })),
+      links: this.topo.list().map((l) => ({ a: side(l.a), b: side(l.b), blocked: blocked.has(linkKey(l.a, l.b)) })),
+    };
+  }
+
+  private nameOf(dpid: string): string {
+    return this.switchesByDpid.get(dpid)?.name ?? this.absent.get(dpid)?.name ?? dpid;
+  }
+  private namesOf(dpid: string): string[] {
+    const n = this.nameOf(dpid);
+    return n === dpid ? [dpid] : [n, dpid];
+  }
+  private portName(e: Endpoint): string {
+    const ports = this.switchesByDpid.get(e.dpid)?.ports ?? new Map((this.absent.get(e.dpid)?.ports ?? []).map((p) => [p.portNo, p]));
+    return ports.get(e.port)?.name ?? String(e.port);
+  }
+
+  /** A connected switch by dp_desc or datapath id. */
+  private findSwitch(name: string): SwitchEntry | null {
+    const byDpid = this.switchesByDpid.get(name.toLowerCase());
+    if (byDpid) return byDpid;
+    for (const e of this.switchesByDpid.values()) if (e.name === name) return e;
+    return null;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Reconciliation
+
+  /**
+   * Reconcile one switch (by name or dpid) or all connected ones, reading back what each holds;
+   * resolves with what each was sent.
+   */
+  async reconcile(name?: string): Promise<ReconcileSummary[]> {
+    const targets = name === undefined ? [...this.switchesByDpid.values()] : [this.findSwitch(name)].filter((x): x is SwitchEntry => x !== null);
+    if (name !== undefined && targets.length === 0) throw new UnknownSwitchError(name);
+    return Promise.all(targets.map((e) => this.reconcileSwitch(e, 'read')));
   }
 
   /**
-   * Reconcile now: one switch (by name or dpid) or every connected one. Throws IntentError 404 for
-   * a switch nobody knows and 409 for one that is not connected.
+   * `read`: compare with what the switch reports (connect, periodic, on demand). `known`: compare
+   * with what we last made it hold (intent and topology changes: no round trip to read it back).
    */
-  async reconcile(switchName?: string): Promise<ReconcileSummary[]> {
-    if (switchName !== undefined) {
-      const sw = this.switches().find((s) => s.name === switchName || s.dpid === switchName);
-      if (!sw) throw new IntentError(404, 'unknown-switch', `switch "${switchName}" is not known (no attachment names it and it never connected)`);
-      if (!sw.connected) throw new IntentError(409, 'switch-not-connected', `switch "${switchName}" is not connected`);
-      return (await this.pushIntent()).filter((r) => r.switch === sw.name);
-    }
-    return this.pushIntent();
+  private reconcileSwitch(e: SwitchEntry, how: 'read' | 'known'): Promise<ReconcileSummary> {
+    const run = (): Promise<ReconcileSummary> => this.doReconcile(e, how);
+    const p = e.queue.then(run, run);
+    e.queue = p.catch(() => undefined);
+    return p;
   }
 
-  /** Push the current intent to every connected switch (overridden once sessions exist). */
-  protected async pushIntent(): Promise<ReconcileSummary[]> { return []; }
+  private view(e: SwitchEntry): SwitchView {
+    const now = Date.now();
+    for (const [port, until] of e.bans) if (until <= now) e.bans.delete(port);
+    return {
+      names: this.namesOf(e.hello.dpidHex),
+      ports: new Map([...e.ports.values()].map((p) => [p.name, p.portNo])),
+      trunks: this.topo.trunksOf(e.hello.dpidHex),
+      learned: [...e.learned.values()],
+      bans: [...e.bans.keys()],
+    };
+  }
 
-  protected isConnected(_name: string): boolean { return false; }
+  /** Which ports carry which VLANs on a switch; recomputed only when intent, links or ports change. */
+  private carriersOf(e: SwitchEntry): Carriers {
+    const c = e.carry;
+    if (c && c.intent === this.state.intent && c.topo === this.topoVersion && c.ports === e.portsVersion) return c.value;
+    const value = carriers(this.state.intent, { names: this.namesOf(e.hello.dpidHex), ports: new Map([...e.ports.values()].map((p) => [p.name, p.portNo])), trunks: this.topo.trunksOf(e.hello.dpidHex) });
+    e.carry = { intent: this.state.intent, topo: this.topoVersion, ports: e.portsVersion, value };
+    return value;
+  }
+
+  private compileContext(): CompileContext {
+    const channelSwitches = new Map<string, number>();
+    const seen = new Map<string, Set<string>>();
+    for (const a of this.state.intent.attachments) {
+      if (a.channel === undefined) continue;
+      (seen.get(a.channel) ?? seen.set(a.channel, new Set()).get(a.channel)!).add(a.switch);
+    }
+    for (const [c, s] of seen) channelSwitches.set(c, s.size);
+    return { meterIds: this.state.meterIds, channelSwitches, macAgingS: this.opts.macAgingS ?? 300, banS: this.opts.learnBanS ?? 5 };
+  }
+
+  private async doReconcile(e: SwitchEntry, how: 'read' | 'known'): Promise<ReconcileSummary> {
+    const t0 = performance.now();
+    const dpid = e.hello.dpidHex;
+    const summary: ReconcileSummary = { switch: e.name, dpid, ok: false, flowMods: 0, groupMods: 0, meterMods: 0, errors: [], adopted: 0, ms: 0, at: new Date().toISOString() };
+    try {
+      const knownBefore = new Set(e.learned.keys());
+      let installed: Installed;
+      if (how === 'read' || e.installed === null) {
+        installed = await readInstalled(e.sess);
+        summary.adopted = this.adopt(e, installed.flows);
+      } else {
+        installed = { flows: [...e.installed.flows.values()], groups: [...e.installed.groups.values()], meters: [...e.installed.meters.values()] };
+      }
+      const want = compile(this.state.intent, this.view(e), this.compileContext());
+      const plan = diff(want, installed);
+      // MACs learned while the switch was being read were installed by learning itself, in order.
+      plan.make = plan.make.filter((c) => !(c.kind === 'flow' && c.op === 'add' && learnedFlowKey(c.flow) !== null && !knownBefore.has(learnedFlowKey(c.flow)!)));
+      e.installed = null;   // unknown while changes are in flight
+      if (this.log.isLevelEnabled('debug')) for (const c of [...plan.make, ...plan.break]) this.log.debug({ switch: e.name, change: describeChange(c) }, 'reconcile change');
+      if (planSize(plan) > 0) {
+        const r = await applyPlan(e.sess, plan);
+        Object.assign(summary, { flowMods: r.flowMods, groupMods: r.groupMods, meterMods: r.meterMods, errors: r.errors });
+        this.metrics.mods.inc({ switch: e.name, type: 'flow_mod' }, r.flowMods);
+        this.metrics.mods.inc({ switch: e.name, type: 'group_mod' }, r.groupMods);
+        this.metrics.mods.inc({ switch: e.name, type: 'meter_mod' }, r.meterMods);
+      }
+      summary.ok = summary.errors.length === 0;
+      if (summary.ok) {
+        // The switch now holds `want`, plus whatever learning sent meanwhile.
+        for (const l of e.learned.values()) for (const f of learnedFlows(l, this.opts.macAgingS ?? 300)) want.flows.set(flowKey(f), f);
+        e.installed = want;
+      }
+    } catch (err) {
+      summary.errors.push((err as Error).message);
+    }
+    summary.ms = Math.round((performance.now() - t0) * 100) / 100;
+    e.lastReconcile = summary;
+    this.metrics.reconciles.inc({ switch: e.name, result: summary.ok ? 'ok' : 'error' });
+    const log = summary.ok ? this.log.info.bind(this.log) : this.log.warn.bind(this.log);
+    if (!summary.ok || summary.flowMods + summary.groupMods + summary.meterMods > 0 || summary.adopted > 0) {
+      log({ switch: e.name, dpid, flowMods: summary.flowMods, groupMods: summary.groupMods, meterMods: summary.meterMods, adopted: summary.adopted, errors: summary.errors, ms: summary.ms }, 'reconciled');
+    }
+    this.events.emitEvent({ type: 'reconcile-done', switch: e.name, flowMods: summary.flowMods, groupMods: summary.groupMods, meterMods: summary.meterMods, errors: summary.errors.length, ms: summary.ms });
+    return summary;
+  }
+
+  /**
+   * Learned entries the switch holds that we do not know (an earlier controller instance learned
+   * them): keep them while their port still carries their VLAN, so a restart keeps unicast unicast.
+   */
+  private adopt(e: SwitchEntry, flows: readonly FlowSpec[]): number {
+    const carry = this.carriersOf(e);
+    let n = 0;
+    for (const f of flows) {
+      if (f.tableId !== TABLE.ETH_SRC || f.priority !== PRIO.LEARNED || !isOurs(f.cookie) || categoryOf(f.cookie) !== Category.LEARNED_SRC) continue;
+      const port = f.match.find((m) => m.field === 'in_port')?.value;
+      const vid = f.match.find((m) => m.field === 'vlan_vid')?.value;
+      const mac = f.match.find((m) => m.field === 'eth_src')?.value;
+      if (port === undefined || vid === undefined || mac === undefined) continue;
+      const l: LearnedMac = { vid: Number(vid & 0xfffn), mac, port: Number(port) };
+      const k = learnKey(l.vid, l.mac);
+      if (e.learned.has(k) || !learnedValid(carry, l)) continue;
+      e.learned.set(k, l);
+      n++;
+    }
+    return n;
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // Switch sessions
+
+  private async listen(target: string): Promise<void> {
+    const m = /^(ptcp|pssl):(\d+)(?::(.+))?$/.exec(target);
+    if (!m) throw new TypeError(`OpenFlow listener "${target}" is not ptcp:PORT[:IP] or pssl:PORT[:IP]`);
+    const [, kind, portText, host = '127.0.0.1'] = m;
+    const onConn = (sock: Socket): void => { void this.accept(sock); };
+    if (kind === 'pssl') {
+      const t = this.opts.tls;
+      if (!t) throw new TypeError('pssl: needs --cert, --key and --ca');
+      this.server = createTlsServer({
+        cert: readFileSync(t.cert), key: readFileSync(t.key), ca: readFileSync(t.ca),
+        requestCert: true, rejectUnauthorized: true, minVersion: 'TLSv1.2',
+      }, onConn);
+    } else {
+      this.server = createTcpServer(onConn);
+    }
+    const server = this.server;
+    server.on('tlsClientError', (err: Error) => this.log.warn({ err: err.message }, 'switch TLS handshake failed'));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(Number(portText), host.replace(/^\[|\]$/g, ''), () => { server.off('error', reject); resolve(); });
+    });
+    this.log.info({ openflow: `${kind}:${this.openflowAddress().port}:${host}` }, 'listening for switches');
+  }
+
+  private async accept(sock: Socket): Promise<void> {
+    if (this.stopping) { sock.destroy(); return; }
+    const sess = new SwitchSession(sock, { log: this.log.child({ peer: `${sock.remoteAddress}:${sock.remotePort}` }), generationId: this.generation });
+    let hello: SwitchHello;
+    try {
+      hello = await sess.start();
+    } catch (err) {
+      this.log.warn({ peer: sess.peer, err: (err as Error).message }, 'switch handshake failed');
+      sess.close('handshake failed');
+      return;
+    }
+    const dpid = hello.dpidHex;
+    const old = this.switchesByDpid.get(dpid);
+    if (old) { old.sess.removeAllListeners('close'); old.sess.close('replaced by a new connection'); }
+    const name = hello.desc.dpDesc.trim() || dpid;
+    const e: SwitchEntry = {
+      sess, hello, name, ports: new Map(hello.ports.map((p) => [p.portNo, p])), learned: new Map(), bans: new Map(),
+      learnTokens: new Map(), queue: Promise.resolve(), lastReconcile: this.absent.get(dpid)?.lastReconcile ?? null, portsVersion: 0, carry: null, installed: null,
+      counters: { learnIns: this.metrics.packetIns.labels(name, 'learn'), lldpIns: this.metrics.packetIns.labels(name, 'lldp'), flowMods: this.metrics.mods.labels(name, 'flow_mod') },
+    };
+    this.switchesByDpid.set(dpid, e);
+    this.absent.delete(dpid);
+    this.metrics.connected.set(this.switchesByDpid.size);
+    this.log.info({ switch: name, dpid, peer: sess.peer, ports: hello.ports.length }, 'switch connected');
+    this.events.emitEvent({ type: 'switch-up', switch: name, dpid });
+    sess.on('packet_in', (m) => this.onPacketIn(e, m));
+    sess.on('flow_removed', (m) => this.onFlowRemoved(e, m));
+    sess.on('port_status', (m) => this.onPortStatus(e, m));
+    sess.on('switch_error', (m) => this.log.warn({ switch: name, xid: m.xid, type: m.errType, code: m.code }, 'switch reported an error'));
+    sess.on('close', (why) => {
+      if (this.switchesByDpid.get(dpid) !== e) return;
+      this.switchesByDpid.delete(dpid);
+      this.absent.set(dpid, { name, ports: [...e.ports.values()], lastReconcile: e.lastReconcile });
+      this.metrics.connected.set(this.switchesByDpid.size);
+      this.log.warn({ switch: name, dpid, why }, 'switch disconnected');
+      this.events.emitEvent({ type: 'switch-down', switch: name, dpid, reason: why });
+    });
+    this.probe(e);
+    await this.reconcileSwitch(e, 'read');
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // MAC learning
+
+  private onPacketIn(e: SwitchEntry, m: PacketIn): void {
+    const inPort = m.match.find((x) => x.field === 'in_port');
+    const port = inPort && inPort.field === 'in_port' ? Number(inPort.value) : -1;
+    const d = m.data;
+    if (port < 0 || d.length < 14) return;
+    const etherType = d.readUInt16BE(12);
+    if (etherType === ETH_TYPE_LLDP) { e.counters.lldpIns.inc(); this.onLldp(e, port, d); return; }
+    e.counters.learnIns.inc();
+    if (etherType !== 0x8100 || d.length < 18) return;      // the pipeline tags every frame before learning
+    const vid = d.readUInt16BE(14) & 0xfff;
+    const mac = (BigInt(d.readUInt16BE(6)) << 32n) | BigInt(d.readUInt32BE(8));
+    if ((d[6]! & 1) === 1) return;                            // a multicast source is never learned
+    if (!this.admitLearning(e, port)) return;
+    const l: LearnedMac = { vid, mac, port };
+    if (!learnedValid(this.carriersOf(e), l)) return;
+    const k = learnKey(vid, mac);
+    const prev = e.learned.get(k);
+    const network = this.carriersOf(e).networkOf.get(vid) ?? String(vid);
+    const [src, dst] = learnedFlows(l, this.opts.macAgingS ?? 300);
+    if (prev && prev.port !== port) {
+      // A move: the destination entry is replaced in place, then the old source entry goes.
+      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: dst }));
+      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: src }));
+      e.sess.send(changeMessage({ kind: 'flow', op: 'delete', flow: learnedFlows(prev, 1)[0] }));
+      this.events.emitEvent({ type: 'mac-moved', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port }), from: this.portName({ dpid: e.hello.dpidHex, port: prev.port }) });
+    } else {
+      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: dst }));
+      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: src }));
+      if (!prev) this.events.emitEvent({ type: 'mac-learned', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port }) });
+    }
+    e.counters.flowMods.inc(prev && prev.port !== port ? 3 : 2);
+    if (e.installed) {
+      if (prev && prev.port !== port) e.installed.flows.delete(flowKey(learnedFlows(prev, 1)[0]));
+      e.installed.flows.set(flowKey(src), src);
+      e.installed.flows.set(flowKey(dst), dst);
+    }
+    e.learned.set(k, l);
+  }
+
+  /** Per-port token bucket on learning; a port over its rate has its learning paused for a while. */
+  private admitLearning(e: SwitchEntry, port: number): boolean {
+    const rate = this.opts.learnRatePerPort ?? 200;
+    const now = Date.now();
+    const b = e.learnTokens.get(port) ?? { tokens: rate, lastMs: now };
+    b.tokens = Math.min(rate, b.tokens + ((now - b.lastMs) * rate) / 1000);
+    b.lastMs = now;
+    e.learnTokens.set(port, b);
+    if (b.tokens >= 1) { b.tokens -= 1; return true; }
+    if (!e.bans.has(port)) {
+      const banS = this.opts.learnBanS ?? 5;
+      e.bans.set(port, now + banS * 1000);
+      const ban = banFlow(port, banS);
+      e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: ban }));
+      e.installed?.flows.set(flowKey(ban), ban);
+      this.metrics.learnBans.inc({ switch: e.name });
+      this.log.warn({ switch: e.name, port, ratePerS: rate, banS }, 'learning paused on a port: too many new MACs');
+    }
+    return false;
+  }
+
+  private onFlowRemoved(e: SwitchEntry, m: FlowRemoved): void {
+    if (!isOurs(m.cookie) || categoryOf(m.cookie) !== Category.LEARNED_SRC || m.reason !== OFPRR.IDLE_TIMEOUT) return;
+    const get = (f: string): bigint | undefined => { const x = m.match.find((o) => o.field === f); return x && x.field !== 'raw' ? (x.value as bigint) : undefined; };
+    const port = get('in_port'), vid = get('vlan_vid'), mac = get('eth_src');
+    if (port === undefined || vid === undefined || mac === undefined) return;
+    const k = learnKey(Number(vid & 0xfffn), mac);
+    const l = e.learned.get(k);
+    if (!l || l.port !== Number(port)) return;
+    e.learned.delete(k);
+    const [src, dst] = learnedFlows(l, 1);
+    e.sess.send(changeMessage({ kind: 'flow', op: 'delete', flow: dst }));
+    e.installed?.flows.delete(flowKey(src));
+    e.installed?.flows.delete(flowKey(dst));
+    const network = this.carriersOf(e).networkOf.get(l.vid) ?? String(l.vid);
+    this.events.emitEvent({ type: 'mac-aged', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port: l.port }) });
+  }
+
+  private onPortStatus(e: SwitchEntry, m: PortStatus): void {
+    const p = m.desc;
+    const reason = m.reason === OFPPR.ADD ? 'add' : m.reason === OFPPR.DELETE ? 'delete' : 'modify';
+    const had = e.ports.get(p.portNo);
+    e.portsVersion++;
+    if (reason === 'delete') {
+      e.ports.delete(p.portNo);
+      if (this.topo.dropPort({ dpid: e.hello.dpidHex, port: p.portNo }).length > 0) this.topologyChanged();
+    } else {
+      e.ports.set(p.portNo, p);
+    }
+    this.events.emitEvent({ type: 'port-status', switch: e.name, port: p.name, portNo: p.portNo, reason, up: (p.state & OFPPS.LINK_DOWN) === 0 });
+    // A port that appears, disappears or is renamed can change what this switch should hold.
+  }
+
+  // ------------------------------------------------------------------------------------------
+  // LLDP
+
+  /** Probe every port that is not a VM's: tenants never see our LLDP, nor can they fake a trunk. */
+  private probe(e: SwitchEntry): void {
+    const access = this.carriersOf(e).access;
+    for (const p of e.ports.values()) {
+      if (p.portNo > OFPP.MAX || (p.state & OFPPS.LINK_DOWN) !== 0 || access.has(p.portNo)) continue;
+      const frame = lldpProbe(e.hello.dpidHex, p.portNo, p.hwAddr);
+      const out: OfpMessage = { type: 'packet_out', xid: 0, bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: p.portNo, maxLen: 0 }], data: frame };
+      e.sess.send(out);
+    }
+  }
+
+  private probeLinks(periodMs: number): void {
+    for (const e of this.switchesByDpid.values()) this.probe(e);
+    const gone = this.topo.expire(Date.now() - 3 * periodMs - 500, (d) => this.switchesByDpid.has(d));
+    for (const l of gone) this.events.emitEvent({ type: 'link-down', a: `${this.nameOf(l.a.dpid)}:${this.portName(l.a)}`, b: `${this.nameOf(l.b.dpid)}:${this.portName(l.b)}` });
+    if (gone.length > 0) this.topologyChanged();
+  }
+
+  private onLldp(e: SwitchEntry, port: number, frame: Buffer): void {
+    const from = probeOrigin(frame);
+    if (!from || this.carriersOf(e).access.has(port)) return;
+    const at: Endpoint = { dpid: e.hello.dpidHex, port };
+    if (this.topo.heard(from, at, Date.now())) {
+      this.log.info({ a: `${this.nameOf(from.dpid)}:${this.portName(from)}`, b: `${e.name}:${this.portName(at)}` }, 'link discovered');
+      this.events.emitEvent({ type: 'link-up', a: `${this.nameOf(from.dpid)}:${this.portName(from)}`, b: `${e.name}:${this.portName(at)}` });
+      this.topologyChanged();
+    }
+  }
+
+  /** Links changed: save them and reconcile every switch (once, shortly after a burst of changes). */
+  private topologyChanged(): void {
+    this.topoVersion++;
+    if (this.topoTimer) return;
+    this.topoTimer = setTimeout(() => {
+      this.topoTimer = null;
+      // Saved in line with intent changes, so neither ever writes over the other.
+      const save = async (): Promise<void> => {
+        this.state = { ...this.state, links: this.topo.records() };
+        await this.store.save(this.state);
+      };
+      const p = this.changeQueue.then(save, save);
+      this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'saving links failed'));
+      const blocked = this.topology().links.filter((l) => l.blocked);
+      if (blocked.length > 0) this.log.info({ blocked: blocked.map((l) => `${l.a.switch}:${l.a.portName}-${l.b.switch}:${l.b.portName}`) }, 'links blocked to break a loop');
+      for (const e of this.switchesByDpid.values()) void this.reconcileSwitch(e, 'known');
+    }, 100);
+  }
 
   async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    if (this.topoTimer) clearTimeout(this.topoTimer);
     await this.changeQueue.catch(() => undefined);
+    for (const e of this.switchesByDpid.values()) { e.sess.removeAllListeners('close'); e.sess.close('controller stopping'); }
+    this.switchesByDpid.clear();
+    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  }
+}
+
+/** One change in ovs-ofctl words, for debug logs. */
+function describeChange(c: Change): string {
+  switch (c.kind) {
+    case 'flow': return `${c.op}-flow ${formatFlow(c.flow).trim()}`;
+    case 'group': return `${c.op}-group ${formatGroup(c.group)}`;
+    case 'meter': return `${c.op}-meter meter=${c.meter.meterId} flags=${c.meter.flags} ${c.meter.bands.map((b) => `${b.kind}:rate=${b.rate},burst_size=${b.burstSize}`).join(' ')}`;
+  }
+}
+
+export class UnknownSwitchError extends Error {
+  readonly code = 'unknown-switch';
+  constructor(readonly switchName: string) {
+    super(`switch "${switchName}" is not connected`);
+    this.name = 'UnknownSwitchError';
   }
 }
 
@@ -210,4 +700,4 @@ export function assignMeterIds(i: Intent, prev: Record<string, number>): Record<
   return out;
 }
 
-export { IntentError };
+

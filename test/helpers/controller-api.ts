@@ -1,5 +1,6 @@
-// A real Controller and its northbound API in this process, on 127.0.0.1 with a free port and a
-// temp state directory (no switches: intent operations need none), plus a small fetch helper.
+// A real Controller and its northbound API in this process, on 127.0.0.1 with free ports (API and
+// OpenFlow) and a temp state directory, plus a small fetch helper. Intent operations need no switch;
+// tests that want one connect an EmulatedSwitch to ctl.openflowAddress().port.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +24,7 @@ export interface TestController {
 export async function startTestController(opts: { sseKeepaliveMs?: number; bodyLimitBytes?: number } = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-ctl-'));
   const log = pino({ level: 'silent' });
-  const ctl = await Controller.start({ stateDir: join(dir, 'state'), log });
+  const ctl = await Controller.start({ stateDir: join(dir, 'state'), log, openflow: 'ptcp:0:127.0.0.1', reconcileIntervalMs: 0 });
   const tok = loadOrCreateToken(join(dir, 'state'));
   const api = await startApi({ controller: ctl, token: tok.token, log, listen: '127.0.0.1:0', ...opts });
   const t: TestController = {

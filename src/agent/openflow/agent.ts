@@ -6,6 +6,7 @@ import { createServer, connect as netConnect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
+import { hostname } from 'node:os';
 import pino from 'pino';
 import type { Logger } from 'pino';
 import {
@@ -55,6 +56,8 @@ export interface OpenFlowAgentOptions {
   portPollMs?: number;
   /** OFPT_DESC sw_desc. */
   swDesc?: string;
+  /** OFPT_DESC dp_desc: how controllers name this switch (default "<hostname>/<bridge>"). */
+  dpDesc?: string;
 }
 
 interface ActiveTarget { spec: string; host: string; port: number; path?: string; attempts: number; timer: NodeJS.Timeout | null; session: OfSession | null; socket: Socket | null }
@@ -387,7 +390,7 @@ export class OpenFlowAgent implements SessionHost {
         const req = assembleMultipart(s, m);
         if (req === null) return;   // more parts to come
         if (req.body.kind === 'table_features' && req.body.tables.length > 0 && s.isSlave) throw isSlave();
-        const body = buildReply({ bridge: this.bridge, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0' }, req.body);
+        const body = buildReply({ bridge: this.bridge, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0', dpDesc: this.opts.dpDesc ?? `${hostname()}/${this.bridge.name}` }, req.body);
         for (const r of splitReply(req.xid, body)) s.sendMsg(r);
         return;
       }

@@ -35,6 +35,7 @@ export interface StatsContext {
   nowMs: number;
   portCreatedMs: (ofport: number) => number;
   swDesc: string;
+  dpDesc: string;
 }
 
 /** A stable locally administered MAC derived from the port name (backends have no MAC here). */
@@ -130,7 +131,7 @@ export function buildReply(ctx: StatsContext, body: MultipartRequestBody): Multi
   const { bridge, nowMs } = ctx;
   switch (body.kind) {
     case 'desc':
-      return { kind: 'desc', mfrDesc: 'Sluice', hwDesc: 'Sluice software switch (Node.js)', swDesc: ctx.swDesc, serialNum: 'None', dpDesc: bridge.name };
+      return { kind: 'desc', mfrDesc: 'Sluice', hwDesc: 'Sluice software switch (Node.js)', swDesc: ctx.swDesc, serialNum: 'None', dpDesc: ctx.dpDesc };
     case 'flow':
       return { kind: 'flow', flows: bridge.dumpFlows(flowFilterOf(body), nowMs).map(flowStatsToOf) };
     case 'aggregate': {

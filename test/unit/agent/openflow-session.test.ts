@@ -2,6 +2,7 @@
 // version negotiation, echo, features, flow_mod -> forwarding, packet-in/out, flow-removed on a fake
 // clock, barrier ordering, roles, async masks, malformed input -> OFPT_ERROR with the offending bytes.
 import { createServer } from 'node:net';
+import { hostname } from 'node:os';
 import type { Server, Socket } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { Bridge } from '../../../src/datapath/bridge.js';
@@ -189,7 +190,7 @@ describe('OpenFlow agent session', () => {
     expect(isErr(e) && e.data.subarray(0, 8)).toEqual(encodeMessage(flowMod({ xid: e.xid, instructions: [output(2)] })).subarray(0, 8));
     // slaves still read state
     const f = await a.request({ type: 'multipart_request', xid: 0, flags: 0, body: { kind: 'desc' } });
-    expect(f).toMatchObject({ type: 'multipart_reply', body: { kind: 'desc', mfrDesc: 'Sluice', dpDesc: 'br-test' } });
+    expect(f).toMatchObject({ type: 'multipart_reply', body: { kind: 'desc', mfrDesc: 'Sluice', dpDesc: `${hostname()}/br-test` } });
     const nochange = await a.request({ type: 'role_request', xid: 0, role: OFPCR.ROLE_NOCHANGE, generationId: 0n });
     expect(nochange).toMatchObject({ role: OFPCR.ROLE_SLAVE });
     const bad = await a.request({ type: 'role_request', xid: 0, role: 7, generationId: 0n });

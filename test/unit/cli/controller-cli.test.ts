@@ -11,6 +11,7 @@ import { startTestController } from '../../helpers/controller-api.js';
 import type { TestController } from '../../helpers/controller-api.js';
 import { cliInproc, oneLineError } from '../../helpers/cli-inproc.js';
 import { ROOT } from '../../helpers/cli.js';
+import { EmulatedSwitch } from '../../helpers/emulated-switch.js';
 import { parseSseBlock, parseSwitchPort, resolveControllerUrl, resolveToken } from '../../../src/cli/controller-client.js';
 
 let t: TestController;
@@ -115,15 +116,30 @@ describe('sluice channel (controller)', () => {
 });
 
 describe('sluice switches / topology / reconcile', () => {
-  it('shows the switches the intent names and the topology; reconcile says what it did', async () => {
-    const s = await run('switches');
-    expect(s.stdout).toMatch(/│ host1\/br0 │ -\s+│ not connected │/);
-    expect(s.stdout).toMatch(/vm1 blue\/gold/);
-    expect(JSON.parse((await run('switches', '--json')).stdout).switches.map((x: { name: string }) => x.name)).toEqual(['host1/br0', 'host2/br0']);
-    expect((await run('topology')).stdout).toMatch(/no links between switches seen/);
+  it('with none connected: says so; reconciling one is exit 1', async () => {
+    expect((await run('switches')).stdout).toBe('no switch has connected yet\n');
     expect((await run('reconcile')).stdout).toBe('no switch is connected: nothing to reconcile\n');
-    oneLineError(await run('reconcile', 'host9/br0'), 1, /switch "host9\/br0" is not known/);
-    oneLineError(await run('reconcile', 'host1/br0'), 1, /switch "host1\/br0" is not connected/);
+    oneLineError(await run('reconcile', 'host9/br0'), 1, /switch "host9\/br0" is not connected/);
+  });
+
+  it('shows a connected switch, its ports and the topology; reconciles it', async () => {
+    const sw = await EmulatedSwitch.connect(t.ctl.openflowAddress().port, 0x1234n, 'host1/br0', ['vm1', 'uplink']);
+    try {
+      for (let i = 0; i < 1000 && !t.ctl.switches().some((x) => x.connected && x.lastReconcile); i++) await new Promise((r) => setTimeout(r, 20));
+      const s = await run('switches');
+      expect(s.stdout).toMatch(/│ host1\/br0 │ 0000000000001234 │ connected │ master │ 127\.0\.0\.1:\d+/);
+      expect(s.stdout).toMatch(/vm1\(1\) blue/);
+      expect(s.stdout).toMatch(/uplink\(2\) unused/);
+      expect(s.stdout).toMatch(/ok, \d+ change\(s\), \d+ s ago/);
+      expect(JSON.parse((await run('switches', '--json')).stdout).switches[0]).toMatchObject({ name: 'host1/br0', connected: true });
+      const tp = await run('topology');
+      expect(tp.stdout).toMatch(/│ host1\/br0 │ 0000000000001234 │ connected │/);
+      expect(tp.stdout).toMatch(/no links between switches seen/);
+      const r = await run('reconcile', 'host1/br0');
+      expect(r.code, r.stderr).toBe(0);
+      // (the emulated switch always reports empty tables, so a read-back reconcile sends it all again)
+      expect(r.stdout).toMatch(/│ host1\/br0 │ 0000000000001234 │ ok\s+│ \d+\s+│ \d+\s+│ \d+\s+│/);
+    } finally { sw.close(); }
   });
 });
 

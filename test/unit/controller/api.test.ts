@@ -9,6 +9,7 @@ import SwaggerParser from '@apidevtools/swagger-parser';
 import { startTestController } from '../../helpers/controller-api.js';
 import type { TestController } from '../../helpers/controller-api.js';
 import { ControllerClient } from '../../../src/cli/controller-client.js';
+import { EmulatedSwitch } from '../../helpers/emulated-switch.js';
 import type { SseMessage } from '../../../src/cli/controller-client.js';
 
 let t: TestController;
@@ -22,6 +23,14 @@ function refused(r: { status: number; body: any; text: string }, status: number,
   expect(r.body.error).toBe(code);
   expect(r.body.message).not.toMatch(/\n/);
   if (msg) expect(r.body.message).toMatch(msg);
+}
+
+async function until(cond: () => boolean, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 /** Concrete URLs for the route patterns (params filled with existing or any names). */
@@ -183,13 +192,35 @@ describe('channels', () => {
 });
 
 describe('switches, topology, reconcile', () => {
-  it('lists the switches the intent names (not connected), the topology, and reconciles', async () => {
-    const s = await t.req('GET', '/v1/switches');
-    expect(s.body.switches).toEqual([{ name: 'host1/br0', dpid: null, connected: false, role: null, address: null, ports: [{ name: 'vm1', portNo: null, up: null, network: 'blue', channel: null }], lastReconcile: null }]);
-    expect((await t.req('GET', '/v1/topology')).body).toEqual({ switches: [{ name: 'host1/br0', dpid: null, connected: false }], links: [] });
+  it('with no switch connected: empty lists, nothing to reconcile, an unknown switch is 404', async () => {
+    expect((await t.req('GET', '/v1/switches')).body).toEqual({ switches: [] });
+    expect((await t.req('GET', '/v1/topology')).body).toEqual({ switches: [], links: [] });
     expect((await t.req('POST', '/v1/reconcile')).body).toEqual({ reconciled: [] });
-    refused(await t.req('POST', '/v1/reconcile?switch=nope'), 404, 'unknown-switch');
-    refused(await t.req('POST', '/v1/reconcile?switch=host1%2Fbr0'), 409, 'switch-not-connected');
+    refused(await t.req('POST', '/v1/reconcile?switch=host1%2Fbr0'), 404, 'unknown-switch', /"host1\/br0" is not connected/);
+  });
+
+  it('shows a connected switch with its ports, reconciles it by name or dpid, and shows it gone', async () => {
+    const sw = await EmulatedSwitch.connect(t.ctl.openflowAddress().port, 0xabn, 'host1/br0', ['vm1', 'vm2']);
+    try {
+      await until(() => t.ctl.switches().some((s) => s.connected && s.lastReconcile !== null));
+      const s = (await t.req('GET', '/v1/switches')).body.switches;
+      expect(s).toHaveLength(1);
+      expect(s[0]).toMatchObject({ name: 'host1/br0', dpid: '00000000000000ab', connected: true, role: 'master', learnedMacs: 0 });
+      expect(s[0].ports).toEqual([
+        { name: 'vm1', number: 1, up: true, role: 'access', network: 'blue' },
+        { name: 'vm2', number: 2, up: true, role: 'unused' },
+      ]);
+      expect(s[0].lastReconcile).toMatchObject({ switch: 'host1/br0', ok: true });
+      expect((await t.req('GET', '/v1/topology')).body).toEqual({ switches: [{ name: 'host1/br0', dpid: '00000000000000ab', connected: true }], links: [] });
+      const byName = await t.req('POST', '/v1/reconcile?switch=host1%2Fbr0');
+      expect(byName.body.reconciled).toHaveLength(1);
+      expect(byName.body.reconciled[0]).toMatchObject({ switch: 'host1/br0', dpid: '00000000000000ab', ok: true, errors: [] });
+      expect((await t.req('POST', '/v1/reconcile?switch=00000000000000ab')).body.reconciled[0].switch).toBe('host1/br0');
+      expect((await t.req('POST', '/v1/reconcile')).body.reconciled).toHaveLength(1);
+    } finally { sw.close(); }
+    await until(() => t.ctl.switches().every((x) => !x.connected));
+    expect((await t.req('GET', '/v1/switches')).body.switches[0]).toMatchObject({ name: 'host1/br0', connected: false, role: null, peer: null });
+    refused(await t.req('POST', '/v1/reconcile?switch=host1%2Fbr0'), 404, 'unknown-switch');
   });
 });
 
@@ -287,7 +318,7 @@ describe('events (SSE)', () => {
 });
 
 describe('metrics and the OpenAPI document', () => {
-  it('serves Prometheus text with request counters and intent gauges', async () => {
+  it('serves the controller\'s Prometheus registry with the API\'s request counters and intent gauges', async () => {
     const r = await t.req('GET', '/metrics');
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toMatch(/^text\/plain/);
@@ -295,6 +326,7 @@ describe('metrics and the OpenAPI document', () => {
     expect(r.text).toMatch(/sluice_api_requests_total\{method="GET",route="unmatched",status="401"\} \d+/);
     expect(r.text).toMatch(/sluice_intent_objects\{kind="network"\} \d+/);
     expect(r.text).toMatch(/sluice_api_request_duration_seconds_bucket/);
+    expect(r.text).toMatch(/sluice_controller_switches_connected \d+/);     // the controller's own registry
   });
 
   it('is a valid OpenAPI 3 document listing every route, each with its error answers', async () => {
