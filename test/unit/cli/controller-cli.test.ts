@@ -266,7 +266,7 @@ describe('as a process', () => {
     });
   });
 
-  it('exits 0 with the table, 1 on a refusal, 3 when unreachable', async () => {
+  it('exits 0 with the table, 1 on a refusal, 3 when unreachable', { timeout: 180_000 }, async () => {
     const ok = await exec(['net', 'list', ...A]);
     expect(ok.code, ok.stderr).toBe(0);
     expect(ok.stdout).toMatch(/│ blue/);
