@@ -2,8 +2,7 @@
 // OpenFlow to the switches, the northbound API with its token) until SIGTERM/SIGINT, which stop it
 // cleanly. Options come from controller.yaml (-c) and the command line, which wins.
 import type { Argv, CommandModule } from 'yargs';
-import { Controller } from '../controller/controller.js';
-import { startApi, loadOrCreateToken } from '../controller/api.js';
+import type { Controller } from '../controller/controller.js';
 import type { ApiServer } from '../controller/api.js';
 import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
 import type { ControllerFileConfig } from '../controller/config.js';
@@ -57,6 +56,9 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     .example('$0 controller -c /etc/sluice/controller.yaml', '') as Argv<ControllerCmdArgs>,
   handler: async (args) => {
     const s = controllerSettings(args);
+    // Loaded here, not at the top: every other `sluice` command starts without fastify and the controller.
+    const { Controller } = await import('../controller/controller.js');
+    const { startApi, loadOrCreateToken } = await import('../controller/api.js');
     const log = createLogger({ level: args['log-level'] });
     let ctl: Controller | undefined;
     let api: ApiServer | undefined;
