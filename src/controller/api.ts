@@ -220,6 +220,10 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       this.set({ kind: 'network' }, i.networks.length); this.set({ kind: 'channel' }, i.channels.length); this.set({ kind: 'attachment' }, i.attachments.length);
     },
   });
+  // The API's metrics live as long as it does (a controller may serve a new API later).
+  app.addHook('onClose', async () => {
+    for (const n of ['sluice_api_requests_total', 'sluice_api_request_duration_seconds', 'sluice_api_event_streams', 'sluice_intent_objects']) registry.removeSingleMetric(n);
+  });
   const routeOf = (req: FastifyRequest): string => (req.routeOptions.url ?? 'unmatched');
   app.addHook('onResponse', async (req, reply) => {
     const route = routeOf(req);

@@ -12,6 +12,8 @@ import type { TestController } from '../../helpers/controller-api.js';
 import { cliInproc, oneLineError } from '../../helpers/cli-inproc.js';
 import { ROOT } from '../../helpers/cli.js';
 import { EmulatedSwitch } from '../../helpers/emulated-switch.js';
+import { pino } from 'pino';
+import { startApi } from '../../../src/controller/api.js';
 import { parseSseBlock, parseSwitchPort, resolveControllerUrl, resolveToken } from '../../../src/cli/controller-client.js';
 
 let t: TestController;
@@ -26,6 +28,17 @@ afterAll(async () => { await t?.stop(); rmSync(tmp, { recursive: true, force: tr
 
 const run = (...args: string[]) => cliInproc([...args, ...A]);
 const intent = async (): Promise<any> => (await t.req('GET', '/v1/intent')).body;
+
+async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Event-stream clients of a test controller (the API's gauge counts them). */
+const sseClients = (x: TestController): number => x.ctl.events.listenerCount('event');
 
 /** A port nothing listens on (bound, then closed). */
 async function closedPort(): Promise<number> {
@@ -204,6 +217,33 @@ describe('sluice events', () => {
     clearInterval(poke);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout.trim().split('\n').some((l) => / channel-changed gold: rate \d+mbit$/.test(l))).toBe(true);
+  });
+
+  it('reopens a lost stream after the last event seen (the API restarted on the same port)', { timeout: 120_000 }, async () => {
+    const x = await startTestController();
+    const port = new URL(x.url).port;
+    let api2: Awaited<ReturnType<typeof startApi>> | undefined;
+    try {
+      await x.req('POST', '/v1/networks', { name: 'before', vid: 10 });
+      const p = cliInproc(['events', '--count', '2', '--controller', x.url, '--token-file', x.tokenFile]);
+      await until(() => sseClients(x) > 0);
+      await x.req('POST', '/v1/networks', { name: 'one', vid: 11 });
+      await new Promise((r) => setTimeout(r, 200));
+      await x.api.close();                                           // the stream ends
+      await x.ctl.change((i) => ({ ...i, networks: [...i.networks, { name: 'two', vid: 12 }] }));   // while no API is up
+      api2 = await startApi({ controller: x.ctl, token: x.token, log: pino({ level: 'silent' }), listen: `127.0.0.1:${port}` });
+      const r = await p;
+      expect(r.code, r.stderr).toBe(0);
+      const lines = r.stdout.trim().split('\n');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/ #2 intent-changed networks \+one$/);
+      expect(lines[1]).toMatch(/ #3 intent-changed networks \+two$/);      // replayed after Last-Event-ID 2
+      expect(r.stderr).toMatch(/the event stream ended; reopening after #2/);
+    } finally {
+      await api2?.close();
+      await x.ctl.stop();
+      rmSync(x.dir, { recursive: true, force: true });
+    }
   });
 
   it('an unreachable controller is exit 3', async () => {
