@@ -308,7 +308,10 @@ export class Bridge implements ExecHost {
     if (!ps.dirty) { ps.dirty = true; this.dirty[this.dirtyCount++] = ps; }
   }
 
-  /** Transmit a port's queued batch; count what the backend refused as tx-full; recycle all. */
+  /**
+   * Transmit a port's queued batch; recycle all. What the backend refuses counts as tx-too-big
+   * (over the device MTU) or tx-full (everything else).
+   */
   private flush(ps: PortState, nowMs: number): void {
     const tx = ps.tx, n = tx.count;
     if (n === 0) return;
@@ -328,7 +331,12 @@ export class Bridge implements ExecHost {
       this.pool.release(p);
     }
     c[PC.TxPackets] += sent; c[PC.TxBytes] += bytes;
-    if (sent < n) { ps.counters.drops[DROP.TxFull] += n - sent; this.drops[DROP.TxFull] += n - sent; }
+    if (sent < n) {
+      let big = ps.backend.lastSendTooBig ?? 0;
+      if (big > n - sent) big = n - sent;
+      if (big > 0) { ps.counters.drops[DROP.TxTooBig] += big; this.drops[DROP.TxTooBig] += big; }
+      ps.counters.drops[DROP.TxFull] += n - sent - big; this.drops[DROP.TxFull] += n - sent - big;
+    }
     tx.count = 0;
   }
 

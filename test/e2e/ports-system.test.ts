@@ -1,6 +1,7 @@
 // e2e: SystemPort (AF_PACKET) on veths into throwaway namespaces: frames both ways, no loop-back
 // of our own sends, 802.1Q tags restored from auxdata, 64 frames in one native call, a JS relay
-// carrying ping between two namespaces, and link down/up/removal reported through onStatus.
+// carrying ping between two namespaces, link down/up/removal reported through onStatus, and frames
+// over the MTU refused one by one (the rest of the batch still goes).
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { Batch, MAX_BURST } from '../../src/packet/batch.js';
 import { Packet } from '../../src/packet/packet.js';
@@ -248,5 +249,34 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
     // Reading drains exactly what the ring held.
     const got = collect(pz, new PacketPool(1024));
     await waitFor(() => got.length >= pz.ringFrames - 50, 3000, 'ring drained');
+  });
+});
+
+describePrivileged('SystemPort: frames over the device MTU', () => {
+  it('a frame longer than the device MTU is refused (lastSendTooBig); the rest of the batch still goes; bytes count what left', async () => {
+    const l = lab();
+    const a = l.name('a'), z = l.name('z');
+    l.addVeth(a, z);
+    const pa = track(new SystemPort(a)), pz = track(new SystemPort(z));
+    await pa.open();
+    await pz.open();
+    const pool = new PacketPool(64);
+    const atZ = collect(pz, pool);
+    const mk = (len: number, seq: number): Buffer => {
+      const f = Buffer.alloc(len, 0x5a);
+      f.fill(0xff, 0, 6); OUR_MAC.copy(f, 6); f.writeUInt16BE(0x88b5, 12); f.writeUInt32BE(seq, 14);
+      return f;
+    };
+    const b = new Batch();
+    for (const f of [mk(100, 1), mk(2000, 2), mk(60, 3)]) { const p = pool.alloc()!; p.load(f, 0, f.length); b.push(p); }
+    expect(pa.send(b)).toBe(2);
+    for (let i = 0; i < b.count; i++) pool.release(b.pkts[i]);
+    expect(pa.lastSendTooBig).toBe(1);
+    expect(pa.counters.txFrames).toBe(2);
+    expect(pa.counters.txBytes).toBe(160);
+    expect(pa.counters.txDrops).toBe(1);
+    const ours = (): Buffer[] => atZ.filter((f) => f.subarray(6, 12).equals(OUR_MAC));
+    await waitFor(() => ours().length >= 2, 3000, 'the two frames that fit');
+    expect(ours().map((f) => f.readUInt32BE(14))).toEqual([1, 3]);
   });
 });

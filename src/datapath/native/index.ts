@@ -49,7 +49,12 @@ export interface NativeBinding {
    * res[0] = errno that ended the call (EAGAIN usual, 0 when full), res[1] = syscalls made.
    */
   recvBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
-  /** Returns frames sent; res[0] = errno that stopped early (0 if none), res[1] = syscalls, res[2] = frames refused. */
+  /**
+   * Returns frames sent; res[0] = errno that stopped early (0 if none), res[1] = syscalls,
+   * res[2] = frames the kernel refused (skipped, the batch goes on), res[3] = of those, EMSGSIZE
+   * (longer than the device MTU). A refused frame's lens[i] is set to 0: the bytes sent are the sum
+   * of lens[0 .. sent + res[2]).
+   */
   sendBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   readonly KIND_TAP: number;

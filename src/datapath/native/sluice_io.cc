@@ -443,17 +443,20 @@ bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
 
 // sendBatch(fd, kind, bufs, offs, lens, count, res) -> frames sent.
 // res[0] = errno that stopped the batch early (0 if all were tried), res[1] = syscalls,
-// res[2] = frames skipped because the kernel refused that frame (e.g. EMSGSIZE).
+// res[2] = frames skipped because the kernel refused that frame (EMSGSIZE, EINVAL, EFAULT),
+// res[3] = how many of those were EMSGSIZE (longer than the device's MTU allows).
+// A refused frame gets lens[i] = 0, so frames [0, sent + res[2]) were all tried and the bytes sent
+// are the sum of their lens.
 Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   BatchArgs a;
   if (!ReadArgs(info, false, a)) return info.Env().Undefined();
-  int i = 0, sent = 0, sys = 0, err = 0, bad = 0;
+  int i = 0, sent = 0, sys = 0, err = 0, bad = 0, big = 0;
   if (a.kind == kKindTap) {
     for (; i < a.count; i++) {
       ssize_t r = write(a.fd, a.data[i] + a.offs[i], (size_t)a.lens[i]);
       sys++;
       if (r >= 0) { sent++; continue; }
-      if (FrameError(errno)) { bad++; continue; }
+      if (FrameError(errno)) { bad++; big += errno == EMSGSIZE; a.lens[i] = 0; continue; }
       err = errno;
       break;
     }
@@ -471,7 +474,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       int r = sendmmsg(a.fd, msgs + i, (unsigned)(a.count - i), MSG_DONTWAIT);
       sys++;
       if (r > 0) { i += r; sent += r; continue; }
-      if (r < 0 && FrameError(errno)) { i++; bad++; continue; }
+      if (r < 0 && FrameError(errno)) { bad++; big += errno == EMSGSIZE; a.lens[i++] = 0; continue; }
       err = r < 0 ? errno : EAGAIN;
       break;
     }
@@ -479,6 +482,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   a.res[0] = err;
   a.res[1] = sys;
   a.res[2] = bad;
+  a.res[3] = big;
   return Napi::Number::New(info.Env(), sent);
 }
 

@@ -28,6 +28,8 @@ export abstract class FdPort implements PortBackend {
   protected abstract readonly kind: number;
   protected isGone = false;
   protected linkUp = false;
+  /** Frames of the last send() the kernel refused as longer than the device MTU (EMSGSIZE). */
+  lastSendTooBig = 0;
 
   private poller: NativePoller | null = null;
   private readableCb: (() => void) | null = null;
@@ -119,9 +121,10 @@ export abstract class FdPort implements PortBackend {
 
   send(from: Batch): number {
     const nat = this.nat;
+    this.lastSendTooBig = 0;
     if (nat === null || this.fd < 0 || this.isGone) { this.counters.txDrops += from.count; return 0; }
     const bufs = this.bufs, offs = this.offs, lens = this.lens, res = this.res, c = this.counters;
-    let total = 0;
+    let total = 0, tooBig = 0;
     for (let start = 0; start < from.count; start += MAX_BURST) {
       let n = from.count - start;
       if (n > MAX_BURST) n = MAX_BURST;
@@ -132,9 +135,10 @@ export abstract class FdPort implements PortBackend {
       const sent = nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
       c.nativeCalls++;
       c.syscalls += res[1];
-      if (res[2] > 0) c.errors += res[2];
+      if (res[2] > 0) { c.errors += res[2]; tooBig += res[3]; }
+      // Refused frames come back with lens[i] = 0: every frame before sent + refused was tried.
       let bytes = 0;
-      for (let i = 0; i < sent; i++) bytes += lens[i];
+      for (let i = 0, tried = sent + res[2]; i < tried; i++) bytes += lens[i];
       c.txFrames += sent; c.txBytes += bytes;
       total += sent;
       if (sent > 0 && !this.linkUp && this.linkUpOnTx()) this.setLink(true, false, 'frames sent');
@@ -145,6 +149,7 @@ export abstract class FdPort implements PortBackend {
       }
     }
     c.txDrops += from.count - total;
+    this.lastSendTooBig = tooBig;
     return total;
   }
 
