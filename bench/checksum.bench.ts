@@ -1,11 +1,15 @@
-// Cost of completing offloaded (partial) TCP/UDP checksums: completeChecksum ns/frame for a few
-// frame shapes, and the DataView word sum against bytes.ts's byte loop.
+// Cost of completing offloaded (partial) TCP/UDP checksums at egress: completeChecksum ns/frame for
+// a few frame shapes, the DataView word sum against bytes.ts's byte loop, and NORMAL forwarding of
+// full-size TCP frames with and without the partial mark (Mpps per CPU-second, as pipeline.bench).
 // Run: node --import tsx bench/checksum.bench.ts (or `npm run bench checksum`). Never asserts.
 import { pathToFileURL } from 'node:url';
 import { buildFrame } from '../src/packet/build.js';
 import { sumBytes } from '../src/packet/bytes.js';
 import { completeChecksum, sumWords } from '../src/packet/complete-checksum.js';
-import type { Figure } from './pipeline.bench.js';
+import { Bridge } from '../src/datapath/bridge.js';
+import { MemoryPort } from '../src/datapath/ports/memory.js';
+import { PacketPool } from '../src/packet/pool.js';
+import { measure, note, type Figure } from './pipeline.bench.js';
 
 const MAC = { dst: '02:00:00:00:00:02', src: '02:00:00:00:00:01' };
 const tcp = (payloadLen: number, v6 = false, vid?: number): Buffer => buildFrame({
@@ -33,6 +37,18 @@ function nsPer(n: number, fn: () => number): number {
   return best;
 }
 
+/** NORMAL between two ports, 1514-byte TCP frames to one learned MAC; `partial` marks them all. */
+function forwarding(partial: boolean): ReturnType<typeof measure> {
+  const br = new Bridge({ name: 'bench', pool: new PacketPool(1024, 2048) });
+  const p1 = new MemoryPort('a', { record: false }), p2 = new MemoryPort('b', { record: false });
+  br.addPort({ ofport: 1, name: 'a', backend: p1 });
+  br.addPort({ ofport: 2, name: 'b', backend: p2 });
+  p2.inject(buildFrame({ dst: MAC.src, src: MAC.dst, payload: { kind: 'ipv4', src: '10.0.0.2', dst: '10.0.0.1', l4: { kind: 'udp', sport: 1, dport: 1 } } }));
+  while (br.poll(0) > 0) { /* learn */ }
+  p1.preload([tcp(1460)], Infinity, partial);
+  return measure(br, p1, p2);
+}
+
 export function run(): Figure[] {
   const figs: Figure[] = [];
   const shapes: Array<[string, Buffer]> = [
@@ -52,6 +68,10 @@ export function run(): Figure[] {
   const words = nsPer(200_000, () => sumWords(dv, 162, 1480));
   const bytes = nsPer(200_000, () => sumBytes(b, 162, 1480));
   figs.push({ name: 'ones\'-complement sum of 1480 B: sumWords (DataView)', value: words, unit: 'ns', note: `bytes.ts sumBytes (byte loop): ${bytes.toFixed(0)} ns, ${(bytes / words).toFixed(1)}x` });
+  const plain = forwarding(false), part = forwarding(true);
+  figs.push({ name: 'NORMAL, 1514 B TCP, complete checksums', value: plain.mpps, unit: 'Mpps', note: note(plain, '') });
+  figs.push({ name: 'NORMAL, 1514 B TCP, all partial (completed at egress)', value: part.mpps, unit: 'Mpps',
+    note: note(part, `${((1000 / part.mpps) - (1000 / plain.mpps)).toFixed(0)} ns/frame more`) });
   return figs;
 }
 

@@ -8,6 +8,7 @@ import { isVlanTpid } from '../packet/vlan.js';
 import { Batch, MAX_BURST } from '../packet/batch.js';
 import type { Packet } from '../packet/packet.js';
 import { PacketPool } from '../packet/pool.js';
+import { completeChecksum } from '../packet/complete-checksum.js';
 import type { PortBackend } from './port.js';
 import type { Limiter } from '../qos/limiter.js';
 import { OFPP } from '../flow/types.js';
@@ -281,6 +282,8 @@ export class Bridge implements ExecHost {
     if (cb === null) return false;
     const ps = this.port(pkt.inPort);
     if (ps !== null && ps.noPacketIn) { this.countDrop(pkt.inPort, DROP.NoPacketIn); return true; }
+    // The controller gets complete checksums too (and a PACKET_OUT of these bytes stays correct).
+    if (pkt.csumPartial && completeChecksum(pkt.buf, pkt.off, pkt.len) === 0) pkt.csumPartial = false;
     cb(pkt, reason, tableId, cookie, maxLen);
     return true;
   }
@@ -309,11 +312,13 @@ export class Bridge implements ExecHost {
   }
 
   /**
-   * Transmit a port's queued batch; recycle all. What the backend refuses counts as tx-too-big
-   * (over the device MTU) or tx-full (everything else).
+   * Transmit a port's queued batch; recycle all. Partial checksums are completed first (no backend
+   * carries them; a frame that cannot be completed is dropped as csum-incomplete). What the backend
+   * refuses counts as tx-too-big (over the device MTU) or tx-full (everything else).
    */
   private flush(ps: PortState, nowMs: number): void {
-    const tx = ps.tx, n = tx.count;
+    const tx = ps.tx;
+    let n = tx.count;
     if (n === 0) return;
     if (!ps.linkUp) {   // link went down with frames queued (e.g. a shaper releasing): port-down, not tx-full
       for (let i = 0; i < n; i++) this.pool.release(tx.pkts[i]);
@@ -321,12 +326,28 @@ export class Bridge implements ExecHost {
       ps.counters.drops[DROP.PortDown] += n; this.drops[DROP.PortDown] += n;
       return;
     }
-    for (let i = 0; i < n; i++) tx.pkts[i].tsMs = nowMs;
+    const pkts = tx.pkts;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const p = pkts[i];
+      p.tsMs = nowMs;
+      if (p.csumPartial) {
+        if (completeChecksum(p.buf, p.off, p.len) !== 0) { this.pool.release(p); continue; }
+        p.csumPartial = false;
+      }
+      if (kept !== i) pkts[kept] = p;   // close the gap of a dropped frame (no store otherwise)
+      kept++;
+    }
+    if (kept < n) {
+      ps.counters.drops[DROP.CsumIncomplete] += n - kept; this.drops[DROP.CsumIncomplete] += n - kept;
+      tx.count = n = kept;
+      if (n === 0) return;
+    }
     const sent = ps.backend.send(tx);
     const c = ps.counters.traffic;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const p = tx.pkts[i];
+      const p = pkts[i];
       if (i < sent) bytes += p.len;
       this.pool.release(p);
     }

@@ -16,7 +16,8 @@ export interface PortBackend {
   /**
    * Transmit `from.pkts[0 .. from.count)`; return how many were accepted. The caller recycles all
    * of them afterwards (a backend copies what it keeps) and counts the rest as drops: tx-too-big
-   * for `lastSendTooBig` of them, tx-full for the others.
+   * for `lastSendTooBig` of them, tx-full for the others. Frames reach `send` with complete
+   * checksums (the bridge completes partial ones first): no backend carries partial checksums yet.
    */
   send(from: Batch): number;
   /**

@@ -8,7 +8,7 @@ import { HEADROOM } from '../../packet/packet.js';
 import type { Packet } from '../../packet/packet.js';
 import type { PacketPool } from '../../packet/pool.js';
 import type { PortBackend } from '../port.js';
-import { native } from '../native/index.js';
+import { native, RX_CSUM_PARTIAL } from '../native/index.js';
 import type { NativeBinding, NativePoller } from '../native/index.js';
 import { PortIoCounters } from './io-counters.js';
 import type { PortStatusEvent, PortStatusListener } from './io-counters.js';
@@ -38,6 +38,8 @@ export abstract class FdPort implements PortBackend {
   private readonly caps = new Int32Array(MAX_BURST);
   private readonly lens = new Int32Array(MAX_BURST);
   private readonly res = new Int32Array(4);
+  /** Per-slot RX_* flags from recvBatch (RX_CSUM_PARTIAL). */
+  private readonly flags = new Uint8Array(MAX_BURST);
   private readonly spare: Packet[] = [];
   private spareCount = 0;
   private sparePool: PacketPool | null = null;
@@ -91,7 +93,8 @@ export abstract class FdPort implements PortBackend {
       const b = spare[i].buf;
       bufs[i] = b; offs[i] = HEADROOM; caps[i] = b.length - HEADROOM;
     }
-    const got = nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res);
+    const flags = this.flags;
+    const got = nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res, flags);
     const c = this.counters;
     c.nativeCalls++;
     c.syscalls += res[1];
@@ -101,7 +104,7 @@ export abstract class FdPort implements PortBackend {
       for (let i = 0; i < got; i++) {
         const p = spare[i], len = lens[i];
         if (len > 0) {
-          p.off = offs[i]; p.len = len; p.tsMs = nowMs;
+          p.off = offs[i]; p.len = len; p.tsMs = nowMs; p.csumPartial = (flags[i] & RX_CSUM_PARTIAL) !== 0;
           into.pkts[into.count++] = p;
           added++; bytes += len;
         } else {
