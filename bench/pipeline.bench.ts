@@ -49,7 +49,7 @@ export interface Measured { mpps: number; wallMpps: number; txRatio: number; byt
  * Poll until RUN_MS elapsed. mpps = frames received per CPU-second of the process; wallMpps the
  * same per wall second; bytesPerFrame = V8 heap bytes allocated in the window / frames.
  */
-function measure(br: Bridge, rxPort: MemoryPort, txPort: MemoryPort): Measured {
+export function measure(br: Bridge, rxPort: MemoryPort, txPort: MemoryPort): Measured {
   let t0 = performance.now();
   // warm-up
   while (performance.now() - t0 < 150) br.poll(performance.now());
@@ -81,7 +81,7 @@ function measure(br: Bridge, rxPort: MemoryPort, txPort: MemoryPort): Measured {
   };
 }
 
-function note(m: Measured, what: string): string {
+export function note(m: Measured, what: string): string {
   return `tx/rx ${m.txRatio.toFixed(2)}; alloc ${m.bytesPerFrame.toFixed(2)} B/frame (${m.scavenges} scavenges); wall ${m.wallMpps.toFixed(2)} Mpps${what ? `; ${what}` : ''}`;
 }
 

@@ -8,6 +8,7 @@ import { isVlanTpid } from '../packet/vlan.js';
 import { Batch, MAX_BURST } from '../packet/batch.js';
 import type { Packet } from '../packet/packet.js';
 import { PacketPool } from '../packet/pool.js';
+import { completeChecksum } from '../packet/complete-checksum.js';
 import type { PortBackend } from './port.js';
 import type { Limiter } from '../qos/limiter.js';
 import { OFPP } from '../flow/types.js';
@@ -281,6 +282,8 @@ export class Bridge implements ExecHost {
     if (cb === null) return false;
     const ps = this.port(pkt.inPort);
     if (ps !== null && ps.noPacketIn) { this.countDrop(pkt.inPort, DROP.NoPacketIn); return true; }
+    // The controller gets complete checksums too (and a PACKET_OUT of these bytes stays correct).
+    if (pkt.csumPartial && completeChecksum(pkt.buf, pkt.off, pkt.len) === 0) pkt.csumPartial = false;
     cb(pkt, reason, tableId, cookie, maxLen);
     return true;
   }
@@ -308,9 +311,14 @@ export class Bridge implements ExecHost {
     if (!ps.dirty) { ps.dirty = true; this.dirty[this.dirtyCount++] = ps; }
   }
 
-  /** Transmit a port's queued batch; count what the backend refused as tx-full; recycle all. */
+  /**
+   * Transmit a port's queued batch; recycle all. Partial checksums are completed first (no backend
+   * carries them; a frame that cannot be completed is dropped as csum-incomplete). What the backend
+   * refuses counts as tx-too-big (over the device MTU) or tx-full (everything else).
+   */
   private flush(ps: PortState, nowMs: number): void {
-    const tx = ps.tx, n = tx.count;
+    const tx = ps.tx;
+    let n = tx.count;
     if (n === 0) return;
     if (!ps.linkUp) {   // link went down with frames queued (e.g. a shaper releasing): port-down, not tx-full
       for (let i = 0; i < n; i++) this.pool.release(tx.pkts[i]);
@@ -318,17 +326,38 @@ export class Bridge implements ExecHost {
       ps.counters.drops[DROP.PortDown] += n; this.drops[DROP.PortDown] += n;
       return;
     }
-    for (let i = 0; i < n; i++) tx.pkts[i].tsMs = nowMs;
+    const pkts = tx.pkts;
+    let kept = 0;
+    for (let i = 0; i < n; i++) {
+      const p = pkts[i];
+      p.tsMs = nowMs;
+      if (p.csumPartial) {
+        if (completeChecksum(p.buf, p.off, p.len) !== 0) { this.pool.release(p); continue; }
+        p.csumPartial = false;
+      }
+      if (kept !== i) pkts[kept] = p;   // close the gap of a dropped frame (no store otherwise)
+      kept++;
+    }
+    if (kept < n) {
+      ps.counters.drops[DROP.CsumIncomplete] += n - kept; this.drops[DROP.CsumIncomplete] += n - kept;
+      tx.count = n = kept;
+      if (n === 0) return;
+    }
     const sent = ps.backend.send(tx);
     const c = ps.counters.traffic;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
-      const p = tx.pkts[i];
+      const p = pkts[i];
       if (i < sent) bytes += p.len;
       this.pool.release(p);
     }
     c[PC.TxPackets] += sent; c[PC.TxBytes] += bytes;
-    if (sent < n) { ps.counters.drops[DROP.TxFull] += n - sent; this.drops[DROP.TxFull] += n - sent; }
+    if (sent < n) {
+      let big = ps.backend.lastSendTooBig ?? 0;
+      if (big > n - sent) big = n - sent;
+      if (big > 0) { ps.counters.drops[DROP.TxTooBig] += big; this.drops[DROP.TxTooBig] += big; }
+      ps.counters.drops[DROP.TxFull] += n - sent - big; this.drops[DROP.TxFull] += n - sent - big;
+    }
     tx.count = 0;
   }
 

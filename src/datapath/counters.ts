@@ -27,6 +27,10 @@ export const DROP = {
   ActionFailed: 21,
   InPortOutput: 22,
   UnknownPort: 23,
+  /** The egress device refused the frame as longer than its MTU (EMSGSIZE on send). */
+  TxTooBig: 24,
+  /** The frame arrived with a partial (offloaded) checksum that could not be completed (complete-checksum.ts). */
+  CsumIncomplete: 25,
 } as const;
 export type DropCode = (typeof DROP)[keyof typeof DROP];
 
@@ -36,6 +40,7 @@ export const DROP_NAMES: readonly string[] = [
   'egress-policed', 'meter-drop', 'shaper-queue-full', 'tx-full', 'pool-exhausted', 'port-down',
   'no-ports', 'no-recv', 'no-forward', 'no-controller', 'no-packet-in', 'local-port',
   'ttl-exceeded', 'group-empty', 'group-depth', 'action-failed', 'in-port-output', 'unknown-port',
+  'tx-too-big', 'csum-incomplete',
 ];
 export const DROP_COUNT = DROP_NAMES.length;
 

@@ -15,9 +15,16 @@ export interface PortBackend {
   recv(into: Batch, pool: PacketPool): number;
   /**
    * Transmit `from.pkts[0 .. from.count)`; return how many were accepted. The caller recycles all
-   * of them afterwards (a backend copies what it keeps) and counts the rest as tx-full drops.
+   * of them afterwards (a backend copies what it keeps) and counts the rest as drops: tx-too-big
+   * for `lastSendTooBig` of them, tx-full for the others. Frames reach `send` with complete
+   * checksums (the bridge completes partial ones first): no backend carries partial checksums yet.
    */
   send(from: Batch): number;
+  /**
+   * Optional: of the frames the last `send` did not accept, how many the device refused because
+   * they are longer than its MTU allows (EMSGSIZE). Unset or 0: none.
+   */
+  readonly lastSendTooBig?: number;
   /** Release the device. Idempotent. */
   close(): Promise<void>;
   /**

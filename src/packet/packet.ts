@@ -24,6 +24,12 @@ export class Packet {
   tunIpv4Dst = 0;
   /** OpenFlow set_queue value; 0 is the default queue. */
   queueId = 0;
+  /**
+   * True when the frame's TCP/UDP checksum was left to offload by its sender (the receiving port
+   * said so: AF_PACKET TP_STATUS_CSUMNOTREADY): the field holds only the pseudo-header sum. The
+   * bridge completes it (complete-checksum.ts) before the frame leaves on a port that cannot.
+   */
+  csumPartial = false;
 
   constructor(size: number = DEFAULT_PACKET_SIZE) {
     this.buf = Buffer.allocUnsafeSlow(size);
@@ -35,13 +41,13 @@ export class Packet {
   /** Forget the frame: back to an empty packet with full headroom. */
   reset(): void {
     this.off = HEADROOM; this.len = 0; this.inPort = 0; this.tsMs = 0;
-    this.tunnelId = 0; this.tunIpv4Src = 0; this.tunIpv4Dst = 0; this.queueId = 0;
+    this.tunnelId = 0; this.tunIpv4Src = 0; this.tunIpv4Dst = 0; this.queueId = 0; this.csumPartial = false;
   }
 
-  /** Copy `len` bytes of `src` from `srcOff` in as the frame; false (nothing copied) if it does not fit. */
+  /** Copy `len` bytes of `src` from `srcOff` in as the frame (checksums taken as complete); false (nothing copied) if it does not fit. */
   load(src: Uint8Array, srcOff: number, len: number): boolean {
     if (len > this.buf.length - HEADROOM) return false;
-    this.off = HEADROOM; this.len = len;
+    this.off = HEADROOM; this.len = len; this.csumPartial = false;
     this.buf.set(src.subarray(srcOff, srcOff + len), HEADROOM);
     return true;
   }
@@ -53,6 +59,7 @@ export class Packet {
     this.buf.copy(dst.buf, HEADROOM, this.off, this.off + this.len);
     dst.inPort = this.inPort; dst.tsMs = this.tsMs; dst.tunnelId = this.tunnelId;
     dst.tunIpv4Src = this.tunIpv4Src; dst.tunIpv4Dst = this.tunIpv4Dst; dst.queueId = this.queueId;
+    dst.csumPartial = this.csumPartial;
     return true;
   }
 

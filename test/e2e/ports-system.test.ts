@@ -1,6 +1,7 @@
 // e2e: SystemPort (AF_PACKET) on veths into throwaway namespaces: frames both ways, no loop-back
 // of our own sends, 802.1Q tags restored from auxdata, 64 frames in one native call, a JS relay
-// carrying ping between two namespaces, and link down/up/removal reported through onStatus.
+// carrying ping between two namespaces, link down/up/removal reported through onStatus, partial
+// checksums flagged per frame (ring and recvmmsg), and frames over the MTU refused one by one.
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { Batch, MAX_BURST } from '../../src/packet/batch.js';
 import { Packet } from '../../src/packet/packet.js';
@@ -9,8 +10,9 @@ import type { PortBackend } from '../../src/datapath/port.js';
 import { SystemPort } from '../../src/datapath/ports/system.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
-import { arpRequest, collect, relay } from './ports-util.js';
+import { NetnsLab, hasCommand, run, waitFor } from '../helpers/netns.js';
+import { completeChecksum, CsumResult } from '../../src/packet/complete-checksum.js';
+import { arpRequest, collect, collectFlagged, relay, UDP_PY } from './ports-util.js';
 
 const labs: NetnsLab[] = [];
 const ports: PortBackend[] = [];
@@ -248,5 +250,74 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
     // Reading drains exactly what the ring held.
     const got = collect(pz, new PacketPool(1024));
     await waitFor(() => got.length >= pz.ringFrames - 50, 3000, 'ring drained');
+  });
+});
+
+describePrivileged('SystemPort: partial checksums (TP_STATUS_CSUMNOTREADY)', () => {
+  for (const mode of ['ring', 'mmsg'] as const) {
+    it(`${mode}: a datagram the veth left to checksum offload is marked csumPartial; a verified one (TP_STATUS_CSUM_VALID) is not`, async () => {
+      if (!hasCommand('python3') || !hasCommand('ethtool')) throw new Error('python3 and ethtool are required for this test');
+      const l = lab();
+      const ns = l.addNs('a');
+      const root = l.name('r'), inner = l.name('n');
+      l.addVeth(root, inner, ns);
+      l.addr(ns, inner, '10.76.0.1/24');
+      l.ip(ns, ['neigh', 'add', '10.76.0.2', 'lladdr', '02:00:00:00:aa:02', 'dev', inner]);
+      const port = track(new SystemPort(root, { rx: mode }));
+      await port.open();
+      const got = collectFlagged(port, new PacketPool(256));
+      const udp = (tag: number) => got.find((g) => g.frame.length >= 75 && g.frame.readUInt16BE(12) === 0x0800 && g.frame[23] === 17 && g.frame[42] === tag);
+
+      // Kernel defaults: tx checksumming on, so the UDP checksum field holds only the pseudo-header sum.
+      l.exec(ns, ['python3', '-c', UDP_PY, '10.76.0.2', '1']);
+      await waitFor(() => udp(1) !== undefined, 3000, 'the first datagram');
+      const first = udp(1)!;
+      expect(first.csumPartial).toBe(true);
+      const done = Buffer.from(first.frame);
+      expect(completeChecksum(done, 0, done.length)).toBe(CsumResult.Completed);
+      expect(done.readUInt16BE(40)).not.toBe(first.frame.readUInt16BE(40));
+
+      // Sender computes its checksum; GRO on our veth marks it verified (tp_status 0x81: USER |
+      // CSUM_VALID, checked with an auxdata reader): not partial, and already complete.
+      l.exec(ns, ['ethtool', '-K', inner, 'tx', 'off']);
+      run('ethtool', ['-K', root, 'gro', 'on']);
+      l.exec(ns, ['python3', '-c', UDP_PY, '10.76.0.2', '2']);
+      await waitFor(() => udp(2) !== undefined, 3000, 'the second datagram');
+      const second = udp(2)!;
+      expect(second.csumPartial).toBe(false);
+      const same = Buffer.from(second.frame);
+      expect(completeChecksum(same, 0, same.length)).toBe(CsumResult.Completed);
+      expect(same.equals(second.frame)).toBe(true);
+    });
+  }
+
+});
+
+describePrivileged('SystemPort: frames over the device MTU', () => {
+  it('a frame longer than the device MTU is refused (lastSendTooBig); the rest of the batch still goes; bytes count what left', async () => {
+    const l = lab();
+    const a = l.name('a'), z = l.name('z');
+    l.addVeth(a, z);
+    const pa = track(new SystemPort(a)), pz = track(new SystemPort(z));
+    await pa.open();
+    await pz.open();
+    const pool = new PacketPool(64);
+    const atZ = collect(pz, pool);
+    const mk = (len: number, seq: number): Buffer => {
+      const f = Buffer.alloc(len, 0x5a);
+      f.fill(0xff, 0, 6); OUR_MAC.copy(f, 6); f.writeUInt16BE(0x88b5, 12); f.writeUInt32BE(seq, 14);
+      return f;
+    };
+    const b = new Batch();
+    for (const f of [mk(100, 1), mk(2000, 2), mk(60, 3)]) { const p = pool.alloc()!; p.load(f, 0, f.length); b.push(p); }
+    expect(pa.send(b)).toBe(2);
+    for (let i = 0; i < b.count; i++) pool.release(b.pkts[i]);
+    expect(pa.lastSendTooBig).toBe(1);
+    expect(pa.counters.txFrames).toBe(2);
+    expect(pa.counters.txBytes).toBe(160);
+    expect(pa.counters.txDrops).toBe(1);
+    const ours = (): Buffer[] => atZ.filter((f) => f.subarray(6, 12).equals(OUR_MAC));
+    await waitFor(() => ours().length >= 2, 3000, 'the two frames that fit');
+    expect(ours().map((f) => f.readUInt32BE(14))).toEqual([1, 3]);
   });
 });

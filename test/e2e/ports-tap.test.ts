@@ -1,6 +1,6 @@
 // e2e: TapPort — Sluice creates the TAP and owns its fd; the netdev is moved into a namespace
-// (the fd keeps working). Frames both ways, a two-TAP relay carrying ping, persistence, and the
-// device's deletion reported through onStatus instead of a throw.
+// (the fd keeps working). Frames both ways, a two-TAP relay carrying ping, persistence, the
+// device's deletion reported through onStatus instead of a throw, and complete checksums on read.
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { Batch } from '../../src/packet/batch.js';
@@ -10,7 +10,8 @@ import { TapPort } from '../../src/datapath/ports/tap.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';
 import { describePrivileged } from '../helpers/privileged.js';
 import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
-import { arpRequest, collect, relay } from './ports-util.js';
+import { completeChecksum, CsumResult } from '../../src/packet/complete-checksum.js';
+import { arpRequest, collect, collectFlagged, relay, UDP_PY } from './ports-util.js';
 
 const labs: NetnsLab[] = [];
 const ports: PortBackend[] = [];
@@ -122,5 +123,31 @@ describePrivileged('TapPort', () => {
     const a = l.name('x'), z = l.name('y');
     l.addVeth(a, z);
     await expect(new TapPort(a).open()).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`^${a}: TUNSETIFF: E[A-Z]+ \\(`)) });
+  });
+
+  it('reads complete checksums: without IFF_VNET_HDR the TAP has no tx checksum offload, so the kernel completes them', async () => {
+    if (!hasCommand('python3')) throw new Error('python3 is required for this test');
+    const l = lab();
+    const ns = l.addNs('a');
+    const tap = track(new TapPort(l.name('t')));
+    await tap.open();
+    l.track(tap.name);
+    const got = collectFlagged(tap, new PacketPool(256));
+    l.moveLink(tap.name, ns);
+    l.addr(ns, tap.name, '10.82.0.1/24');
+    l.up(ns, tap.name);
+    l.ip(ns, ['neigh', 'add', '10.82.0.2', 'lladdr', '02:00:00:00:bb:02', 'dev', tap.name]);
+    if (hasCommand('ethtool')) {
+      // ethtool cannot turn it on either: tun masks the feature unless TUNSETOFFLOAD was used.
+      try { l.exec(ns, ['ethtool', '-K', tap.name, 'tx', 'on']); } catch { /* "Could not change any device features" */ }
+      expect(l.exec(ns, ['ethtool', '-k', tap.name])).toMatch(/^tx-checksumming: off/m);
+    }
+    l.exec(ns, ['python3', '-c', UDP_PY, '10.82.0.2', '7']);
+    await waitFor(() => got.some((g) => g.frame.length >= 75 && g.frame[23] === 17 && g.frame[42] === 7), 3000, 'the datagram');
+    const g = got.find((x) => x.frame[23] === 17 && x.frame[42] === 7)!;
+    expect(g.csumPartial).toBe(false);
+    const same = Buffer.from(g.frame);
+    expect(completeChecksum(same, 0, same.length)).toBe(CsumResult.Completed);
+    expect(same.equals(g.frame)).toBe(true);                  // the checksum on the wire was already right
   });
 });

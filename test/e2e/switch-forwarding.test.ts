@@ -1,6 +1,7 @@
 // e2e: `sluice switch` as a child process forwarding between namespaces: system ports on veths
-// (ping + a 2 s TCP transfer), TAP ports Sluice creates and the test moves into namespaces, and
-// VLAN isolation (access 100/100/200: no unicast across, no broadcast leaking into VLAN 200).
+// (ping + a 2 s TCP transfer), TAP ports Sluice creates and the test moves into namespaces, VLAN
+// isolation (access 100/100/200: no unicast across, no broadcast leaking into VLAN 200), and a frame
+// over the egress device's MTU counted tx-too-big (not tx-full).
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
 import { hasCommand, waitFor } from '../helpers/netns.js';
@@ -78,5 +79,25 @@ describePrivileged('sluice switch: forwarding between namespaces', () => {
       expect(r.stdout).not.toContain(macB);
       expect(r.stdout + r.stderr).toMatch(/packets captured/);
     }
+  });
+
+  it('a frame longer than the egress MTU is counted tx-too-big on that port, not tx-full', async () => {
+    const l = lab();
+    const a = addHost(l, 'a', '10.96.0.1'), b = addHost(l, 'b', '10.96.0.2');
+    // a's link carries jumbo frames, b's stays at 1500: a 4000-byte ping cannot leave on b's port.
+    l.ip(null, ['link', 'set', a.root, 'mtu', '9000']);
+    l.ip(a.ns, ['link', 'set', a.inner, 'mtu', '9000']);
+    const sw = await start(`bridges:\n  br0:\n    ports:\n      pa: { ofport: 1, type: system, device: ${a.root} }\n      pb: { ofport: 2, type: system, device: ${b.root} }\n`);
+    const small = await ping(l, a, b.ip, 1);
+    expect(small.code, small.stdout + small.stderr).toBe(0);
+    const big = await ping(l, a, b.ip, 3, ['-s', '4000', '-M', 'do']);
+    expect(big.code).not.toBe(0);
+    const st = await sw.cliJson<{ drops: Record<string, number>; ports: Array<{ name: string; drops: Record<string, number> }> }>(['stats']);
+    const pb = st.ports.find((x) => x.name === 'pb')!;
+    expect(pb.drops['tx-too-big']).toBe(3);
+    expect(pb.drops['tx-full'] ?? 0).toBe(0);
+    expect(st.drops['tx-too-big']).toBe(3);
+    const text = await sw.cli(['stats']);
+    expect(text.stdout).toMatch(/tx-too-big/);
   });
 });

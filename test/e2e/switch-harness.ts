@@ -15,13 +15,14 @@ export class SwitchProc {
   exited: number | null = null;
   private constructor(readonly dir: string, readonly configPath: string, readonly socket: string, readonly child: ChildProcess) {}
 
-  static async start(yaml: string, extraArgs: string[] = []): Promise<SwitchProc> {
+  /** `env`: extra environment for the daemon (e.g. SLUICE_SYSTEM_RX=mmsg). */
+  static async start(yaml: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<SwitchProc> {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-sw-'));
     const configPath = join(dir, 'sluice.yaml');
     const socket = join(dir, 'sw.sock');
     writeFileSync(configPath, yaml);
     const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'switch', '-c', configPath, '--socket', socket, ...extraArgs], {
-      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_LOG_LEVEL: 'info', FORCE_COLOR: '0' },
+      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_LOG_LEVEL: 'info', FORCE_COLOR: '0', ...env },
     });
     const sw = new SwitchProc(dir, configPath, socket, child);
     child.stderr!.on('data', (d: Buffer) => { sw.stderr += d.toString(); });
@@ -62,12 +63,14 @@ export class SwitchProc {
  * a system port. Offloads are turned off so frames on the wire are real-sized.
  */
 export interface Host { ns: string; root: string; inner: string; ip: string }
-export function addHost(lab: NetnsLab, tag: string, ip: string): Host {
+export function addHost(lab: NetnsLab, tag: string, ip: string, opts: { offloads?: boolean } = {}): Host {
   const ns = lab.addNs(tag);
   const root = lab.name(`${tag}r`), inner = lab.name(`${tag}n`);
   lab.addVeth(root, inner, ns);
-  lab.offloadsOff(null, root);
-  lab.offloadsOff(ns, inner);
+  if (!opts.offloads) {   // offloads: true keeps the veth defaults (tx checksum, TSO/GSO on)
+    lab.offloadsOff(null, root);
+    lab.offloadsOff(ns, inner);
+  }
   lab.addr(ns, inner, `${ip}/24`);
   return { ns, root, inner, ip };
 }
@@ -80,7 +83,7 @@ export function ping(lab: NetnsLab, from: Host | string, ip: string, count = 3, 
 export interface IperfResult { server: IperfJson; client: IperfJson }
 export interface IperfJson {
   intervals: Array<{ sum: { start: number; end: number; bits_per_second: number } }>;
-  end: { sum?: { bits_per_second: number; lost_percent?: number }; sum_received?: { bits_per_second: number }; sum_sent?: { bits_per_second: number } };
+  end: { sum?: { bits_per_second: number; lost_percent?: number }; sum_received?: { bits_per_second: number; bytes?: number }; sum_sent?: { bits_per_second: number; bytes?: number } };
 }
 
 /**
@@ -105,7 +108,7 @@ export const mbit = (bps: number): number => Math.round(bps / 1e4) / 100;
  * The per-test resources of a switch e2e file: namespaces labs, switches and other clean-ups made
  * through it are torn down after each test (switches first, then labs), even when the test fails.
  */
-export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArgs?: string[]): Promise<SwitchProc>; defer(fn: () => unknown): void } {
+export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArgs?: string[], env?: Record<string, string>): Promise<SwitchProc>; defer(fn: () => unknown): void } {
   const labs: NetnsLab[] = [];
   const switches: SwitchProc[] = [];
   const deferred: Array<() => unknown> = [];
@@ -116,7 +119,7 @@ export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArg
   });
   return {
     lab: () => { const l = new NetnsLab(); labs.push(l); return l; },
-    start: async (yaml, extraArgs = []) => { const s = await SwitchProc.start(yaml, extraArgs); switches.push(s); return s; },
+    start: async (yaml, extraArgs = [], env = {}) => { const s = await SwitchProc.start(yaml, extraArgs, env); switches.push(s); return s; },
     defer: (fn) => { deferred.push(fn); },
   };
 }

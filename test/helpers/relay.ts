@@ -1,5 +1,6 @@
 // Shared by the port e2e suites and the port benches (bench/ports-relay, bench/ports-pcap): an ARP
-// request builder, a receiver that copies every frame a port delivers (tests only: it allocates),
+// request builder, a receiver that copies every frame a port delivers (tests only: it allocates;
+// `collectFlagged` keeps the csumPartial flag too), a one-datagram UDP sender in Python,
 // a two-port JS relay (a hub, batch by batch, nothing allocated per frame), a raw-socket 64-byte
 // flooder in Python, and small figure helpers.
 import { Batch, MAX_BURST } from '../../src/packet/batch.js';
@@ -34,6 +35,28 @@ export function collect(port: PortBackend, pool: PacketPool): Buffer[] {
   };
   return frames;
 }
+
+/** Like `collect`, keeping each frame's csumPartial flag (what the port said about its checksum). */
+export function collectFlagged(port: PortBackend, pool: PacketPool): Array<{ frame: Buffer; csumPartial: boolean }> {
+  const got: Array<{ frame: Buffer; csumPartial: boolean }> = [];
+  const b = new Batch();
+  port.onReadable = () => {
+    for (;;) {
+      const n = port.recv(b, pool);
+      for (let i = 0; i < b.count; i++) { got.push({ frame: Buffer.from(b.pkts[i].frame()), csumPartial: b.pkts[i].csumPartial }); pool.release(b.pkts[i]); }
+      b.clear();
+      if (n < MAX_BURST) break;
+    }
+  };
+  return got;
+}
+
+/** python3 -c UDP_PY DST_IP TAG: one 33-byte UDP datagram to DST_IP:9999, every payload byte TAG. */
+export const UDP_PY = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.sendto(bytes([int(sys.argv[2])]) * 33, (sys.argv[1], 9999))
+`;
 
 /** Forward everything between two ports (a two-port hub), batch by batch. */
 export function relay(a: PortBackend, z: PortBackend, pool: PacketPool): void {

@@ -154,7 +154,7 @@ export function buildReply(ctx: StatsContext, body: MultipartRequestBody): Multi
         kind: 'port_stats', ports: ports.map((p): PortStats => {
           const s = bridge.portStats(p.ofport);
           let rxDropped = 0, txDropped = 0;
-          for (const [k, v] of Object.entries(s.drops)) { if (k.startsWith('tx') || k === 'egress-policed' || k === 'shaper-queue-full') txDropped += v; else rxDropped += v; }
+          for (const [k, v] of Object.entries(s.drops)) { if (k.startsWith('tx') || k === 'egress-policed' || k === 'shaper-queue-full' || k === 'csum-incomplete') txDropped += v; else rxDropped += v; }
           const [durationSec, durationNsec] = splitDuration((nowMs - ctx.portCreatedMs(p.ofport)) / 1000);
           return {
             portNo: p.ofport, rxPackets: BigInt(s['rx-packets']), txPackets: BigInt(s['tx-packets']), rxBytes: BigInt(s['rx-bytes']),

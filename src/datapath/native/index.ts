@@ -45,11 +45,17 @@ export interface NativeBinding {
   sockError(fd: number): number;
   /**
    * One native call for a batch. Slot i receives into bufs[i] at offs[i] (cap caps[i]); on return
-   * offs[i]/lens[i] give the frame (lens 0: skip slot, < 0: oversized frame to drop).
-   * res[0] = errno that ended the call (EAGAIN usual, 0 when full), res[1] = syscalls made.
+   * offs[i]/lens[i] give the frame (lens 0: skip slot, < 0: oversized frame to drop) and flags[i]
+   * its RX_* bits (RX_CSUM_PARTIAL). res[0] = errno that ended the call (EAGAIN usual, 0 when
+   * full), res[1] = syscalls made.
    */
-  recvBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
-  /** Returns frames sent; res[0] = errno that stopped early (0 if none), res[1] = syscalls, res[2] = frames refused. */
+  recvBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array, flags: Uint8Array): number;
+  /**
+   * Returns frames sent; res[0] = errno that stopped early (0 if none), res[1] = syscalls,
+   * res[2] = frames the kernel refused (skipped, the batch goes on), res[3] = of those, EMSGSIZE
+   * (longer than the device MTU). A refused frame's lens[i] is set to 0: the bytes sent are the sum
+   * of lens[0 .. sent + res[2]).
+   */
   sendBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
   readonly KIND_TAP: number;
@@ -63,6 +69,12 @@ export const KIND_TAP = 0;
 export const KIND_PACKET = 1;
 /** AF_PACKET socket with a TPACKET_V2 RX ring (packetOpen with a ring): RX from the ring, TX sendmmsg. */
 export const KIND_RING = 2;
+/**
+ * recvBatch flags bit: the frame's TCP/UDP checksum was left to offload (AF_PACKET
+ * TP_STATUS_CSUMNOTREADY, from the ring's tp_status or PACKET_AUXDATA); complete it before it
+ * leaves on a port that cannot (src/packet/complete-checksum.ts). Never set for TAP reads.
+ */
+export const RX_CSUM_PARTIAL = 1;
 /** IFF_* flags (linux/if.h). */
 export const IFF_UP = 0x1;
 export const IFF_RUNNING = 0x40;

@@ -1,8 +1,9 @@
 // sluice_io.cc — Sluice's only native code: the small N-API shim for what Node cannot do itself.
 // TAP create/attach (TUNSETIFF), AF_PACKET sockets (promisc, auxdata, ignore-outgoing, 32 MiB
 // rcvbuf, optional TPACKET_V2 RX ring), batched non-blocking recv/send (ring reads, recvmmsg/
-// sendmmsg, read/write loops) into Buffers the caller owns, PACKET_STATISTICS, link flags, and
-// readiness through libuv's uv_poll. One call moves a whole batch.
+// sendmmsg, read/write loops) into Buffers the caller owns, per-frame receive flags (partial
+// checksum), PACKET_STATISTICS, link flags, and readiness through libuv's uv_poll. One call moves a
+// whole batch.
 #include <napi.h>
 #include <uv.h>
 
@@ -27,6 +28,16 @@ constexpr int kMaxBatch = 256;     // upper bound of frames per call (JS uses MA
 constexpr int kKindTap = 0;        // fd is a TAP: read()/write() loops
 constexpr int kKindPacket = 1;     // fd is an AF_PACKET socket: recvmmsg()/sendmmsg()
 constexpr int kKindRing = 2;       // AF_PACKET socket with a TPACKET_V2 RX ring: RX from the ring, TX sendmmsg()
+
+// recvBatch per-frame flags (flags[i], one byte per slot).
+// kRxCsumPartial: the kernel handed us the frame with its TCP/UDP checksum left to offload
+// (skb CHECKSUM_PARTIAL, e.g. from a veth whose peer has tx checksumming on): the checksum field
+// holds only the pseudo-header sum and must be completed before the frame leaves on a device that
+// will not do it. AF_PACKET says so with TP_STATUS_CSUMNOTREADY (bit 3) in the ring's tp_status or
+// in PACKET_AUXDATA; TP_STATUS_CSUM_VALID (bit 7: the checksum was verified on receive) is
+// a different thing and is not reported. A TAP read without IFF_VNET_HDR never gives partial
+// frames: the TAP has no tx checksum offload then, so the kernel completes them before queueing.
+constexpr uint8_t kRxCsumPartial = 1;
 
 // A TPACKET_V2 RX ring mapped for one AF_PACKET fd. V2 (not V3): the kernel marks readiness per
 // frame, so one frame alone wakes the reader at once (V3 wakes per retired block, ~1 ms); and
@@ -270,6 +281,7 @@ struct BatchArgs {
   bool withCaps;
   int fd, kind, count;
   int32_t *offs, *caps, *lens, *res;
+  uint8_t* flags;                  // recvBatch: per-slot kRx* flags (nullptr when not passed)
   uint8_t* data[kMaxBatch];
   size_t size[kMaxBatch];
 };
@@ -301,7 +313,7 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
   Napi::Env env = info.Env();
   a.env = env;
   a.withCaps = withCaps;
-  // (fd, kind, bufs, offs, caps|lens, [lens], count, res)
+  // (fd, kind, bufs, offs, caps|lens, [lens], count, res, [flags])
   a.fd = info[0].As<Napi::Number>().Int32Value();
   a.kind = info[1].As<Napi::Number>().Int32Value();
   Napi::Array bufs = info[2].As<Napi::Array>();
@@ -312,6 +324,15 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
   a.lens = info[k++].As<Napi::Int32Array>().Data();
   a.count = info[k++].As<Napi::Number>().Int32Value();
   a.res = info[k++].As<Napi::Int32Array>().Data();
+  a.flags = nullptr;
+  if (withCaps && info.Length() > (size_t)k && info[k].IsTypedArray()) {
+    Napi::Uint8Array f = info[k].As<Napi::Uint8Array>();
+    if (f.ElementLength() < (size_t)a.count) {
+      Napi::TypeError::New(env, "sluice_io: flags shorter than the batch").ThrowAsJavaScriptException();
+      return false;
+    }
+    a.flags = f.Data();
+  }
   if (a.count < 0 || a.count > kMaxBatch || (uint32_t)a.count > bufs.Length()) {
     Napi::TypeError::New(env, "sluice_io: bad batch count").ThrowAsJavaScriptException();
     return false;
@@ -321,12 +342,13 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
   return true;
 }
 
-// recvBatch(fd, kind, bufs, offs, caps, lens, count, res) -> frames received.
+// recvBatch(fd, kind, bufs, offs, caps, lens, count, res, flags) -> frames received.
 // Slot i may receive into bufs[i][offs[i] .. offs[i]+caps[i]). On return offs[i]/lens[i] give the
 // frame; lens[i] == 0 means "skip this slot" (our own outgoing frame), lens[i] < 0 a frame of
 // -lens[i] bytes that did not fit (drop it). AF_PACKET receives at offs[i]+4 so that a tag stripped
 // by the kernel can be put back in front of the EtherType by moving only the 12 MAC bytes down.
 // res[0] = errno that ended the call (EAGAIN normally, 0 when the batch filled), res[1] = syscalls.
+// flags (a Uint8Array, optional): flags[i] gets kRx* bits for every slot filled (0 for TAP reads).
 // KIND_RING copies frames out of the RX ring (tag put back from tp_vlan_tci) and hands each slot
 // back to the kernel at once: no syscall, and slots are resolved only for frames that are there.
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
@@ -351,6 +373,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
         int32_t len = (int32_t)h->tp_snaplen;
         const uint8_t* src = (const uint8_t*)h + h->tp_mac;
         bool tag = (st & TP_STATUS_VLAN_VALID) != 0 && len >= 12;
+        if (a.flags != nullptr) a.flags[n] = (st & TP_STATUS_CSUMNOTREADY) ? kRxCsumPartial : 0;
         if (from->sll_pkttype == PACKET_OUTGOING) {
           a.lens[n] = 0;
         } else if (h->tp_snaplen < h->tp_len || len + (tag ? 4 : 0) > cap) {
@@ -379,6 +402,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
       sys++;
       if (r < 0) { err = errno; break; }
       a.lens[n] = (int32_t)r;
+      if (a.flags != nullptr) a.flags[n] = 0;   // complete: see kRxCsumPartial
     }
   } else if (a.count > 0) {
     struct mmsghdr msgs[kMaxBatch];
@@ -410,6 +434,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
         struct msghdr& h = msgs[i].msg_hdr;
         int32_t len = (int32_t)msgs[i].msg_len;
         int32_t o = a.offs[i];
+        if (a.flags != nullptr) a.flags[i] = 0;
         if (from[i].sll_pkttype == PACKET_OUTGOING) { a.lens[i] = 0; continue; }
         if (h.msg_flags & MSG_TRUNC) { a.lens[i] = -(len + 4); continue; }
         const struct tpacket_auxdata* aux = nullptr;
@@ -419,6 +444,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
             aux = (const struct tpacket_auxdata*)CMSG_DATA(c);
           }
         }
+        if (aux != nullptr && a.flags != nullptr && (aux->tp_status & TP_STATUS_CSUMNOTREADY)) a.flags[i] = kRxCsumPartial;
         if (aux != nullptr && (aux->tp_status & TP_STATUS_VLAN_VALID) && len >= 12) {
           uint8_t* p = a.data[i] + o;
           memmove(p, p + 4, 12);
@@ -443,17 +469,20 @@ bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
 
 // sendBatch(fd, kind, bufs, offs, lens, count, res) -> frames sent.
 // res[0] = errno that stopped the batch early (0 if all were tried), res[1] = syscalls,
-// res[2] = frames skipped because the kernel refused that frame (e.g. EMSGSIZE).
+// res[2] = frames skipped because the kernel refused that frame (EMSGSIZE, EINVAL, EFAULT),
+// res[3] = how many of those were EMSGSIZE (longer than the device's MTU allows).
+// A refused frame gets lens[i] = 0, so frames [0, sent + res[2]) were all tried and the bytes sent
+// are the sum of their lens.
 Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   BatchArgs a;
   if (!ReadArgs(info, false, a)) return info.Env().Undefined();
-  int i = 0, sent = 0, sys = 0, err = 0, bad = 0;
+  int i = 0, sent = 0, sys = 0, err = 0, bad = 0, big = 0;
   if (a.kind == kKindTap) {
     for (; i < a.count; i++) {
       ssize_t r = write(a.fd, a.data[i] + a.offs[i], (size_t)a.lens[i]);
       sys++;
       if (r >= 0) { sent++; continue; }
-      if (FrameError(errno)) { bad++; continue; }
+      if (FrameError(errno)) { bad++; big += errno == EMSGSIZE; a.lens[i] = 0; continue; }
       err = errno;
       break;
     }
@@ -471,7 +500,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
       int r = sendmmsg(a.fd, msgs + i, (unsigned)(a.count - i), MSG_DONTWAIT);
       sys++;
       if (r > 0) { i += r; sent += r; continue; }
-      if (r < 0 && FrameError(errno)) { i++; bad++; continue; }
+      if (r < 0 && FrameError(errno)) { bad++; big += errno == EMSGSIZE; a.lens[i++] = 0; continue; }
       err = r < 0 ? errno : EAGAIN;
       break;
     }
@@ -479,6 +508,7 @@ Napi::Value SendBatch(const Napi::CallbackInfo& info) {
   a.res[0] = err;
   a.res[1] = sys;
   a.res[2] = bad;
+  a.res[3] = big;
   return Napi::Number::New(info.Env(), sent);
 }
 

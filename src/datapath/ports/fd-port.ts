@@ -8,7 +8,7 @@ import { HEADROOM } from '../../packet/packet.js';
 import type { Packet } from '../../packet/packet.js';
 import type { PacketPool } from '../../packet/pool.js';
 import type { PortBackend } from '../port.js';
-import { native } from '../native/index.js';
+import { native, RX_CSUM_PARTIAL } from '../native/index.js';
 import type { NativeBinding, NativePoller } from '../native/index.js';
 import { PortIoCounters } from './io-counters.js';
 import type { PortStatusEvent, PortStatusListener } from './io-counters.js';
@@ -28,6 +28,8 @@ export abstract class FdPort implements PortBackend {
   protected abstract readonly kind: number;
   protected isGone = false;
   protected linkUp = false;
+  /** Frames of the last send() the kernel refused as longer than the device MTU (EMSGSIZE). */
+  lastSendTooBig = 0;
 
   private poller: NativePoller | null = null;
   private readableCb: (() => void) | null = null;
@@ -36,6 +38,8 @@ export abstract class FdPort implements PortBackend {
   private readonly caps = new Int32Array(MAX_BURST);
   private readonly lens = new Int32Array(MAX_BURST);
   private readonly res = new Int32Array(4);
+  /** Per-slot RX_* flags from recvBatch (RX_CSUM_PARTIAL). */
+  private readonly flags = new Uint8Array(MAX_BURST);
   private readonly spare: Packet[] = [];
   private spareCount = 0;
   private sparePool: PacketPool | null = null;
@@ -89,7 +93,8 @@ export abstract class FdPort implements PortBackend {
       const b = spare[i].buf;
       bufs[i] = b; offs[i] = HEADROOM; caps[i] = b.length - HEADROOM;
     }
-    const got = nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res);
+    const flags = this.flags;
+    const got = nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res, flags);
     const c = this.counters;
     c.nativeCalls++;
     c.syscalls += res[1];
@@ -99,7 +104,7 @@ export abstract class FdPort implements PortBackend {
       for (let i = 0; i < got; i++) {
         const p = spare[i], len = lens[i];
         if (len > 0) {
-          p.off = offs[i]; p.len = len; p.tsMs = nowMs;
+          p.off = offs[i]; p.len = len; p.tsMs = nowMs; p.csumPartial = (flags[i] & RX_CSUM_PARTIAL) !== 0;
           into.pkts[into.count++] = p;
           added++; bytes += len;
         } else {
@@ -119,9 +124,10 @@ export abstract class FdPort implements PortBackend {
 
   send(from: Batch): number {
     const nat = this.nat;
+    this.lastSendTooBig = 0;
     if (nat === null || this.fd < 0 || this.isGone) { this.counters.txDrops += from.count; return 0; }
     const bufs = this.bufs, offs = this.offs, lens = this.lens, res = this.res, c = this.counters;
-    let total = 0;
+    let total = 0, tooBig = 0;
     for (let start = 0; start < from.count; start += MAX_BURST) {
       let n = from.count - start;
       if (n > MAX_BURST) n = MAX_BURST;
@@ -132,9 +138,10 @@ export abstract class FdPort implements PortBackend {
       const sent = nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
       c.nativeCalls++;
       c.syscalls += res[1];
-      if (res[2] > 0) c.errors += res[2];
+      if (res[2] > 0) { c.errors += res[2]; tooBig += res[3]; }
+      // Refused frames come back with lens[i] = 0: every frame before sent + refused was tried.
       let bytes = 0;
-      for (let i = 0; i < sent; i++) bytes += lens[i];
+      for (let i = 0, tried = sent + res[2]; i < tried; i++) bytes += lens[i];
       c.txFrames += sent; c.txBytes += bytes;
       total += sent;
       if (sent > 0 && !this.linkUp && this.linkUpOnTx()) this.setLink(true, false, 'frames sent');
@@ -145,6 +152,7 @@ export abstract class FdPort implements PortBackend {
       }
     }
     c.txDrops += from.count - total;
+    this.lastSendTooBig = tooBig;
     return total;
   }
 

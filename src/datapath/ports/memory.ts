@@ -19,8 +19,11 @@ export class MemoryPort implements PortBackend {
   readonly record: boolean;
   onReadable: (() => void) | null = null;
   private queue: Buffer[] = [];
+  /** Per queued frame: arrives with a partial checksum (as a veth with tx offload would hand it over). */
+  private queuePartial: boolean[] = [];
   private qHead = 0;
   private ring: Buffer[] = [];
+  private ringPartial = false;
   private ringPos = 0;
   /** Frames still to deliver from the ring (Infinity = cycle forever). */
   private ringLeft = 0;
@@ -36,14 +39,19 @@ export class MemoryPort implements PortBackend {
   async close(): Promise<void> { this.opened = false; }
   get isOpen(): boolean { return this.opened; }
 
-  /** Queue a copy of `frame` for the next recv(). */
-  inject(frame: Uint8Array): void {
+  /**
+   * Queue a copy of `frame` for the next recv(). `csumPartial`: the packet arrives marked as having
+   * its TCP/UDP checksum left to offload (Packet.csumPartial), as a SystemPort reports it.
+   */
+  inject(frame: Uint8Array, csumPartial = false): void {
     this.queue.push(Buffer.from(frame));
+    this.queuePartial.push(csumPartial);
   }
 
-  /** Bench mode: recv() cycles through `frames` (not copied) for `count` frames in total. */
-  preload(frames: Uint8Array[], count: number = Infinity): void {
+  /** Bench mode: recv() cycles through `frames` (not copied) for `count` frames in total; all marked csumPartial if asked. */
+  preload(frames: Uint8Array[], count: number = Infinity, csumPartial = false): void {
     this.ring = frames.map((f) => (Buffer.isBuffer(f) ? f : Buffer.from(f)));
+    this.ringPartial = csumPartial;
     this.ringPos = 0;
     this.ringLeft = this.ring.length === 0 ? 0 : count;
   }
@@ -58,9 +66,9 @@ export class MemoryPort implements PortBackend {
     let n = 0;
     const cap = into.pkts.length;
     while (into.count < cap) {
-      let src: Buffer;
-      if (this.qHead < this.queue.length) src = this.queue[this.qHead];
-      else if (this.ringLeft > 0) src = this.ring[this.ringPos];
+      let src: Buffer, partial: boolean;
+      if (this.qHead < this.queue.length) { src = this.queue[this.qHead]; partial = this.queuePartial[this.qHead]; }
+      else if (this.ringLeft > 0) { src = this.ring[this.ringPos]; partial = this.ringPartial; }
       else break;
       const p = pool.alloc();
       if (p === null) break;
@@ -69,12 +77,12 @@ export class MemoryPort implements PortBackend {
       // The rx "DMA": TypedArray.set (a builtin memmove) ~2x cheaper than Buffer.copy's C++ call for
       // 60-byte frames on Node 20 (bench/pipeline.bench.ts); no view allocated per frame.
       p.buf.set(src, HEADROOM);
-      p.off = HEADROOM; p.len = len;
+      p.off = HEADROOM; p.len = len; p.csumPartial = partial;
       this.advance();
       into.pkts[into.count++] = p;
       n++;
     }
-    if (this.qHead > 0 && this.qHead === this.queue.length) { this.queue.length = 0; this.qHead = 0; }
+    if (this.qHead > 0 && this.qHead === this.queue.length) { this.queue.length = 0; this.queuePartial.length = 0; this.qHead = 0; }
     this.rxCount += n;
     return n;
   }
