@@ -40,6 +40,8 @@ export interface PortConfig {
 export interface BridgeConfig {
   name: string;
   datapathId?: string;           // 16 lowercase hex digits
+  /** OpenFlow dp_desc: how controllers name this switch (default "<hostname>/<bridge>"). */
+  description?: string;
   failMode: 'standalone' | 'secure';
   macTableSize: number;
   macAging: number;              // seconds
@@ -88,6 +90,7 @@ const portSchema = z.strictObject({
 const bridgeSchema = z.strictObject({
   'datapath-id': z.string({ error: 'datapath-id must be a quoted string of 16 hex digits (e.g. "0000000000000001")' })
     .regex(/^[0-9a-fA-F]{16}$/, { error: 'datapath-id must be 16 hex digits (e.g. "0000000000000001")' }).optional(),
+  description: str('description').min(1).max(255).optional(),
   'fail-mode': z.enum(['standalone', 'secure']).optional(),
   'mac-table-size': int('mac-table-size', 1, 1_000_000).optional(),
   'mac-aging': int('mac-aging', 1, 1_000_000).optional(),
@@ -265,6 +268,7 @@ function check(raw: RawFile, file: string): SluiceConfig {
       flowSpecs,
     };
     if (b['datapath-id'] !== undefined) bridge.datapathId = b['datapath-id'].toLowerCase();
+    if (b.description !== undefined) bridge.description = b.description;
     if (b.listen !== undefined) bridge.listen = b.listen;
     for (const c of bridge.controllers) checkHostPort(c, `${at}.controllers`, fail);
     if (bridge.listen) checkHostPort(bridge.listen, `${at}.listen`, fail);
@@ -312,6 +316,7 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
   for (const b of Object.values(cfg.bridges)) {
     const o: Record<string, unknown> = {};
     if (b.datapathId !== undefined) o['datapath-id'] = b.datapathId;
+    if (b.description !== undefined) o.description = b.description;
     o['fail-mode'] = b.failMode;
     o['mac-table-size'] = b.macTableSize;
     o['mac-aging'] = b.macAging;

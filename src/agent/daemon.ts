@@ -145,6 +145,7 @@ export class SwitchDaemon {
     if (typeof mod.OpenFlowAgent !== 'function') { this.log.warn('src/agent/openflow/agent has no OpenFlowAgent export; running standalone'); return; }
     this.openflowAgent = new mod.OpenFlowAgent(this.bridge, {
       controllers: bc.controllers, listen: bc.listen, failMode: bc.failMode, log: this.log.child({ component: 'openflow' }), channels: this.channels,
+      dpDesc: bc.description,
     });
     await this.openflowAgent.start();
   }
