@@ -1,6 +1,7 @@
 // Builds a running Bridge from a validated config: channels first, then ports (with their VLAN
-// modes and channels), then static flows. The backend of each port is the caller's choice, so
-// the same code builds the live switch and the memory-port switch of replay and trace.
+// modes and channels), then static flows (fail-mode secure: nothing else; standalone: also the
+// default NORMAL entry). The backend of each port is the caller's choice, so the same code builds
+// the live switch and the memory-port switch of replay and trace.
 import { Bridge } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
@@ -45,6 +46,8 @@ export function buildSwitch(
     macAgingS: bc.macAging,
     datapathId: bc.datapathId !== undefined ? BigInt(`0x${bc.datapathId}`) : derivedDatapathId(bridgeName),
     startMs: nowMs,
+    // Secure starts empty, as Open vSwitch: only the config's flows (below) or a controller's move frames.
+    defaultNormal: bc.failMode === 'standalone',
   });
   const ports = Object.values(bc.ports).sort((a, b) => a.ofport - b.ofport);
   for (const p of ports) {

@@ -1,8 +1,11 @@
 // The switch daemon's configuration file (sluice.yaml): YAML read with `yaml`, checked with zod,
 // cross-checked (ofports, port names, channels, VLAN modes, flow strings), and returned as typed
 // camelCase objects. Every error is a ConfigError with ONE line naming file, key path and why.
-// saveConfig writes the same kebab-case form back atomically (temp file + rename).
-import { readFile, writeFile, rename, unlink } from 'node:fs/promises';
+// saveConfig writes the same kebab-case form back atomically (temp file, fsync, rename).
+import { readFile, open, rename, stat, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
+import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { parseDocument, stringify, LineCounter } from 'yaml';
 import { z } from 'zod';
@@ -356,16 +359,83 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
   return out;
 }
 
-/** Write `cfg` as YAML atomically: a temp file in the same directory, then rename over `path`. */
+/** Temp files saveConfig writes beside `path`: `<name>.tmp-<pid>-<8 hex>`. */
+function tempFilePattern(path: string): RegExp {
+  const name = basename(path).replace(/[.*+?^$|()[\]{}\\]/g, (c) => `\\${c}`);
+  return new RegExp(`^${name}\\.tmp-(\\d+)-[0-9a-f]{8}$`);
+}
+/** A save takes milliseconds: a temp file older than this is left over, whoever holds its pid now. */
+const STALE_TEMP_MS = 10 * 60_000;
+
+function processAlive(pid: number): boolean {
+  try { process.kill(pid, 0); return true; } catch (e) { return (e as NodeJS.ErrnoException).code === 'EPERM'; }
+}
+
+/**
+ * Remove temp files of saves of `path` that were interrupted (kill -9, power loss): regular files
+ * named by our pattern whose writer is gone (or that are older than any save). Anything else in the
+ * directory is left alone. Returns the paths removed.
+ */
+export function cleanStaleTempFiles(path: string, nowMs = Date.now()): string[] {
+  const dir = dirname(path), re = tempFilePattern(path), removed: string[] = [];
+  let names: string[];
+  try { names = readdirSync(dir); } catch { return removed; }
+  for (const name of names) {
+    const m = re.exec(name);
+    if (!m) continue;
+    const full = join(dir, name);
+    try {
+      const st = lstatSync(full);
+      if (!st.isFile()) continue;
+      const pid = Number(m[1]);
+      if (pid !== process.pid && processAlive(pid) && nowMs - st.mtimeMs < STALE_TEMP_MS) continue;
+      unlinkSync(full);
+      removed.push(full);
+    } catch { /* raced away, or not ours to remove */ }
+  }
+  return removed;
+}
+
+/**
+ * Write `cfg` as YAML atomically and durably: a new temp file in the same directory (O_EXCL, the
+ * mode and owner of the file it replaces), fsync, rename over `path`, fsync the directory. A crash
+ * leaves the old file or the new one, and at worst a temp file that cleanStaleTempFiles removes.
+ */
 export async function saveConfig(path: string, cfg: SluiceConfig): Promise<void> {
   const text = `# Sluice switch configuration (written by sluice)\n${stringify(toFileObject(cfg), { lineWidth: 0 })}`;
   parseConfig(text, path);                         // never write what we could not load back
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  let fh: FileHandle | undefined;
   try {
-    await writeFile(tmp, text, { encoding: 'utf8', mode: 0o644, flush: true });
+    const old = await stat(path).catch(() => undefined);
+    fh = await open(tmp, 'wx', old?.mode !== undefined ? old.mode & 0o7777 : 0o644);
+    if (old) {
+      await fh.chmod(old.mode & 0o7777);           // the umask applied at open
+      if (process.getuid?.() === 0) await fh.chown(old.uid, old.gid);
+    }
+    await fh.writeFile(text, 'utf8');
+    await fh.sync();
+    await fh.close();
+    fh = undefined;
     await rename(tmp, path);
+    await syncDir(dirname(path));
   } catch (e) {
+    await fh?.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw new ConfigError(`${path}: cannot write config: ${(e as Error).message}`, 'CONFIG_IO');
+  }
+}
+
+/** fsync a directory so a rename in it survives a crash (some filesystems refuse: then best effort). */
+async function syncDir(dir: string): Promise<void> {
+  let dh: FileHandle | undefined;
+  try {
+    dh = await open(dir, 'r');
+    await dh.sync();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'EINVAL' && code !== 'EISDIR' && code !== 'EPERM' && code !== 'EACCES') throw e;
+  } finally {
+    await dh?.close().catch(() => undefined);
   }
 }

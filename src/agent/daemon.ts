@@ -1,12 +1,13 @@
 // The `sluice switch` daemon: opens the ports of one bridge from the config, runs the live loop,
 // and owns the RUNNING config. Every change (management API, SIGHUP reload) is validated as a whole
 // new config by the same parser as the file, then applied as a difference; on error nothing changes.
-import { existsSync } from 'node:fs';
+import { existsSync, realpathSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { buildSwitch, pickBridge } from './build.js';
-import { ConfigError, loadConfig, parseConfig, saveConfig, toFileObject } from './config.js';
+import { ConfigError, cleanStaleTempFiles, loadConfig, parseConfig, saveConfig, toFileObject } from './config.js';
 import type { BridgeConfig, ChannelConfig, PortConfig, SluiceConfig } from './config.js';
 import { Runner, nowEpochMs } from './runner.js';
 import type { Bridge } from '../datapath/bridge.js';
@@ -22,19 +23,23 @@ import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
 import { formatMac } from '../packet/flow-key.js';
 import type { ChannelRegistry } from '../qos/channel.js';
 
-/** An error the management API returns as `{ error }` with an HTTP status. */
+export type ApiStatus = 400 | 404 | 405 | 409 | 413 | 500;
+const API_CODES: Record<ApiStatus, string> = {
+  400: 'SW_ERR_BAD_REQUEST', 404: 'SW_ERR_NOT_FOUND', 405: 'SW_ERR_METHOD', 409: 'SW_ERR_CONFLICT', 413: 'SW_ERR_TOO_LARGE', 500: 'SW_ERR_INTERNAL',
+};
+/** An error the management API returns as `{ error: code, message }` with an HTTP status. */
 export class ApiError extends Error {
   readonly code: string;
-  constructor(readonly status: 400 | 404 | 409 | 500, message: string) {
+  constructor(readonly status: ApiStatus, message: string) {
     super(message);
     this.name = 'ApiError';
-    this.code = status === 404 ? 'SW_ERR_NOT_FOUND' : status === 409 ? 'SW_ERR_CONFLICT' : status === 500 ? 'SW_ERR_INTERNAL' : 'SW_ERR_BAD_REQUEST';
+    this.code = API_CODES[status];
   }
 }
 
 /** Startup failures the CLI reports on one line (exit 2). */
 export class SwitchError extends Error {
-  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS', message: string) { super(message); this.name = 'SwitchError'; }
+  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS' | 'SW_ERR_SAVE_TO', message: string) { super(message); this.name = 'SwitchError'; }
 }
 
 export type LinkState = 'up' | 'down' | 'gone';
@@ -52,6 +57,8 @@ export interface ChannelView {
 
 export interface DaemonOptions {
   configPath: string;
+  /** Where `config save` writes (`sluice switch --save-to`); default the config file itself. Fixed at start. */
+  saveTo?: string;
   bridge?: string;
   log: Logger;
   /** Backend factory override (tests); default: tap/system/qemu-stream/memory by port type. */
@@ -95,7 +102,7 @@ export class SwitchDaemon {
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
 
-  private constructor(readonly opts: DaemonOptions, config: SluiceConfig, bridgeName: string) {
+  private constructor(readonly opts: DaemonOptions, config: SluiceConfig, bridgeName: string, private readonly saveTarget: string | Error) {
     this.config = config;
     this.bridgeName = bridgeName;
     this.makeBackend = opts.makeBackend ?? defaultBackend;
@@ -113,9 +120,23 @@ export class SwitchDaemon {
 
   /** Load the config, open every port (all or nothing), start the loop and the OpenFlow agent. */
   static async start(opts: DaemonOptions): Promise<SwitchDaemon> {
-    const config = await loadConfig(opts.configPath);
+    return SwitchDaemon.startWith(opts, await loadConfig(opts.configPath));
+  }
+
+  /** start() with the config already loaded from opts.configPath (serveSwitch reads it first to find the socket). */
+  static async startWith(opts: DaemonOptions, config: SluiceConfig): Promise<SwitchDaemon> {
     const name = pickBridge(config, opts.bridge);
-    const d = new SwitchDaemon(opts, config, name);
+    // --save-to must be usable at start; a config file that cannot be saved over (a pipe, say)
+    // only makes `config save` refuse.
+    let saveTarget: string | Error;
+    try { saveTarget = resolveSaveTarget(opts.saveTo ?? opts.configPath, opts.saveTo !== undefined ? '--save-to' : 'the config file'); } catch (e) {
+      if (opts.saveTo !== undefined) throw e;
+      saveTarget = e as Error;
+    }
+    // Temp files of saves a kill -9 interrupted: ours by name, their writer gone.
+    const stale = typeof saveTarget === 'string' ? cleanStaleTempFiles(saveTarget) : [];
+    const d = new SwitchDaemon(opts, config, name, saveTarget);
+    if (stale.length) d.log.info({ removed: stale }, 'removed temp files left by interrupted config saves');
     const opened: PortBackend[] = [];
     for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
       const be = d.backends.get(p.name)!;
@@ -129,6 +150,10 @@ export class SwitchDaemon {
     d.runner.start();
     await d.startOpenFlow();
     d.log.info({ bridge: name, ports: Object.keys(d.bridgeConfig.ports).length, channels: d.channels.size }, 'switch running');
+    const bc = d.bridgeConfig;
+    if (bc.failMode === 'secure' && bc.flows.length === 0 && (bc.controllers.length === 0 || d.opts.openflow === false) && bc.listen === undefined) {
+      d.log.warn({ bridge: name }, 'fail-mode secure with no controller and no flows: the bridge forwards nothing until flows are added');
+    }
     return d;
   }
 
@@ -525,12 +550,19 @@ export class SwitchDaemon {
     return { bridge: this.bridgeName, ports, channels: this.listChannels(), drops: s.drops, exec: s.exec, flowCacheEntries: s.flowCacheEntries, runner: { ...this.runner.stats } };
   }
 
-  /** POST /config/save: the running config, atomically, to the config file (or `path`). */
-  saveConfig(path?: string): Promise<string> {
+  /**
+   * POST /config/save: the running config, atomically, to the file fixed at start (the config file,
+   * or --save-to; symbolic links resolved then). Never a path a client names.
+   */
+  saveConfig(): Promise<string> {
     return this.serial(async () => {
-      const to = path ?? this.configPath;
+      if (typeof this.saveTarget !== 'string') throw new ApiError(409, `cannot save: ${this.saveTarget.message}; start the switch with --save-to FILE`);
+      const to = this.saveTarget;
       try { await saveConfig(to, this.config); } catch (e) {
-        if (e instanceof ConfigError) throw new ApiError(500, e.message);
+        if (e instanceof ConfigError) {
+          this.log.error({ path: to, reason: e.message }, 'saving the running config failed');
+          throw new ApiError(500, e.message);
+        }
         throw e;
       }
       this.log.info({ path: to }, 'running config saved');
@@ -548,6 +580,25 @@ export class SwitchDaemon {
     for (const name of [...this.backends.keys()]) await this.closePort(name);
     this.log.info({ bridge: this.bridgeName }, 'switch stopped');
   }
+}
+
+/**
+ * The file `config save` writes, checked at start: an existing file is followed through symbolic
+ * links and must be a regular file; a new one (--save-to) needs an existing directory. SwitchError
+ * SW_ERR_SAVE_TO otherwise.
+ */
+function resolveSaveTarget(path: string, what: string): string {
+  const abs = resolve(path);
+  let real: string;
+  try { real = realpathSync(abs); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SwitchError('SW_ERR_SAVE_TO', `${what} ${abs}: ${(e as Error).message}`);
+    let dir: ReturnType<typeof statSync> | undefined;
+    try { dir = statSync(dirname(abs)); } catch { /* below */ }
+    if (!dir?.isDirectory()) throw new SwitchError('SW_ERR_SAVE_TO', `${what} ${abs}: directory ${dirname(abs)} does not exist`);
+    return abs;
+  }
+  if (!statSync(real).isFile()) throw new SwitchError('SW_ERR_SAVE_TO', `${what} ${abs} is not a regular file`);
+  return real;
 }
 
 function asObject(body: unknown): Record<string, unknown> {

@@ -13,10 +13,10 @@ export class NoSwitchError extends Error {
   }
 }
 
-/** The daemon refused the request (4xx) or failed (5xx); `message` is its one-line reason. */
+/** The daemon refused the request (4xx) or failed (5xx); `message` is its one-line reason, `apiCode` its code. */
 export class MgmtApiError extends Error {
   readonly code = 'SW_ERR_API';
-  constructor(readonly status: number, message: string) { super(message); this.name = 'MgmtApiError'; }
+  constructor(readonly status: number, message: string, readonly apiCode?: string) { super(message); this.name = 'MgmtApiError'; }
 }
 
 /** Which socket to talk to: explicit path, the bridge's default, or the only one in /run/sluice. */
@@ -51,8 +51,9 @@ export class MgmtClient {
           try { data = text ? JSON.parse(text) : {}; } catch { reject(new MgmtApiError(res.statusCode ?? 0, `the switch answered with something that is not JSON: ${text.slice(0, 80)}`)); return; }
           const status = res.statusCode ?? 0;
           if (status >= 400) {
-            const msg = (data as { error?: unknown }).error;
-            reject(new MgmtApiError(status, typeof msg === 'string' ? msg : `HTTP ${status}`));
+            const { error, message } = (data ?? {}) as { error?: unknown; message?: unknown };
+            const text = typeof message === 'string' ? message : typeof error === 'string' ? error : `HTTP ${status}`;
+            reject(new MgmtApiError(status, text, typeof error === 'string' && typeof message === 'string' ? error : undefined));
             return;
           }
           resolve(data as T);

@@ -4,7 +4,9 @@
 import type { Logger } from 'pino';
 import { SwitchDaemon } from './daemon.js';
 import type { DaemonOptions } from './daemon.js';
-import { MgmtServer, defaultSocketPath } from './mgmt-server.js';
+import { MgmtServer, claimSocketPath, defaultSocketPath } from './mgmt-server.js';
+import { loadConfig } from './config.js';
+import { pickBridge } from './build.js';
 import { MetricsServer, createMetricsRegistry } from './metrics.js';
 
 export interface ServeOptions extends DaemonOptions {
@@ -23,8 +25,13 @@ export interface RunningSwitch {
 
 export async function serveSwitch(opts: ServeOptions): Promise<RunningSwitch> {
   const log: Logger = opts.log;
-  const daemon = await SwitchDaemon.start(opts);
-  const mgmt = new MgmtServer(daemon, opts.socketPath ?? defaultSocketPath(daemon.bridgeName), log.child({ component: 'mgmt' }));
+  // The socket is claimed before any port opens: a second switch started on a live socket must
+  // not attach to the first one's devices even for a moment.
+  const config = await loadConfig(opts.configPath);
+  const socketPath = opts.socketPath ?? defaultSocketPath(pickBridge(config, opts.bridge));
+  await claimSocketPath(socketPath);
+  const daemon = await SwitchDaemon.startWith(opts, config);
+  const mgmt = new MgmtServer(daemon, socketPath, log.child({ component: 'mgmt' }));
   let metrics: MetricsServer | null = null;
   try {
     await mgmt.listen();

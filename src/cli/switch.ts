@@ -6,7 +6,7 @@ import { serveSwitch } from '../agent/serve.js';
 import { createLogger } from './log.js';
 import { UsageError } from './errors.js';
 
-interface SwitchArgs { config?: string; bridge?: string; socket?: string; 'metrics-port'?: number; 'log-level'?: string }
+interface SwitchArgs { config?: string; bridge?: string; socket?: string; 'save-to'?: string; 'metrics-port'?: number; 'log-level'?: string }
 
 export const switchCommand: CommandModule<object, SwitchArgs> = {
   command: 'switch',
@@ -15,11 +15,13 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
     .option('config', { alias: 'c', type: 'string', describe: 'switch config (YAML)' })
     .option('bridge', { alias: 'b', type: 'string', describe: 'bridge to run when the config has several' })
     .option('socket', { type: 'string', describe: 'management socket (default /run/sluice/<bridge>.sock)' })
+    .option('save-to', { type: 'string', describe: '`sluice config save` writes this file instead of the config file' })
     .option('metrics-port', { type: 'number', describe: 'serve Prometheus /metrics on 127.0.0.1:PORT' })
     .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
     .example('$0 switch -c /etc/sluice/sluice.yaml --metrics-port 9477', ''),
   handler: async (args) => {
     if (!args.config) throw new UsageError('switch needs -c CONFIG (a sluice.yaml)');
+    if (args['save-to'] === '') throw new UsageError('--save-to needs a file path');
     const mp = args['metrics-port'];
     if (mp !== undefined && (!Number.isInteger(mp) || mp < 0 || mp > 65535)) throw new UsageError(`--metrics-port ${mp} is not a TCP port (0-65535)`);
     const log = createLogger({ level: args['log-level'] });
@@ -45,7 +47,7 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     try {
-      sw = await serveSwitch({ configPath: args.config, bridge: args.bridge, socketPath: args.socket, metricsPort: mp, log });
+      sw = await serveSwitch({ configPath: args.config, bridge: args.bridge, socketPath: args.socket, saveTo: args['save-to'], metricsPort: mp, log });
     } catch (err) {
       process.off('SIGHUP', onHup); process.off('SIGTERM', onStop); process.off('SIGINT', onStop);
       throw err;

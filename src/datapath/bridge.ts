@@ -1,7 +1,8 @@
 // The Bridge: ports (any PortBackend), the receive/transmit loop in batches, ingress policing and
 // egress channels, and the public control API (flows, groups, meters, port config, stats, trace).
 // Per frame: rx -> ingress limiter -> flow key -> executor (cache, tables, actions, NORMAL) -> tx.
-// Standalone by default: table 0 starts with one priority-0 match-all entry, actions=NORMAL.
+// Standalone by default: table 0 starts with one priority-0 match-all entry, actions=NORMAL;
+// with `defaultNormal: false` (fail-mode secure) it starts empty and nothing moves until a flow says so.
 import { FlowKey, K, ParseError } from '../packet/flow-key.js';
 import { extractFlowKey, extractL2Key } from '../packet/extract.js';
 import { isVlanTpid } from '../packet/vlan.js';
@@ -41,6 +42,12 @@ export interface BridgeOptions {
   flowCacheSize?: number;  // default 16384; 0 disables the cache
   /** Clock reading (ms) at creation: the default NORMAL entry's install time (dump-flows duration). */
   startMs?: number;
+  /**
+   * true (default): table 0 starts with `priority=0 actions=NORMAL`, a MAC-learning switch. false: the
+   * tables start empty and every frame is a table miss (dropped) until flows are added — Open vSwitch's
+   * fail-mode secure, where a controller-managed bridge must not forward while it boots.
+   */
+  defaultNormal?: boolean;
   /** 'megaflow' (default): cache key = words some flow matches on; 'exact': all flow-key words. */
   flowCacheMode?: 'megaflow' | 'exact';
 }
@@ -142,7 +149,9 @@ export class Bridge implements ExecHost {
     this.exec.megaflow = opts.flowCacheMode !== 'exact';
     this.rxKey = this.exec.rxKey;
     this.pipeline.onRemoved = (e, reason) => { if (this.onFlowRemoved !== null) this.onFlowRemoved(flowStats(e, this.lastNowMs), reason); };
-    this.pipeline.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, opts.startMs ?? 0);
+    if (opts.defaultNormal !== false) {
+      this.pipeline.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, opts.startMs ?? 0);
+    }
   }
 
   // ------------------------------------------------------------------ ports

@@ -1,6 +1,6 @@
 // Linux tc units for channel rates and bursts (cold path: config, CLI, controller API).
 // Rates: bit/kbit/mbit/gbit/tbit (k = 1000), kibit/mibit/gibit (k = 1024), pps/kpps/mpps.
-// Sizes: b/kb/mb/gb (bytes, k = 1024; tc's k/m/g shorthands too) or pkt.
+// Sizes: b/kb/mb/gb (bytes, k = 1024; tc's k/m/g shorthands too) or pkt. Both bounded (below).
 
 export type RateUnit = 'bit' | 'pkt';
 export type SizeUnit = 'byte' | 'pkt';
@@ -20,6 +20,14 @@ const SIZE_UNITS: Record<string, [SizeUnit, number]> = {
   '': ['byte', 1], b: ['byte', 1], k: ['byte', 1024], kb: ['byte', 1024], m: ['byte', 1024 ** 2], mb: ['byte', 1024 ** 2],
   g: ['byte', 1024 ** 3], gb: ['byte', 1024 ** 3], pkt: ['pkt', 1], pkts: ['pkt', 1], packet: ['pkt', 1], packets: ['pkt', 1],
 };
+
+/**
+ * Sane bounds, so no rate or size reaches a token bucket as 0, a denormal or 1e30 (where token
+ * arithmetic stops being exact): 1 bit/s .. 1 Tbit/s, 1 .. 10^9 packets/s; bursts 1 byte .. 64 GiB
+ * (over 0.5 s of 1 Tbit/s) or 1 .. 10^9 packets.
+ */
+export const MIN_BIT_RATE = 1, MAX_BIT_RATE = 1e12, MIN_PPS = 1, MAX_PPS = 1e9;
+export const MAX_SIZE_BYTES = 64 * 1024 ** 3, MAX_SIZE_PKTS = 1e9;
 
 const RATE_HINT = 'use bit, kbit, mbit, gbit, pps or kpps';
 const SIZE_HINT = 'use b, kb, mb, gb (bytes, k = 1024) or pkt';
@@ -44,7 +52,8 @@ export function parseRate(s: string): Rate {
     throw new RangeError(`"${s}" is not a rate: ${RATE_HINT} (e.g. ${n}mbit)`);
   }
   const perSec = n * entry[1];
-  if (!(perSec > 0) || !Number.isFinite(perSec)) throw new RangeError(`rate "${s}" must be greater than 0`);
+  const [lo, hi, range] = entry[0] === 'pkt' ? [MIN_PPS, MAX_PPS, '1pps-1000mpps'] : [MIN_BIT_RATE, MAX_BIT_RATE, '1bit-1tbit'];
+  if (!(perSec >= lo && perSec <= hi)) throw new RangeError(`rate "${s}" is out of range ${range}`);
   return { unit: entry[0], perSec };
 }
 
@@ -57,7 +66,8 @@ export function parseSize(s: string): Size {
     throw new RangeError(`"${s}" is not a size: ${SIZE_HINT}${hint} (e.g. ${n}kb)`);
   }
   const amount = n * entry[1];
-  if (!(amount > 0) || !Number.isFinite(amount)) throw new RangeError(`size "${s}" must be greater than 0`);
+  const [lo, hi, range] = entry[0] === 'pkt' ? [1, MAX_SIZE_PKTS, '1pkt-1000000000pkt'] : [1, MAX_SIZE_BYTES, '1b-64gb'];
+  if (!(amount >= lo && amount <= hi)) throw new RangeError(`size "${s}" is out of range ${range}`);
   if (entry[0] === 'pkt' && !Number.isInteger(amount)) throw new RangeError(`size "${s}" must be a whole number of packets`);
   return { unit: entry[0], amount };
 }

@@ -1,6 +1,6 @@
 // e2e: Open vSwitch's own learning controller (`ovs-testcontroller ptcp:`) runs a live `sluice
-// switch` in secure fail-mode with TAP ports to two namespaces: nothing forwards until the
-// controller has learned from PACKET_INs, then ping and TCP work through the flows it installed.
+// switch` in secure fail-mode with TAP ports to two namespaces: while the controller is down the
+// switch boots with empty tables and forwards nothing; then ping and TCP work through its flows.
 import { expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -23,9 +23,6 @@ describePrivileged('sluice switch under ovs-testcontroller', () => {
     const port = await freePort();
     const tmp = mkdtempSync(join(tmpdir(), 'sluice-tc-'));
     defer(() => rmSync(tmp, { recursive: true, force: true }));
-    // A private control socket: the default lives in /var/run/openvswitch, which may not exist.
-    const ctl: ChildProcess = spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `ptcp:${port}:127.0.0.1`, '--no-chdir', `--unixctl=${join(tmp, 'tc.ctl')}`, '-vconsole:off'], { stdio: 'ignore' });
-    defer(() => { ctl.kill('SIGTERM'); });
     const l = lab();
     const nsA = l.addNs('a'), nsB = l.addNs('b');
     const ta = l.name('ta'), tb = l.name('tb');
@@ -37,7 +34,21 @@ describePrivileged('sluice switch under ovs-testcontroller', () => {
       l.addr(ns, dev, `${ip}/24`);
       l.up(ns, dev);
     }
-    await waitFor(() => sw.stderr.includes('OpenFlow 1.3 session established'), 15_000, 'the controller session');
+    // The controller is not up yet: a secure switch boots empty and forwards nothing (Open vSwitch
+    // does the same; a NORMAL default would leak between networks the controller keeps apart).
+    const before = await ping(l, nsA, '10.94.0.2', 3);
+    expect(before.code, before.stdout).not.toBe(0);
+    expect(before.stdout).toMatch(/3 packets transmitted, 0 received/);
+    const empty = await sw.cli(['flows', 'dump']);
+    expect(empty.code, empty.stderr).toBe(0);
+    expect(empty.stdout).toBe('');
+    expect(sw.stderr).not.toMatch(/fail-open/);
+
+    // A private control socket: the default lives in /var/run/openvswitch, which may not exist.
+    const ctl: ChildProcess = spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `ptcp:${port}:127.0.0.1`, '--no-chdir', `--unixctl=${join(tmp, 'tc.ctl')}`, '-vconsole:off'], { stdio: 'ignore' });
+    defer(() => { ctl.kill('SIGTERM'); });
+    // The switch retries with backoff (1 s doubling to 8 s, +-25 %).
+    await waitFor(() => sw.stderr.includes('OpenFlow 1.3 session established'), 30_000, 'the controller session');
 
     const p = await ping(l, nsA, '10.94.0.2', 5);
     expect(p.code, p.stdout + p.stderr).toBe(0);

@@ -1,6 +1,6 @@
-// Management API of `sluice switch`, in process with memory ports (no root): routes, error statuses
-// (400/404/409 with one-line messages), atomic channel reconfiguration, runtime changes kept in the
-// running config, Prometheus metrics, and the client's "no switch is running" error.
+// Management API of `sluice switch`, in process with memory ports (no root): routes, refusals
+// (400/404/405/409 as { error: CODE, message: one line }), atomic channel reconfiguration, runtime
+// changes kept in the running config, Prometheus metrics, and the client's "no switch is running".
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,13 @@ describe('management API', () => {
     expect(await status(c.patch('/ports/m1', { channel: 'nope' }))).toEqual([400, expect.stringMatching(/unknown channel "nope"/)]);
     expect(await status(c.post('/flows', { flow: 'in_port=1,actions=fly' }))).toEqual([400, expect.stringMatching(/fly/)]);
     expect(await status(c.get('/nothing'))).toEqual([404, expect.any(String)]);
+    expect(await status(c.delete('/ports/%zz'))).toEqual([400, 'path segment "%zz" is not valid percent-encoding']);
+    expect(await status(c.put('/channels/fast', { rate: '1e30gbit' }))).toEqual([400, expect.stringMatching(/rate "1e30gbit" is out of range 1bit-1tbit$/)]);
+    expect(await status(c.put('/channels/slow', { rate: '1e-300bit' }))).toEqual([400, expect.stringMatching(/rate "1e-300bit" is out of range 1bit-1tbit$/)]);
+    expect(await status(c.request('PUT', '/ports', {}))).toEqual([405, 'method "PUT" is not allowed on "/ports" (allowed: GET, POST)']);
+    // The error body: a stable code and a one-line message.
+    const err = await c.get('/nothing').catch((e: unknown) => e);
+    expect(err).toMatchObject({ status: 404, apiCode: 'SW_ERR_NOT_FOUND', message: 'no route "GET" "/nothing"' });
     // nothing above changed the running config
     expect(Object.keys(sw.daemon.bridgeConfig.ports)).toEqual(['m1', 'm2']);
   });

@@ -46,7 +46,9 @@ describe('OpenFlow agent session', () => {
     bridge.addPort({ ofport: 1, name: 'p1', backend: p1 });
     bridge.addPort({ ofport: 2, name: 'p2', backend: p2 });
     bridge.addPort({ ofport: 3, name: 'p3', backend: p3 });
-    agent = new OpenFlowAgent(bridge, { listen: 'ptcp:0', failMode: 'secure', now: () => clock, echoIntervalS: 0.2, deadAfterS: 0.6 });
+    // Default liveness (echo after 5 s idle, dead after 15 s): a busy machine must not close a test's
+    // session; the one test of liveness makes its own agent with short intervals.
+    agent = new OpenFlowAgent(bridge, { listen: 'ptcp:0', failMode: 'secure', now: () => clock });
     await agent.start();
   });
   afterEach(async () => {
@@ -302,11 +304,16 @@ describe('OpenFlow agent session', () => {
   });
 
   it('sends echo requests when idle and drops a silent peer', async () => {
-    const c = await connect();
-    c.answerEcho = false;   // a silent peer: the agent probes, then closes after deadAfterS (0.6 s)
-    await c.waitFor((m) => m.type === 'echo_request', 2000);
-    await new Promise<void>((r) => c.socket.once('close', () => r()));
-    expect(agent.sessions()).toHaveLength(0);
+    const quick = new OpenFlowAgent(bridge, { listen: 'ptcp:0', failMode: 'secure', now: () => clock, echoIntervalS: 0.2, deadAfterS: 0.6 });
+    await quick.start();
+    try {
+      const c = await OfClient.connect(quick.listeningPort, '127.0.0.1', true);
+      clients.push(c);
+      c.answerEcho = false;   // a silent peer: the agent probes, then closes after deadAfterS (0.6 s)
+      await c.waitFor((m) => m.type === 'echo_request', 10_000);
+      await new Promise<void>((r) => c.socket.once('close', () => r()));
+      expect(quick.sessions()).toHaveLength(0);
+    } finally { await quick.stop(); }
   });
 });
 
@@ -344,7 +351,8 @@ describe('fail-mode standalone (an active controller connection)', () => {
     const p1 = new MemoryPort('p1'), p2 = new MemoryPort('p2');
     bridge.addPort({ ofport: 1, name: 'p1', backend: p1 });
     bridge.addPort({ ofport: 2, name: 'p2', backend: p2 });
-    const agent = new OpenFlowAgent(bridge, { controllers: [`tcp:127.0.0.1:${port}`], failMode: 'standalone', echoIntervalS: 0.1, deadAfterS: 0.5, reconnectMs: { min: 20, max: 40 } });
+    // Fail-open after 3 x 1 s: room for a busy machine between the controller leaving and the check that its flows are still there.
+    const agent = new OpenFlowAgent(bridge, { controllers: [`tcp:127.0.0.1:${port}`], failMode: 'standalone', echoIntervalS: 1, deadAfterS: 3, reconnectMs: { min: 20, max: 40 } });
     await agent.start();
     try {
       // at start: the bridge's NORMAL entry is the fail-open flow
@@ -366,7 +374,7 @@ describe('fail-mode standalone (an active controller connection)', () => {
       await until(() => !agent.sessions().some((s) => s.kind === 'active'));
       expect(flows(bridge)).toHaveLength(2);
       // ... then every flow is flushed and table 0 is NORMAL: a MAC-learning switch
-      await until(() => agent.failOpenActive, 2000);
+      await until(() => agent.failOpenActive, 15_000);
       expect(flows(bridge)).toEqual([`0/0/0x${FAIL_OPEN_COOKIE.toString(16)}/${NORMAL}`]);
       p1.inject(frameAB); bridge.poll(performance.timeOrigin + performance.now());
       expect(p2.takeSent()).toHaveLength(1);

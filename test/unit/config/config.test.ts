@@ -1,8 +1,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { mkdtemp, rm, readdir, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, rm, readdir, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parseConfig, loadConfig, saveConfig, ConfigError } from '../../../src/agent/config.js';
+import { parseConfig, loadConfig, saveConfig, cleanStaleTempFiles, ConfigError } from '../../../src/agent/config.js';
 import { OFPP } from '../../../src/flow/types.js';
 
 const FULL = `
@@ -121,6 +121,32 @@ describe('loadConfig / saveConfig', () => {
     expect((await readdir(dir)).filter((f) => f.includes('.tmp-'))).toEqual([]);
     await saveConfig(path, cfg);                       // overwrite in place
     expect(await loadConfig(path)).toEqual(cfg);
+  });
+
+  it('keeps the mode of the file it replaces', async () => {
+    const path = join(dir, 'private.yaml');
+    await writeFile(path, 'bridges: {}\n', { mode: 0o600 });
+    await chmod(path, 0o600);
+    await saveConfig(path, parseConfig(FULL, 'in.yaml'));
+    expect((await stat(path)).mode & 0o777).toBe(0o600);
+  });
+
+  it('removes temp files of interrupted saves (ours by name, writer gone), nothing else', async () => {
+    const sub = await mkdtemp(join(dir, 'tmp-'));
+    const path = join(sub, 'sluice.yaml');
+    await writeFile(path, 'bridges: {}\n');
+    const dead = 2 ** 22 + 12345;                      // above pid_max's default: no such process
+    const stale = [`sluice.yaml.tmp-${dead}-0123abcd`, `sluice.yaml.tmp-${process.pid}-deadbeef`];
+    const alive = `sluice.yaml.tmp-${process.ppid}-00ff00ff`;              // a live writer (our parent): kept
+    const foreign = ['sluice.yaml.tmp-1-xyz', 'other.yaml.tmp-99999999-0123abcd', 'sluice.yaml.bak', 'sluice.yaml.tmp-99999999-0123abcd.txt'];
+    for (const f of [...stale, alive, ...foreign]) await writeFile(join(sub, f), 'x');
+    await mkdir(join(sub, `sluice.yaml.tmp-${dead}-aaaaaaaa`));           // not a regular file: kept
+    expect(cleanStaleTempFiles(path).sort()).toEqual(stale.map((f) => join(sub, f)).sort());
+    expect((await readdir(sub)).sort()).toEqual([alive, ...foreign, 'sluice.yaml', `sluice.yaml.tmp-${dead}-aaaaaaaa`].sort());
+    // Older than any save could take: removed even though the pid is alive (reused).
+    const old = new Date(Date.now() - 3_600_000);
+    await utimes(join(sub, alive), old, old);
+    expect(cleanStaleTempFiles(path)).toEqual([join(sub, alive)]);
   });
 
   it('reports a missing file with CONFIG_IO', async () => {

@@ -1,5 +1,5 @@
 import { describe, it, expect } from 'vitest';
-import { parseRate, parseSize, formatRate, formatSize, defaultBurst } from '../../../src/qos/units.js';
+import { parseRate, parseSize, formatRate, formatSize, defaultBurst, MAX_BIT_RATE, MAX_PPS, MAX_SIZE_BYTES, MAX_SIZE_PKTS } from '../../../src/qos/units.js';
 
 describe('parseRate', () => {
   it.each([
@@ -20,6 +20,17 @@ describe('parseRate', () => {
     expect(() => parseRate('0mbit')).toThrow(RangeError);
     expect(() => parseRate('-5mbit')).toThrow();
   });
+  it('bounds rates to 1 bit/s - 1 Tbit/s and 1 - 1e9 pps, naming the value on one line', () => {
+    expect(() => parseRate('1e30gbit')).toThrow(/^rate "1e30gbit" is out of range 1bit-1tbit$/);
+    expect(() => parseRate('1e-300bit')).toThrow(/^rate "1e-300bit" is out of range 1bit-1tbit$/);
+    expect(() => parseRate('1e400bit')).toThrow(RangeError);
+    expect(() => parseRate('0.5bit')).toThrow(RangeError);
+    expect(() => parseRate('1001gbit')).toThrow(RangeError);
+    expect(() => parseRate('2000mpps')).toThrow(/^rate "2000mpps" is out of range 1pps-1000mpps$/);
+    expect(parseRate('1bit')).toEqual({ unit: 'bit', perSec: 1 });
+    expect(parseRate('1tbit')).toEqual({ unit: 'bit', perSec: 1e12 });
+    expect(parseRate('1000mpps')).toEqual({ unit: 'pkt', perSec: 1e9 });
+  });
 });
 
 describe('parseSize', () => {
@@ -33,6 +44,13 @@ describe('parseSize', () => {
     expect(() => parseSize('64kbit')).toThrow(/not a size.*not bits/);
     expect(() => parseSize('1.5pkt')).toThrow(/whole number/);
     expect(() => parseSize('')).toThrow(/not a size/);
+  });
+  it('bounds sizes to 1 byte - 64 GiB and 1 - 1e9 packets', () => {
+    expect(() => parseSize('1e30gb')).toThrow(/^size "1e30gb" is out of range 1b-64gb$/);
+    expect(() => parseSize('1e-300b')).toThrow(RangeError);
+    expect(() => parseSize('65gb')).toThrow(RangeError);
+    expect(() => parseSize('2e9pkt')).toThrow(/out of range 1pkt-1000000000pkt/);
+    expect(parseSize('64gb')).toEqual({ unit: 'byte', amount: 64 * 1024 ** 3 });
   });
 });
 
@@ -61,10 +79,12 @@ describe('defaultBurst', () => {
 describe('random round trips', () => {
   it('formatRate/formatSize are exact for integer amounts', async () => {
     const fc = (await import('fast-check')).default;
-    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.constantFrom('bit', 'pkt'), (n, unit) => {
+    // Every integer in the accepted ranges (1 bit/s - 1 Tbit/s, 1 - 1e9 pps; sizes up to 64 GiB or 1e9 packets).
+    fc.assert(fc.property(fc.integer({ min: 1, max: 2 ** 40 }), fc.constantFrom('bit', 'pkt'), (big, unit) => {
+      const n = unit === 'bit' ? Math.min(big, MAX_BIT_RATE) : Math.min(big, MAX_PPS);
       const r = { unit: unit as 'bit' | 'pkt', perSec: n };
       expect(parseRate(formatRate(r))).toEqual(r);
-      const s = { unit: unit === 'bit' ? 'byte' as const : 'pkt' as const, amount: n };
+      const s = { unit: unit === 'bit' ? 'byte' as const : 'pkt' as const, amount: unit === 'bit' ? Math.min(big, MAX_SIZE_BYTES) : Math.min(big, MAX_SIZE_PKTS) };
       expect(parseSize(formatSize(s))).toEqual(s);
     }), { numRuns: 300 });
   });
