@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { parseCapture } from '../../src/packet/capture.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand } from '../helpers/netns.js';
+import { NetnsLab } from '../helpers/netns.js';
 import { ROOT } from '../helpers/cli.js';
 
 const labs: NetnsLab[] = [];
@@ -43,7 +43,6 @@ const ethertypes = (file: string): number[] => parseCapture(readFileSync(file), 
 
 describePrivileged('sluice capture (libpcap filter language)', () => {
   it('records only what the filter selects while ping runs: -f arp, -f icmp, -c', async () => {
-    if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
     const l = lab();
     const ns1 = l.addNs('1'), ns2 = l.addNs('2');
     const v1 = l.name('v1'), v2 = l.name('v2');
@@ -94,4 +93,4 @@ describePrivileged('sluice capture (libpcap filter language)', () => {
     expect(count.code).toBe(2);
     expect(count.stderr).toMatch(/^sluice: capture: -c 0: the frame count must be a positive integer$/m);
   });
-});
+}, { tools: ['ping'], libs: ['libpcap'] });

@@ -9,7 +9,7 @@ import type { PortBackend } from '../../src/datapath/port.js';
 import { SystemPort } from '../../src/datapath/ports/system.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { arpRequest, collect, relay } from './ports-util.js';
 
 const labs: NetnsLab[] = [];
@@ -117,7 +117,6 @@ describePrivileged('SystemPort (AF_PACKET) on veth', () => {
   });
 
   it('relays ping between two namespaces through two SystemPorts', async () => {
-    if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
     const l = lab();
     const ns1 = l.addNs('1'), ns2 = l.addNs('2');
     const p1 = l.name('p1'), v1 = l.name('v1'), p2 = l.name('p2'), v2 = l.name('v2');
@@ -175,12 +174,11 @@ describePrivileged('SystemPort (AF_PACKET) on veth', () => {
     await expect(port.open()).rejects.toMatchObject({ code: 'ENODEV', message: expect.stringMatching(new RegExp(`^${name}: if_nametoindex: ENODEV`)) });
     expect(() => new SystemPort('a-name-that-is-way-too-long')).toThrow(RangeError);
   });
-});
+}, { tools: ['ping'] });
 
 describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', () => {
   for (const mode of ['ring', 'mmsg'] as const) {
     it(`${mode}: restores 802.1Q/802.1ad tags byte-exact and relays ping`, async () => {
-      if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
       const l = lab();
       const a = l.name('a'), z = l.name('z');
       l.addVeth(a, z);
@@ -249,4 +247,4 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
     const got = collect(pz, new PacketPool(1024));
     await waitFor(() => got.length >= pz.ringFrames - 50, 3000, 'ring drained');
   });
-});
+}, { tools: ['ping'] });

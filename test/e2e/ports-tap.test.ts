@@ -9,7 +9,7 @@ import type { PortBackend } from '../../src/datapath/port.js';
 import { TapPort } from '../../src/datapath/ports/tap.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { arpRequest, collect, relay } from './ports-util.js';
 
 const labs: NetnsLab[] = [];
@@ -60,7 +60,6 @@ describePrivileged('TapPort', () => {
   });
 
   it('relays ping between two namespaces through two TapPorts', async () => {
-    if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
     const l = lab();
     const ns1 = l.addNs('1'), ns2 = l.addNs('2');
     const t1 = track(new TapPort(l.name('t1'))), t2 = track(new TapPort(l.name('t2')));
@@ -123,4 +122,4 @@ describePrivileged('TapPort', () => {
     l.addVeth(a, z);
     await expect(new TapPort(a).open()).rejects.toMatchObject({ message: expect.stringMatching(new RegExp(`^${a}: TUNSETIFF: E[A-Z]+ \\(`)) });
   });
-});
+}, { tools: ['ping'] });

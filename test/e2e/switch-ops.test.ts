@@ -109,4 +109,4 @@ describePrivileged('sluice switch: operations on a running switch', () => {
     const fl = await sw.cli(['flows', 'dump']);
     expect(fl.stdout).toMatch(/priority=100,arp actions=NORMAL/);
   });
-});
+}, { tools: ['ping'] });
