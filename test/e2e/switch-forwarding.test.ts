@@ -4,9 +4,9 @@
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
 import { waitFor } from '../helpers/netns.js';
-import { switchTestKit, addHost, iperf, mbit, ping } from './switch-harness.js';
+import { switchTestKit, addHost, iperf, mbit, ping, tcpdump } from './switch-harness.js';
 
-const { lab, start } = switchTestKit();
+const { lab, start, defer } = switchTestKit();
 
 describePrivileged('sluice switch: forwarding between namespaces', () => {
   it('system ports: ping and a TCP transfer between two namespaces', async () => {
@@ -57,15 +57,17 @@ describePrivileged('sluice switch: forwarding between namespaces', () => {
       `      pa: { ofport: 1, type: system, device: ${a.root}, vlan: { mode: access, vid: 100 } }\n` +
       `      pb: { ofport: 2, type: system, device: ${b.root}, vlan: { mode: access, vid: 100 } }\n` +
       `      pc: { ofport: 3, type: system, device: ${c.root}, vlan: { mode: access, vid: 200 } }\n`);
-    const cap = l.execAsync(c.ns, ['timeout', '5', 'tcpdump', '-i', c.inner, '-nn', '-e', '-l', 'not ip6'], 10_000);
-    await new Promise((r) => setTimeout(r, 600));
+    // tcpdump on c from before the first ping to after the last one, however slowly it starts.
+    const cap = tcpdump(l, c.ns, c.inner, ['-nn', '-e', 'not ip6']);
+    defer(() => cap.stop());
+    await cap.ready;
     const inside = await ping(l, a, b.ip, 3);
     expect(inside.code, inside.stdout).toBe(0);
     const across = await ping(l, a, c.ip, 2);
     expect(across.code).not.toBe(0);
     const across2 = await ping(l, b, c.ip, 2);
     expect(across2.code).not.toBe(0);
-    const r = await cap;
+    const r = await cap.stop();
     const macA = l.mac(a.ns, a.inner).toString('hex').replace(/(..)(?!$)/g, '$1:');
     const macB = l.mac(b.ns, b.inner).toString('hex').replace(/(..)(?!$)/g, '$1:');
     // c's own ARP requests are sent; nothing from a or b (their ARP broadcasts included) arrives.
