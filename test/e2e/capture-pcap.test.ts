@@ -1,8 +1,7 @@
-// e2e: `sluice capture` (libpcap through `cap`) inside a throwaway namespace: while ping runs
-// between two namespaces, `-f arp` records only ARP and `-f icmp` only ICMP, `-c` stops after COUNT
-// frames, and a bad filter is one line on stderr with exit code 2. The capture runs as a child
-// process inside the namespace (as a user would run it), so a crash in the native addon cannot take
-// the test runner with it.
+// e2e: `sluice capture` (libpcap through `cap`) in a throwaway namespace, run as a child process
+// there (as a user would; a crash in the native addon cannot take the runner with it): while ping
+// runs, `-f arp` records only ARP and `-f icmp` only ICMP, `-c` and `--duration` stop it, and a bad
+// filter is one line on stderr with exit code 2.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, afterEach, expect, it } from 'vitest';
 import { parseCapture } from '../../src/packet/capture.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand } from '../helpers/netns.js';
+import { NetnsLab } from '../helpers/netns.js';
 import { ROOT } from '../helpers/cli.js';
 
 const labs: NetnsLab[] = [];
@@ -43,7 +42,6 @@ const ethertypes = (file: string): number[] => parseCapture(readFileSync(file), 
 
 describePrivileged('sluice capture (libpcap filter language)', () => {
   it('records only what the filter selects while ping runs: -f arp, -f icmp, -c', async () => {
-    if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
     const l = lab();
     const ns1 = l.addNs('1'), ns2 = l.addNs('2');
     const v1 = l.name('v1'), v2 = l.name('v2');
@@ -53,12 +51,15 @@ describePrivileged('sluice capture (libpcap filter language)', () => {
     l.addr(ns1, v1, '10.93.0.1/24');
     l.addr(ns2, v2, '10.93.0.2/24');
     const d = tmp();
-    const arp = join(d, 'arp.pcap'), icmp = join(d, 'icmp.pcap'), four = join(d, 'four.pcap');
+    const arp = join(d, 'arp.pcap'), icmp = join(d, 'icmp.pcap'), four = join(d, 'four.pcap'), timed = join(d, 'timed.pcap');
+    // The captures that must see the ping stop by count (ping -c 3 makes 2 ARP frames and 6 ICMP
+    // ones), never by a duration that starts whenever its process got going on a busy machine.
     const caps = [
-      captureIn(ns1, [v1, '-f', 'arp', '-w', arp, '--duration', '4']),
-      captureIn(ns1, [v1, '-f', 'icmp', '-w', icmp, '--duration', '4']),
+      captureIn(ns1, [v1, '-f', 'arp', '-w', arp, '-c', '2', '--duration', '20']),
+      captureIn(ns1, [v1, '-f', 'icmp', '-w', icmp, '-c', '6', '--duration', '20']),
       captureIn(ns1, [v1, '-f', 'icmp', '-w', four, '-c', '4', '--duration', '20']),
     ];
+    const byDuration = captureIn(ns1, [v1, '-f', 'icmp', '-w', timed, '--duration', '1']);
     await Promise.all(caps.map((c) => c.ready));
     await new Promise((r) => setTimeout(r, 300));
     const t0 = Date.now();
@@ -66,8 +67,13 @@ describePrivileged('sluice capture (libpcap filter language)', () => {
     expect(ping.stdout).toMatch(/3 packets transmitted, 3 received/);
     const [ra, ri, rc] = await Promise.all(caps.map((c) => c.done));
     for (const r of [ra, ri, rc]) expect(r.code, r.stderr).toBe(0);
-    // -c 4 ended its capture long before its 20 s duration.
+    // -c ended every capture long before its 20 s duration.
     expect(Date.now() - t0).toBeLessThan(10_000);
+    // --duration 1 ends a capture on its own, with whatever ICMP it saw.
+    const rd = await byDuration.done;
+    expect(rd.code, rd.stderr).toBe(0);
+    expect(rd.stderr).toMatch(/captured \d+ frames/);
+    expect(ethertypes(timed).every((t) => t === 0x0800)).toBe(true);
 
     const a = ethertypes(arp), i = ethertypes(icmp), f = ethertypes(four);
     expect(a.length).toBeGreaterThanOrEqual(2);               // who-has and is-at, at least
@@ -94,4 +100,4 @@ describePrivileged('sluice capture (libpcap filter language)', () => {
     expect(count.code).toBe(2);
     expect(count.stderr).toMatch(/^sluice: capture: -c 0: the frame count must be a positive integer$/m);
   });
-});
+}, { tools: ['ping'], libs: ['libpcap'] });

@@ -5,7 +5,6 @@ import { spawn } from 'node:child_process';
 import { execFileSync } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
-import { hasCommand } from '../helpers/netns.js';
 import { ROOT } from '../helpers/cli.js';
 
 function runDemo(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -22,7 +21,7 @@ function runDemo(args: string[]): Promise<{ code: number; stdout: string; stderr
 }
 
 describePrivileged('sluice demo', () => {
-  it.skipIf(!hasCommand('iperf3') || !hasCommand('ping'))('shows ping, isolation and the channel step, exits 0 and leaves nothing behind', async () => {
+  it('shows ping, isolation and the channel step, exits 0 and leaves nothing behind', async () => {
     const r = await runDemo(['--duration', '8']);
     console.log(r.stdout);
     expect(r.code, r.stderr).toBe(0);
@@ -47,4 +46,4 @@ describePrivileged('sluice demo', () => {
     expect(dir).toMatch(/sluice-demo-/);
     expect(execFileSync('sh', ['-c', `test -e ${dir} && echo yes || echo no`], { encoding: 'utf8' }).trim()).toBe('no');
   }, 90_000);
-});
+}, { tools: ['ping', 'iperf3'] });

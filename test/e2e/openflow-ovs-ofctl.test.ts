@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'nod
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { Bridge } from '../../src/datapath/bridge.js';
 import { MemoryPort } from '../../src/datapath/ports/memory.js';
 import { parseFlow } from '../../src/flow/syntax.js';
@@ -16,12 +16,7 @@ import { OfClient } from '../../src/agent/openflow/client.js';
 import { portHwAddr } from '../../src/agent/openflow/stats.js';
 import { buildFrame } from '../../src/packet/build.js';
 import { OFPBRC, OFPET, OFPPMFC, encodeMessage } from '../../src/openflow/index.js';
-
-const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-const required = process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1';
-const HAVE_OFCTL = have('ovs-ofctl');
-const HAVE_TSHARK = have('tshark');
-if (!HAVE_OFCTL && !required) console.warn('skipping openflow-ovs-ofctl: ovs-ofctl not found (apt-get install openvswitch-common)');
+import { describeWithTools, itWithTools } from '../helpers/privileged.js';
 
 function run(cmd: string, args: string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
@@ -46,7 +41,7 @@ const A = '02:00:00:00:00:0a', B = '02:00:00:00:00:0b';
 const udp = (dst: string, src: string, ipDst = '10.0.0.2'): Buffer =>
   buildFrame({ dst, src, payload: { kind: 'ipv4', src: '10.0.0.1', dst: ipDst, l4: { kind: 'udp', sport: 1, dport: 2, payload: Buffer.alloc(50) } } });
 
-describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the agent', () => {
+describeWithTools('ovs-ofctl -O OpenFlow13 against the agent', () => {
   let bridge: Bridge;
   const ports: MemoryPort[] = [];
   let agent: OpenFlowAgent;
@@ -63,7 +58,6 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
   beforeEach(() => { for (const p of ports) p.takeSent(); });
 
   beforeAll(async () => {
-    if (!HAVE_OFCTL) throw new Error('CI/SLUICE_REQUIRE_PRIVILEGED set but ovs-ofctl is missing');
     dir = mkdtempSync(join(tmpdir(), 'sluice-ofctl-'));
     bridge = new Bridge({ name: 'br-ofctl', datapathId: 0x5eed0001n });
     for (let i = 1; i <= 3; i++) { const p = new MemoryPort(`p${i}`); ports.push(p); bridge.addPort({ ofport: i, name: `p${i}`, backend: p }); }
@@ -287,7 +281,7 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
     expect(await ofctl('dump-desc', target)).toContain('Sluice');
   });
 
-  it.skipIf(!HAVE_TSHARK && !required)('tshark dissects every recorded session without malformed or error items', async () => {
+  itWithTools('tshark dissects every recorded session without malformed or error items', ['tshark'], async () => {
     await agent.stop();   // flushes the per-connection pcaps
     const files = readdirSync(join(dir, 'cap')).filter((f) => f.endsWith('.pcap'));
     expect(files.length).toBeGreaterThan(20);
@@ -306,4 +300,4 @@ describe.skipIf(!HAVE_OFCTL && !required)('ovs-ofctl -O OpenFlow13 against the a
     }
     expect(ofCount).toBeGreaterThan(100);
   });
-});
+}, { tools: ['ovs-ofctl'] });

@@ -1,22 +1,18 @@
 // ovs-testcontroller (a real learning-switch controller) drives Sluice over an active connection:
 // the agent connects to `ovs-testcontroller ptcp:PORT:127.0.0.1`; an ARP + ICMP exchange between
 // two MACs on MemoryPorts goes up as PACKET_IN, and comes back as PACKET_OUT / FLOW_MOD.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { Bridge } from '../../src/datapath/bridge.js';
 import { MemoryPort } from '../../src/datapath/ports/memory.js';
 import { OpenFlowAgent } from '../../src/agent/openflow/agent.js';
 import { buildFrame } from '../../src/packet/build.js';
-
-const have = (bin: string): boolean => spawnSync('sh', ['-c', `command -v ${bin}`]).status === 0;
-const required = process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1';
-const HAVE = have('ovs-testcontroller');
-if (!HAVE && !required) console.warn('skipping openflow-testcontroller: ovs-testcontroller not found (apt-get install openvswitch-testcontroller)');
+import { describeWithTools } from '../helpers/privileged.js';
 
 export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -36,7 +32,7 @@ const arpRep = buildFrame({ dst: MAC1, src: MAC2, payload: { kind: 'arp', op: 2,
 const icmp = (dst: string, src: string, ipSrc: string, ipDst: string, type: number): Buffer =>
   buildFrame({ dst, src, payload: { kind: 'ipv4', src: ipSrc, dst: ipDst, l4: { kind: 'icmp', type, code: 0, id: 1, seq: 1, payload: Buffer.alloc(32, 9) } } });
 
-describe.skipIf(!HAVE && !required)('ovs-testcontroller controls Sluice', () => {
+describeWithTools('ovs-testcontroller controls Sluice', () => {
   let ctl: ChildProcess | null = null;
   let tmp = '';
   let agent: OpenFlowAgent;
@@ -45,7 +41,6 @@ describe.skipIf(!HAVE && !required)('ovs-testcontroller controls Sluice', () => 
   const p1 = new MemoryPort('p1'), p2 = new MemoryPort('p2'), p3 = new MemoryPort('p3');
 
   beforeAll(async () => {
-    if (!HAVE) throw new Error('CI/SLUICE_REQUIRE_PRIVILEGED set but ovs-testcontroller is missing');
     const port = await freePort();
     tmp = mkdtempSync(join(tmpdir(), 'sluice-tc-'));
     ctl = spawn('ovs-testcontroller', ['-O', 'OpenFlow13', `ptcp:${port}:127.0.0.1`, '--no-chdir', `--unixctl=${join(tmp, 'tc.ctl')}`, '-vconsole:off'], { stdio: 'ignore' });
@@ -94,4 +89,4 @@ describe.skipIf(!HAVE && !required)('ovs-testcontroller controls Sluice', () => 
     expect(learnt.length).toBeGreaterThan(0);
     expect(agent.packetInsSent).toBeGreaterThanOrEqual(2);
   });
-});
+}, { tools: ['ovs-testcontroller'] });

@@ -9,7 +9,7 @@ import type { PortBackend } from '../../src/datapath/port.js';
 import { TapPort } from '../../src/datapath/ports/tap.js';
 import type { PortStatusEvent } from '../../src/datapath/ports/io-counters.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, hasCommand, waitFor } from '../helpers/netns.js';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { completeChecksum, CsumResult } from '../../src/packet/complete-checksum.js';
 import { arpRequest, collect, collectFlagged, relay, UDP_PY } from './ports-util.js';
 
@@ -61,7 +61,6 @@ describePrivileged('TapPort', () => {
   });
 
   it('relays ping between two namespaces through two TapPorts', async () => {
-    if (!hasCommand('ping')) throw new Error('ping (iputils-ping) is required for this test');
     const l = lab();
     const ns1 = l.addNs('1'), ns2 = l.addNs('2');
     const t1 = track(new TapPort(l.name('t1'))), t2 = track(new TapPort(l.name('t2')));
@@ -126,7 +125,6 @@ describePrivileged('TapPort', () => {
   });
 
   it('reads complete checksums: without IFF_VNET_HDR the TAP has no tx checksum offload, so the kernel completes them', async () => {
-    if (!hasCommand('python3')) throw new Error('python3 is required for this test');
     const l = lab();
     const ns = l.addNs('a');
     const tap = track(new TapPort(l.name('t')));
@@ -137,11 +135,9 @@ describePrivileged('TapPort', () => {
     l.addr(ns, tap.name, '10.82.0.1/24');
     l.up(ns, tap.name);
     l.ip(ns, ['neigh', 'add', '10.82.0.2', 'lladdr', '02:00:00:00:bb:02', 'dev', tap.name]);
-    if (hasCommand('ethtool')) {
-      // ethtool cannot turn it on either: tun masks the feature unless TUNSETOFFLOAD was used.
-      try { l.exec(ns, ['ethtool', '-K', tap.name, 'tx', 'on']); } catch { /* "Could not change any device features" */ }
-      expect(l.exec(ns, ['ethtool', '-k', tap.name])).toMatch(/^tx-checksumming: off/m);
-    }
+    // ethtool cannot turn it on either: tun masks the feature unless TUNSETOFFLOAD was used.
+    try { l.exec(ns, ['ethtool', '-K', tap.name, 'tx', 'on']); } catch { /* "Could not change any device features" */ }
+    expect(l.exec(ns, ['ethtool', '-k', tap.name])).toMatch(/^tx-checksumming: off/m);
     l.exec(ns, ['python3', '-c', UDP_PY, '10.82.0.2', '7']);
     await waitFor(() => got.some((g) => g.frame.length >= 75 && g.frame[23] === 17 && g.frame[42] === 7), 3000, 'the datagram');
     const g = got.find((x) => x.frame[23] === 17 && x.frame[42] === 7)!;
@@ -150,4 +146,4 @@ describePrivileged('TapPort', () => {
     expect(completeChecksum(same, 0, same.length)).toBe(CsumResult.Completed);
     expect(same.equals(g.frame)).toBe(true);                  // the checksum on the wire was already right
   });
-});
+}, { tools: ['ping', 'python3', 'ethtool'] });

@@ -4,10 +4,10 @@
 // over the egress device's MTU counted tx-too-big (not tx-full).
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
-import { hasCommand, waitFor } from '../helpers/netns.js';
-import { switchTestKit, addHost, iperf, mbit, ping } from './switch-harness.js';
+import { waitFor } from '../helpers/netns.js';
+import { switchTestKit, addHost, iperf, mbit, ping, tcpdump } from './switch-harness.js';
 
-const { lab, start } = switchTestKit();
+const { lab, start, defer } = switchTestKit();
 
 describePrivileged('sluice switch: forwarding between namespaces', () => {
   it('system ports: ping and a TCP transfer between two namespaces', async () => {
@@ -16,12 +16,10 @@ describePrivileged('sluice switch: forwarding between namespaces', () => {
     const sw = await start(`bridges:\n  br0:\n    ports:\n      pa: { ofport: 1, type: system, device: ${a.root} }\n      pb: { ofport: 2, type: system, device: ${b.root} }\n`);
     const p = await ping(l, a, b.ip, 5);
     expect(p.code, p.stdout + p.stderr).toBe(0);
-    if (hasCommand('iperf3')) {
-      const r = await iperf(l, a, b, ['-t', '2']);
-      const bps = r.client.end.sum_received!.bits_per_second;
-      console.log(`[switch] TCP through system ports: ${mbit(bps)} Mbit/s`);
-      expect(bps).toBeGreaterThan(10e6);
-    }
+    const r = await iperf(l, a, b, ['-t', '2']);
+    const bps = r.client.end.sum_received!.bits_per_second;
+    console.log(`[switch] TCP through system ports: ${mbit(bps)} Mbit/s`);
+    expect(bps).toBeGreaterThan(10e6);
     const ports = await sw.cliJson<{ ports: Array<{ name: string; link: string; rxPackets: number }> }>(['port', 'list']);
     expect(ports.ports.map((x) => [x.name, x.link])).toEqual([['pa', 'up'], ['pb', 'up']]);
     expect(ports.ports[0].rxPackets).toBeGreaterThan(0);
@@ -44,12 +42,10 @@ describePrivileged('sluice switch: forwarding between namespaces', () => {
     }
     const p = await ping(l, nsA, '10.92.0.2', 5);
     expect(p.code, p.stdout + p.stderr).toBe(0);
-    if (hasCommand('iperf3')) {
-      const r = await iperf(l, { ns: nsA, root: '', inner: ta, ip: '10.92.0.1' }, { ns: nsB, root: '', inner: tb, ip: '10.92.0.2' }, ['-t', '2']);
-      const bps = r.client.end.sum_received!.bits_per_second;
-      console.log(`[switch] TCP through tap ports: ${mbit(bps)} Mbit/s`);
-      expect(bps).toBeGreaterThan(10e6);
-    }
+    const r = await iperf(l, { ns: nsA, root: '', inner: ta, ip: '10.92.0.1' }, { ns: nsB, root: '', inner: tb, ip: '10.92.0.2' }, ['-t', '2']);
+    const bps = r.client.end.sum_received!.bits_per_second;
+    console.log(`[switch] TCP through tap ports: ${mbit(bps)} Mbit/s`);
+    expect(bps).toBeGreaterThan(10e6);
     // Clean shutdown deletes the (non-persistent) TAP devices, wherever they are.
     expect(await sw.stop()).toBe(0);
     await waitFor(() => !l.ip(nsA, ['-o', 'link']).includes(ta), 3000, 'the TAP to disappear');
@@ -62,23 +58,23 @@ describePrivileged('sluice switch: forwarding between namespaces', () => {
       `      pa: { ofport: 1, type: system, device: ${a.root}, vlan: { mode: access, vid: 100 } }\n` +
       `      pb: { ofport: 2, type: system, device: ${b.root}, vlan: { mode: access, vid: 100 } }\n` +
       `      pc: { ofport: 3, type: system, device: ${c.root}, vlan: { mode: access, vid: 200 } }\n`);
-    const cap = hasCommand('tcpdump') ? l.execAsync(c.ns, ['timeout', '5', 'tcpdump', '-i', c.inner, '-nn', '-e', '-l', 'not ip6'], 10_000) : null;
-    await new Promise((r) => setTimeout(r, 600));
+    // tcpdump on c from before the first ping to after the last one, however slowly it starts.
+    const cap = tcpdump(l, c.ns, c.inner, ['-nn', '-e', 'not ip6']);
+    defer(() => cap.stop());
+    await cap.ready;
     const inside = await ping(l, a, b.ip, 3);
     expect(inside.code, inside.stdout).toBe(0);
     const across = await ping(l, a, c.ip, 2);
     expect(across.code).not.toBe(0);
     const across2 = await ping(l, b, c.ip, 2);
     expect(across2.code).not.toBe(0);
-    if (cap) {
-      const r = await cap;
-      const macA = l.mac(a.ns, a.inner).toString('hex').replace(/(..)(?!$)/g, '$1:');
-      const macB = l.mac(b.ns, b.inner).toString('hex').replace(/(..)(?!$)/g, '$1:');
-      // c's own ARP requests are sent; nothing from a or b (their ARP broadcasts included) arrives.
-      expect(r.stdout).not.toContain(macA);
-      expect(r.stdout).not.toContain(macB);
-      expect(r.stdout + r.stderr).toMatch(/packets captured/);
-    }
+    const r = await cap.stop();
+    const macA = l.mac(a.ns, a.inner).toString('hex').replace(/(..)(?!$)/g, '$1:');
+    const macB = l.mac(b.ns, b.inner).toString('hex').replace(/(..)(?!$)/g, '$1:');
+    // c's own ARP requests are sent; nothing from a or b (their ARP broadcasts included) arrives.
+    expect(r.stdout).not.toContain(macA);
+    expect(r.stdout).not.toContain(macB);
+    expect(r.stdout + r.stderr).toMatch(/packets captured/);
   });
 
   it('a frame longer than the egress MTU is counted tx-too-big on that port, not tx-full', async () => {
@@ -100,4 +96,4 @@ describePrivileged('sluice switch: forwarding between namespaces', () => {
     const text = await sw.cli(['stats']);
     expect(text.stdout).toMatch(/tx-too-big/);
   });
-});
+}, { tools: ['ping', 'iperf3', 'ethtool', 'tcpdump'] });

@@ -3,7 +3,7 @@
 // receive) and between a veth and a TAP port, and the receiver sees only correct TCP checksums.
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
-import { hasCommand, type ExecResult, type NetnsLab } from '../helpers/netns.js';
+import type { ExecResult, NetnsLab } from '../helpers/netns.js';
 import { switchTestKit, addHost, iperf, mbit, ping, type Host } from './switch-harness.js';
 
 const { lab, start } = switchTestKit();
@@ -13,16 +13,14 @@ interface StatsJson {
   ports: Array<{ name: string; drops: Record<string, number>; io?: Record<string, number> }>;
 }
 
-/** ethtool's "tx-checksumming: on|off" for a device, or null without ethtool. */
+/** ethtool's "tx-checksumming: on|off" for a device. */
 function txChecksumming(l: NetnsLab, ns: string, dev: string): string | null {
-  if (!hasCommand('ethtool')) return null;
   const outText = l.exec(ns, ['ethtool', '-k', dev]);
   return /^tx-checksumming: (\w+)/m.exec(outText)?.[1] ?? null;
 }
 
 /** tcpdump -vv of TCP arriving (-Q in) on `dev` in `ns`: stops after `count` segments or `secs`. */
 function captureIn(l: NetnsLab, ns: string, dev: string, count = 40, secs = 12): Promise<ExecResult> | null {
-  if (!hasCommand('tcpdump')) return null;
   return l.execAsync(ns, ['timeout', String(secs), 'tcpdump', '-i', dev, '-Q', 'in', '-nn', '-vv', '-l', '-c', String(count), 'tcp'], (secs + 5) * 1000);
 }
 
@@ -46,7 +44,6 @@ async function tcpThrough(l: NetnsLab, from: Host, to: Host, label: string): Pro
 describePrivileged('sluice switch with veth offloads left on (partial checksums)', () => {
   for (const rx of ['ring', 'mmsg'] as const) {
     it(`system ports (${rx} receive): TCP connects and transfers; the receiver sees only correct checksums`, async () => {
-      if (!hasCommand('iperf3')) throw new Error('iperf3 is required for this test');
       const l = lab();
       const a = addHost(l, 'a', '10.94.0.1', { offloads: true }), b = addHost(l, 'b', '10.94.0.2', { offloads: true });
       const tx = txChecksumming(l, a.ns, a.inner);
@@ -67,7 +64,6 @@ describePrivileged('sluice switch with veth offloads left on (partial checksums)
   }
 
   it('veth (system port) -> TAP port: checksums completed before the TAP; TCP both ways', async () => {
-    if (!hasCommand('iperf3')) throw new Error('iperf3 is required for this test');
     const l = lab();
     const a = addHost(l, 'a', '10.95.0.1', { offloads: true });
     const nsB = l.addNs('b'), tb = l.name('tb');
@@ -87,4 +83,4 @@ describePrivileged('sluice switch with veth offloads left on (partial checksums)
     const st = await sw.cliJson<StatsJson>(['stats']);
     expect(st.drops['csum-incomplete'] ?? 0).toBe(0);
   });
-});
+}, { tools: ['iperf3', 'ethtool', 'tcpdump', 'ping'] });

@@ -1,26 +1,20 @@
 // `sluice switch` with `listen:` in its config serves OpenFlow 1.3: a real ovs-ofctl programs the
 // running daemon, and the operator CLI sees the same flows (one flow table, two front doors).
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { it, expect, beforeAll, afterAll } from 'vitest';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, sluice } from '../helpers/cli.js';
+import { describeWithTools } from '../helpers/privileged.js';
 import { freePort } from './switch-harness.js';
-
-const haveOfctl = spawnSync('ovs-ofctl', ['--version']).status === 0;
-if (!haveOfctl) {
-  const why = 'ovs-ofctl is not installed (apt-get install openvswitch-common); .ci/run installs it';
-  if (process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1') throw new Error(why);
-  console.log(`skipping: ${why}`);
-}
 
 function ofctl(args: string[]): { code: number; out: string } {
   const r = spawnSync('ovs-ofctl', ['-O', 'OpenFlow13', ...args], { encoding: 'utf8', timeout: 10_000 });
   return { code: r.status ?? -1, out: (r.stdout ?? '') + (r.stderr ?? '') };
 }
 
-describe.skipIf(!haveOfctl)('sluice switch speaks OpenFlow from its config', () => {
+describeWithTools('sluice switch speaks OpenFlow from its config', () => {
   let dir: string, sock: string, target: string, child: ChildProcess;
 
   beforeAll(async () => {
@@ -61,4 +55,4 @@ describe.skipIf(!haveOfctl)('sluice switch speaks OpenFlow from its config', () 
     expect(of.out).toMatch(/priority=300,udp actions=drop/);
     expect(of.out).toMatch(/priority=0 actions=NORMAL/);
   });
-});
+}, { tools: ['ovs-ofctl'] });

@@ -103,4 +103,4 @@ describePrivileged('sluice switch: a QEMU stream port', () => {
     const p2 = await ping(lab, host, VM_IP, 3);
     expect(p2.code, p2.stdout + p2.stderr).toBe(0);
   });
-});
+}, { tools: ['ping'] });

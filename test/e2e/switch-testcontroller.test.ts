@@ -7,19 +7,13 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describePrivileged } from '../helpers/privileged.js';
-import { hasCommand, waitFor } from '../helpers/netns.js';
+import { waitFor } from '../helpers/netns.js';
 import { freePort, iperf, mbit, ping, switchTestKit } from './switch-harness.js';
 
 const { lab, start, defer } = switchTestKit();
 
 describePrivileged('sluice switch under ovs-testcontroller', () => {
   it('learns through PACKET_IN and forwards ping and TCP between TAP-attached namespaces', async () => {
-    if (!hasCommand('ovs-testcontroller')) {
-      const why = 'ovs-testcontroller is not installed (apt-get install openvswitch-testcontroller)';
-      if (process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1') throw new Error(why);
-      console.log(`skipping: ${why}`);
-      return;
-    }
     const port = await freePort();
     const tmp = mkdtempSync(join(tmpdir(), 'sluice-tc-'));
     defer(() => rmSync(tmp, { recursive: true, force: true }));
@@ -52,16 +46,14 @@ describePrivileged('sluice switch under ovs-testcontroller', () => {
 
     const p = await ping(l, nsA, '10.94.0.2', 5);
     expect(p.code, p.stdout + p.stderr).toBe(0);
-    if (hasCommand('iperf3')) {
-      const r = await iperf(l, { ns: nsA, root: '', inner: ta, ip: '10.94.0.1' }, { ns: nsB, root: '', inner: tb, ip: '10.94.0.2' }, ['-t', '2']);
-      const bps = r.client.end.sum_received!.bits_per_second;
-      console.log(`[testcontroller] TCP through controller-installed flows: ${mbit(bps)} Mbit/s`);
-      expect(bps).toBeGreaterThan(10e6);
-    }
+    const r = await iperf(l, { ns: nsA, root: '', inner: ta, ip: '10.94.0.1' }, { ns: nsB, root: '', inner: tb, ip: '10.94.0.2' }, ['-t', '2']);
+    const bps = r.client.end.sum_received!.bits_per_second;
+    console.log(`[testcontroller] TCP through controller-installed flows: ${mbit(bps)} Mbit/s`);
+    expect(bps).toBeGreaterThan(10e6);
     // The forwarding came from the controller's flows, not NORMAL: they are in the table.
     const flows = await sw.cli(['flows', 'dump']);
     expect(flows.code, flows.stderr).toBe(0);
     const learned = flows.stdout.split('\n').filter((line) => /actions=output:[12]\b/.test(line) && !/priority=0 /.test(line));
     expect(learned.length, flows.stdout).toBeGreaterThanOrEqual(2);
   });
-});
+}, { tools: ['ovs-testcontroller', 'ping', 'iperf3'] });

@@ -1,7 +1,7 @@
 // Throwaway network topologies for e2e tests: namespaces, veth pairs, VLAN subinterfaces and
 // addresses with unique `sl…` names, commands run inside a namespace (sync or async), and a
 // cleanup that removes everything the lab created, also after a failure.
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 
 /** 'sl' + `n` random lowercase alphanumerics: unique per run, short enough for IFNAMSIZ. */
@@ -25,10 +25,14 @@ export function run(cmd: string, args: string[], timeoutMs = 10_000): string {
 
 export interface ExecResult { code: number; stdout: string; stderr: string }
 
-/** Run a command without blocking the event loop (needed while JS relays the traffic). */
-export function runAsync(cmd: string, args: string[], timeoutMs = 20_000): Promise<ExecResult> {
+/**
+ * Run a command without blocking the event loop (needed while JS relays the traffic).
+ * `onSpawn` gets the child at once (to signal it, or to watch /proc/<pid> while it runs).
+ */
+export function runAsync(cmd: string, args: string[], timeoutMs = 20_000, onSpawn?: (child: ChildProcess) => void): Promise<ExecResult> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    onSpawn?.(child);
     let stdout = '', stderr = '';
     child.stdout.on('data', (d: Buffer) => { stdout += d.toString(); });
     child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
@@ -82,8 +86,9 @@ export class NetnsLab {
     return run('ip', ['netns', 'exec', ns, ...cmd], timeoutMs);
   }
 
-  execAsync(ns: string, cmd: string[], timeoutMs?: number): Promise<ExecResult> {
-    return runAsync('ip', ['netns', 'exec', ns, ...cmd], timeoutMs);
+  /** `ip netns exec` runs `cmd` in place (no fork): the child's pid is the command's once it started. */
+  execAsync(ns: string, cmd: string[], timeoutMs?: number, onSpawn?: (child: ChildProcess) => void): Promise<ExecResult> {
+    return runAsync('ip', ['netns', 'exec', ns, ...cmd], timeoutMs, onSpawn);
   }
 
   /** veth pair `a` (root) <-> `b`, `b` moved into `nsB` when given; both ends up. */

@@ -4,19 +4,21 @@
 // tiny initramfs (newc cpio written here) with busybox, the NIC driver modules and an /init that
 // configures eth0 and then runs the commands the test types on the serial console.
 //
-// Debian packages (install with --no-install-recommends): qemu-system-x86 busybox-static
+// Debian packages (`npm run setup:host` installs them): qemu-system-x86 busybox-static
 // linux-image-amd64 (and xz-utils for the kernel extraction, normally already there).
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, it } from 'vitest';
-import { privileged } from './privileged.js';
+import { describeGated, gate } from './privileged.js';
+import { HOST_TOOLS, installHint } from './host-tools.js';
 import { waitFor } from './netns.js';
 
 export interface QemuKit { qemu: string; busybox: string; vmlinuz: string; kernelVersion: string; modulesDir: string }
 
 const QEMU_CANDIDATES = ['/usr/bin/qemu-system-x86_64', '/usr/local/bin/qemu-system-x86_64'];
 const BUSYBOX_CANDIDATES = ['/bin/busybox', '/usr/bin/busybox'];
+/** The Debian package of the guest kernel (a file, not a command: not in HOST_TOOLS). */
+export const QEMU_GUEST_KERNEL_PACKAGE = 'linux-image-amd64';
 /** The guest's NIC driver, loaded with its dependencies (from modules.dep) unless built in. */
 const NIC_MODULES = ['virtio_pci', 'virtio_net'];
 
@@ -24,9 +26,9 @@ const NIC_MODULES = ['virtio_pci', 'virtio_net'];
 export function findQemuKit(): { ok: true; kit: QemuKit } | { ok: false; reason: string } {
   if (process.platform !== 'linux' || process.arch !== 'x64') return { ok: false, reason: `needs Linux on x86-64, not ${process.platform}/${process.arch}` };
   const qemu = QEMU_CANDIDATES.find((p) => existsSync(p));
-  if (!qemu) return { ok: false, reason: 'qemu-system-x86_64 is not installed (Debian package qemu-system-x86)' };
+  if (!qemu) return { ok: false, reason: `\`qemu-system-x86_64\` not found: ${installHint([HOST_TOOLS['qemu-system-x86_64']])}` };
   const busybox = BUSYBOX_CANDIDATES.find((p) => existsSync(p) && isStatic(p));
-  if (!busybox) return { ok: false, reason: 'no statically linked busybox (Debian package busybox-static)' };
+  if (!busybox) return { ok: false, reason: `no statically linked busybox: ${installHint([HOST_TOOLS.busybox])}` };
   // Kernels that come with their modules, newest first.
   const kernels: Array<{ vmlinuz: string; version: string }> = [];
   for (const dir of ['/boot', '/usr/lib/linux']) {
@@ -37,7 +39,7 @@ export function findQemuKit(): { ok: true; kit: QemuKit } | { ok: false; reason:
     }
   }
   kernels.sort((a, b) => b.version.localeCompare(a.version, undefined, { numeric: true }));
-  if (kernels.length === 0) return { ok: false, reason: 'no kernel with modules (/boot/vmlinuz-* and /lib/modules/<version>; Debian package linux-image-amd64)' };
+  if (kernels.length === 0) return { ok: false, reason: `no kernel with modules (/boot/vmlinuz-* and /lib/modules/<version>): ${installHint([QEMU_GUEST_KERNEL_PACKAGE])}` };
   const k = kernels[0];
   return { ok: true, kit: { qemu, busybox, vmlinuz: k.vmlinuz, kernelVersion: k.version, modulesDir: join('/lib/modules', k.version) } };
 }
@@ -55,22 +57,15 @@ function isStatic(path: string): boolean {
 
 /**
  * `describe` for suites that boot QEMU guests: needs root (describePrivileged's checks) and the
- * QEMU kit. Skips with a printed reason, or fails when CI=true or SLUICE_REQUIRE_PRIVILEGED=1.
+ * QEMU kit. Skips with a printed reason naming the package, or fails when SLUICE_REQUIRE_PRIVILEGED=1.
  */
 export function describeWithQemu(name: string, fn: (kit: () => QemuKit) => void): void {
-  const p = privileged();
-  const k = findQemuKit();
-  const reason = !p.ok ? p.reason : !k.ok ? k.reason : undefined;
-  if (reason !== undefined) {
-    if (process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1') {
-      describe(name, () => { it('has what this suite needs', () => { throw new Error(`cannot run (CI or SLUICE_REQUIRE_PRIVILEGED=1): ${reason}`); }); });
-      return;
-    }
-    console.warn(`[skip] ${name}: ${reason}`);
-    describe.skip(`${name} (skipped: ${reason})`, () => fn(() => { throw new Error(reason); }));
-    return;
-  }
-  describe(name, () => fn(() => (k as { kit: QemuKit }).kit));
+  let kit: QemuKit | null = null;
+  const g = gate({ root: true, check: () => { const k = findQemuKit(); if (!k.ok) return k.reason; kit = k.kit; return undefined; } });
+  describeGated(name, g, () => fn(() => {
+    if (kit === null) throw new Error('no QEMU kit on this host');
+    return kit;
+  }));
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,19 +1,14 @@
 // The golden captures checked by an outside reader: tshark must read every pcaps/ file, see the
 // same frames as our reader, report no malformed packets, and see the VLAN tags the case expects.
-import { describe, it, expect } from 'vitest';
+import { it, expect } from 'vitest';
 import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseCapture } from '../../src/packet/capture.js';
+import { describeWithTools } from '../helpers/privileged.js';
 
 const PCAPS = fileURLToPath(new URL('../../pcaps/', import.meta.url));
-const haveTshark = spawnSync('tshark', ['--version'], { encoding: 'utf8' }).status === 0;
-if (!haveTshark) {
-  const why = 'tshark is not installed (apt-get install tshark); .ci/run installs it';
-  if (process.env.CI === 'true' || process.env.SLUICE_REQUIRE_PRIVILEGED === '1') throw new Error(why);
-  console.log(`skipping tshark cross-checks: ${why}`);
-}
 
 const files = existsSync(PCAPS)
   ? readdirSync(PCAPS, { withFileTypes: true }).filter((d) => d.isDirectory())
@@ -31,7 +26,7 @@ function tshark(file: string): TsharkFrame[] {
   });
 }
 
-describe.skipIf(!haveTshark)('golden captures read by tshark', () => {
+describeWithTools('golden captures read by tshark', () => {
   it('there are captures to check', () => expect(files.length).toBeGreaterThan(10));
 
   it.each(files)('%s: tshark sees the same frames as our reader', (rel) => {
@@ -56,4 +51,4 @@ describe.skipIf(!haveTshark)('golden captures read by tshark', () => {
     }
     expect(tshark(join(PCAPS, 'vlan-isolation', 'expect.vm2.pcap'))).toEqual([]);
   });
-});
+}, { tools: ['tshark'] });

@@ -7,13 +7,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { connect as tlsConnect } from 'node:tls';
 import type { Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hasCommand } from '../../helpers/netns.js';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { describeWithTools } from '../../helpers/privileged.js';
 import { EmulatedSwitch } from '../../helpers/emulated-switch.js';
 import { Lab, until } from './lab.js';
 
-const haveOpenssl = hasCommand('openssl');
-if (!haveOpenssl) console.warn('[skip] controller TLS: `openssl` not found (apt-get install openssl)');
 
 function makePki(dir: string): void {
   const ossl = (...args: string[]): void => { execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' }); };
@@ -30,7 +28,7 @@ function makePki(dir: string): void {
   leaf('rogue', 'rogue-ca');
 }
 
-describe.skipIf(!haveOpenssl)('controller over mutual TLS (pssl:)', () => {
+describeWithTools('controller over mutual TLS (pssl:)', () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'sluice-pki-'));
   let lab: Lab;
   const f = (n: string): string => path.join(dir, n);
@@ -68,4 +66,4 @@ describe.skipIf(!haveOpenssl)('controller over mutual TLS (pssl:)', () => {
     }
     expect(lab.controller!.switches().some((s) => s.name === 'rogue/br0')).toBe(false);
   });
-});
+}, { tools: ['openssl'] });
