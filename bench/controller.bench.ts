@@ -48,7 +48,7 @@ function compileFigure(): Figure {
 
 
 /** The controller alone: an emulated switch (cbench) sends PACKET_INs of new sources; count the FLOW_MODs back. */
-async function learningCbench(): Promise<Figure> {
+export async function learningCbench(): Promise<Figure> {
   const lab = await Lab.create();
   try {
     const ctl = await lab.startController({ learnRatePerPort: 1e9, lldpIntervalMs: 60_000 });

@@ -22,23 +22,29 @@ export type StampedEvent = ControllerEvent & { seq: number; at: string };
 
 export class EventHub extends EventEmitter {
   private seq = 0;
-  private readonly recent: StampedEvent[] = [];
+  /** The last `keep` events, a ring: slot seq % keep (no shifting, however busy learning gets). */
+  private readonly recent: (StampedEvent | undefined)[];
 
   constructor(private readonly keep = 1000) {
     super();
     this.setMaxListeners(0);   // one listener per SSE client
+    this.recent = new Array<StampedEvent | undefined>(keep);
   }
 
   emitEvent(ev: ControllerEvent): StampedEvent {
     const stamped = { ...ev, seq: ++this.seq, at: new Date().toISOString() } as StampedEvent;
-    this.recent.push(stamped);
-    if (this.recent.length > this.keep) this.recent.shift();
+    this.recent[stamped.seq % this.keep] = stamped;
     this.emit('event', stamped);
     return stamped;
   }
 
   /** Events after sequence number `seq` still held (for SSE Last-Event-ID). */
   since(seq: number): StampedEvent[] {
-    return this.recent.filter((e) => e.seq > seq);
+    const out: StampedEvent[] = [];
+    for (let s = Math.max(seq + 1, this.seq - this.keep + 1); s <= this.seq; s++) {
+      const e = this.recent[s % this.keep];
+      if (e !== undefined && e.seq === s) out.push(e);
+    }
+    return out;
   }
 }
