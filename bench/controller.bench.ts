@@ -9,9 +9,11 @@ import { assignMeterIds } from '../src/controller/controller.js';
 import { createChannel, parseIntent, patchChannel, putAttachment } from '../src/controller/intent.js';
 import type { Intent } from '../src/controller/intent.js';
 import { spawn } from 'node:child_process';
+import type { ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { learnFrame } from './learn-switch.js';
+import { learnFrame } from './switches-child.js';
 import { EmulatedSwitch } from '../test/helpers/emulated-switch.js';
 import { Lab, until } from '../test/unit/controller/lab.js';
 
@@ -74,12 +76,12 @@ export async function learningCbench(): Promise<Figure> {
 /** MAC learning through PACKET_IN, the switch in its own process as in production. */
 export async function learning(): Promise<Figure> {
   const lab = await Lab.create();
-  const child = spawn(process.execPath, [...(process.env.SLUICE_BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', path.join(HERE, 'learn-switch.ts'), `tcp:127.0.0.1:${lab.ofPort}`, 'h9/br0'], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = switchesChild(lab.ofPort, 1, 'h9-');
   try {
     const ctl = await lab.startController({ learnRatePerPort: 1e9, lldpIntervalMs: 60_000 });
     await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
     await until('switch', () => ctl.switches().some((s) => s.connected));
-    await ctl.change(() => parseIntent({ networks: [{ name: 'blue', vid: 100 }], attachments: [{ switch: 'h9/br0', port: 'vm0', network: 'blue' }, { switch: 'h9/br0', port: 'vm1', network: 'blue' }] }));
+    await ctl.change(() => parseIntent({ networks: [{ name: 'blue', vid: 100 }], attachments: [{ switch: 'h9-0/br0', port: 'vm0', network: 'blue' }, { switch: 'h9-0/br0', port: 'vm1', network: 'blue' }] }));
     const n = 10_000;
     const t0 = performance.now();
     child.stdin.write(`inject ${n}\n`);
@@ -87,11 +89,21 @@ export async function learning(): Promise<Figure> {
     const ms = performance.now() - t0;
     return { name: 'MAC learning, end to end through a Sluice switch (10,000 new sources)', value: n / (ms / 1000), unit: 'MACs/s', note: `${ms.toFixed(0)} ms; the switch in its own process` };
   } finally {
-    child.stdin.write('quit\n');
-    await new Promise((r) => { child.once('exit', r); setTimeout(r, 3000); });
-    child.kill('SIGKILL');
+    await endChild(child);
     await lab.close();
   }
+}
+
+/** Sluice bridges in a process of their own (bench/switches-child.ts), as switches are in production. */
+function switchesChild(ofPort: number, count: number, prefix: string): ChildProcessByStdio<Writable, Readable, null> {
+  const extra = (process.env.SLUICE_BENCH_CHILD_ARGS ?? '').split(' ').filter(Boolean);
+  return spawn(process.execPath, [...extra, '--import', 'tsx', path.join(HERE, 'switches-child.ts'), `tcp:127.0.0.1:${ofPort}`, String(count), prefix], { stdio: ['pipe', 'pipe', 'inherit'] });
+}
+
+async function endChild(child: ChildProcessByStdio<Writable, Readable, null>): Promise<void> {
+  child.stdin.write('quit\n');
+  await new Promise((r) => { child.once('exit', r); setTimeout(r, 3000); });
+  child.kill('SIGKILL');
 }
 
 /** Reconcile of the ~10,000 flows that learning leaves (no difference, then 1 % deleted behind its back). */
@@ -136,10 +148,10 @@ async function reconcileFigures(): Promise<Figure[]> {
 /** `channel set` -> every one of 10 switches has the new meter (each answered a barrier). */
 async function channelSet(): Promise<Figure> {
   const lab = await Lab.create();
+  const child = switchesChild(lab.ofPort, 10, 'h');
   try {
     const ctl = await lab.startController({ lldpIntervalMs: 60_000 });
-    for (let s = 0; s < 10; s++) await lab.addSwitch(`h${s}`, ['vm0', 'vm1'], BigInt(0x200 + s));
-    await until('10 switches', () => ctl.switches().filter((s) => s.connected).length === 10);
+    await until('10 switches', () => ctl.switches().filter((s) => s.connected).length === 10, 30_000);
     await ctl.change(() => createChannel(parseIntent({ networks: [{ name: 'blue', vid: 100 }] }), { name: 'gold', rate: '100mbit' }));
     for (let s = 0; s < 10; s++) await ctl.change((i) => putAttachment(i, `h${s}/br0`, 'vm0', { network: 'blue', channel: 'gold' }));
     const lat: number[] = [];
@@ -150,9 +162,9 @@ async function channelSet(): Promise<Figure> {
       lat.push(performance.now() - t0);
       if (res.switches.length !== 10 || res.switches.some((s) => s.meterMods !== 1)) throw new Error('a switch did not get the meter change');
     }
-    const sw = lab.switches[0]!;
-    return { name: 'channel set -> new rate in force on 10 switches, p99', value: pct(lat.slice(10), 99), unit: 'ms', targetMax: 20, note: `p50 ${pct(lat.slice(10), 50).toFixed(2)} ms over 50 changes; ${sw.name} and 9 more` };
+    return { name: 'channel set -> new rate in force on 10 switches, p99', value: pct(lat.slice(10), 99), unit: 'ms', targetMax: 20, note: `p50 ${pct(lat.slice(10), 50).toFixed(2)} ms over 50 changes (each durable, every switch answered a barrier); switches in another process` };
   } finally {
+    await endChild(child);
     await lab.close();
   }
 }

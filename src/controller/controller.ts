@@ -223,14 +223,29 @@ export class Controller {
       const d = diffIntent(before, after);
       if (opts.dryRun || isEmptyDiff(d)) return { intent: opts.dryRun ? after : before, diff: d, applied: false, switches: [] };
       const meterIds = assignMeterIds(after, this.state.meterIds);
-      await this.store.save({ ...this.state, intent: after, meterIds, links: this.topo.records() });   // durable before anything is acknowledged or sent
-      this.state = { ...this.state, intent: after, meterIds };
+      const prev = this.state;
+      // The state file is written and fsync'd while the switches are changed; the change is
+      // acknowledged only once both are done. A change that is never acknowledged (the controller
+      // dies first) may already be on some switches: the next instance reconciles them back to
+      // what the file holds, so only acknowledged intent survives, and all of it does.
+      const saved = this.store.save({ ...prev, intent: after, meterIds, links: this.topo.records() });
+      this.state = { ...prev, intent: after, meterIds };
+      const pushed = Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known')));
+      try {
+        await saved;
+      } catch (err) {
+        // Not durable: take the change back everywhere before refusing it.
+        await pushed;
+        this.state = { ...this.state, intent: prev.intent, meterIds: prev.meterIds };
+        await Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known')));
+        throw err;
+      }
+      const switches = await pushed;
       this.events.emitEvent({ type: 'intent-changed', diff: d });
       for (const name of d.channels.changed) {
         const c = after.channels.find((x) => x.name === name)!;
         this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
       }
-      const switches = await Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known')));
       return { intent: after, diff: d, applied: true, switches };
     };
     const p = this.changeQueue.then(run, run);

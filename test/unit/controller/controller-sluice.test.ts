@@ -120,3 +120,36 @@ describe('controller with Sluice switches', () => {
     expect(ctl.channelViews()[0]!.meterId).toBe(meterId);
   });
 });
+
+describe('controller: a change that cannot be made durable', () => {
+  it('is refused, and switches that already had it are put back', async () => {
+    const lab = await Lab.create();
+    try {
+      const { FileStateStore } = await import('../../../src/controller/store.js');
+      const real = new FileStateStore(lab.stateDir);
+      let failNext = false;
+      const store = {
+        where: real.where,
+        load: () => real.load(),
+        save: async (s: Parameters<typeof real.save>[0]): Promise<void> => {
+          if (failNext) { failNext = false; throw new Error('ENOSPC: no space left on device'); }
+          await real.save(s);
+        },
+      };
+      const ctl = await lab.startController({ store });
+      const s1 = await lab.addSwitch('h1', ['vm1'], 0x11n);
+      await until('switch', () => ctl.switches().some((s) => s.connected && s.lastReconcile));
+      await ctl.change((i) => createNetwork(i, { name: 'blue', vid: 100 }));
+      await ctl.change((i) => createChannel(i, { name: 'gold', rate: '20mbit' }));
+      await ctl.change((i) => putAttachment(i, 'h1/br0', 'vm1', { network: 'blue', channel: 'gold' }));
+      failNext = true;
+      await expect(ctl.change((i) => patchChannel(i, 'gold', { rate: '5mbit' }))).rejects.toThrow(/ENOSPC/);
+      expect(ctl.intent.channels).toEqual([{ name: 'gold', rate: '20mbit' }]);
+      const [r] = await ctl.reconcile('h1/br0');
+      expect(r!.meterMods).toBe(0);   // the switch holds the 20 Mbit/s meter again
+      expect(s1.bridge.dumpFlows().length).toBeGreaterThan(0);
+    } finally {
+      await lab.close();
+    }
+  });
+});
