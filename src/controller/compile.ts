@@ -8,10 +8,10 @@ import { OFPMF } from '../openflow/index.js';
 import { defaultBurst, parseRate, parseSize } from '../qos/units.js';
 import { Category, cookie } from './cookies.js';
 import type { Intent, Network } from './intent.js';
+import { ETH_TYPE_LLDP } from '../packet/lldp.js';
 
 export const TABLE = { CLASSIFY: 0, ETH_SRC: 1, ETH_DST: 2, FLOOD: 3, EGRESS: 4 } as const;
 export const PRIO = { LLDP: 300, PORT: 100, LEARNED: 100, LEARN_BAN: 50, MISS: 0 } as const;
-export const ETH_LLDP = 0x88cc;
 /** Bytes of a frame a learning PACKET_IN carries (headers only: MACs and the tag). */
 export const LEARN_MAX_LEN = 128;
 const VID_PRESENT = 0x1000;
@@ -107,29 +107,20 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
   const groups = new Map<number, GroupSpec>();
   const meters = new Map<number, MeterSpec>();
   const add = (f: FlowSpec): void => { flows.set(flowKey(f), f); };
-  const netByName = new Map<string, Network>(intent.networks.map((n) => [n.name, n]));
-  const names = new Set(sw.names);
+  const carry = carriers(intent, sw);
 
-  // Base: LLDP to the controller from every port; table misses drop (learning misses go up).
-  add(flow(TABLE.CLASSIFY, PRIO.LLDP, match(['eth_type', ETH_LLDP]), { applyActions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: 0xffff }] }, cookie(Category.BASE, 0)));
+  // Base: LLDP to the controller (never from a VM's port); table misses drop (learning misses go up).
+  add(flow(TABLE.CLASSIFY, PRIO.LLDP, match(['eth_type', ETH_TYPE_LLDP]), { applyActions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: 0xffff }] }, cookie(Category.BASE, 0)));
   add(flow(TABLE.CLASSIFY, PRIO.MISS, [], {}, cookie(Category.BASE, 0)));
   add(flow(TABLE.ETH_SRC, PRIO.MISS, [], { applyActions: [{ type: 'output', port: OFPP.CONTROLLER, maxLen: LEARN_MAX_LEN }], gotoTable: TABLE.ETH_DST }, cookie(Category.BASE, 1)));
   add(flow(TABLE.ETH_DST, PRIO.MISS, [], { gotoTable: TABLE.FLOOD }, cookie(Category.BASE, 2)));
   add(flow(TABLE.FLOOD, PRIO.MISS, [], {}, cookie(Category.BASE, 3)));
   add(flow(TABLE.EGRESS, PRIO.MISS, [], {}, cookie(Category.BASE, 4)));
 
-  // Access ports of this switch, by network.
-  const access = new Map<number, { port: number; vid: number }>();   // port -> network vid
-  const members = new Map<number, number[]>();                          // vid -> access ports
-  for (const a of intent.attachments) {
-    if (!names.has(a.switch)) continue;
-    const port = sw.ports.get(a.port);
-    const net = netByName.get(a.network);
-    if (port === undefined || net === undefined) continue;
-    access.set(port, { port, vid: net.vid });
-    (members.get(net.vid) ?? members.set(net.vid, []).get(net.vid)!).push(port);
+  // Access ports of this switch: tagged with their network's VLAN on the way in, untagged out.
+  for (const [port, a] of carry.attached) {
     const ins: Instructions = {
-      applyActions: [{ type: 'push_vlan', ethertype: 0x8100 }, { type: 'set_field', field: 'vlan_vid', value: BigInt(tagVid(net.vid)) }],
+      applyActions: [{ type: 'push_vlan', ethertype: 0x8100 }, { type: 'set_field', field: 'vlan_vid', value: BigInt(tagVid(a.vid)) }],
       gotoTable: TABLE.ETH_SRC,
     };
     if (a.channel !== undefined) {
@@ -140,13 +131,14 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
         if (!meters.has(id)) meters.set(id, meterFor(id, ch.rate, ch.burst, ctx.channelSwitches.get(ch.name) ?? 1));
       }
     }
+    add(flow(TABLE.CLASSIFY, PRIO.LLDP + 1, match(['in_port', port], ['eth_type', ETH_TYPE_LLDP]), {}, cookie(Category.ACCESS, port)));
     add(flow(TABLE.CLASSIFY, PRIO.PORT, match(['in_port', port], ['vlan_vid', 0]), ins, cookie(Category.ACCESS, port)));
-    add(flow(TABLE.EGRESS, PRIO.PORT, match(['metadata', port], ['vlan_vid', tagVid(net.vid)]),
+    add(flow(TABLE.EGRESS, PRIO.PORT, match(['metadata', port], ['vlan_vid', tagVid(a.vid)]),
       { applyActions: [{ type: 'pop_vlan' }, { type: 'output', port }] }, cookie(Category.EGRESS, port)));
   }
 
   // Trunks carry every network's VLAN, tagged; blocked ones (off the spanning tree) carry nothing.
-  const { trunks } = carriers(intent, sw);
+  const trunks = carry.trunks;
   for (const t of trunks) {
     for (const n of intent.networks) {
       add(flow(TABLE.CLASSIFY, PRIO.PORT, match(['in_port', t], ['vlan_vid', tagVid(n.vid)]), { gotoTable: TABLE.ETH_SRC }, cookie(Category.TRUNK, (t * 4096) + n.vid)));
@@ -155,8 +147,10 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
   }
 
   // One flood group per network present here: its access ports (untagged) and the trunks (tagged).
+  const members = new Map<number, number[]>();   // vid -> access ports, ascending
+  for (const [port, vid] of [...carry.access].sort((x, y) => x[0] - y[0])) (members.get(vid) ?? members.set(vid, []).get(vid)!).push(port);
   for (const n of intent.networks) {
-    const ports = (members.get(n.vid) ?? []).slice().sort((x, y) => x - y);
+    const ports = members.get(n.vid) ?? [];
     if (ports.length + trunks.length === 0) continue;
     const buckets = [
       ...ports.map((p) => ({ weight: 0, watchPort: OFPP.ANY, watchGroup: 0xffffffff, actions: [{ type: 'pop_vlan' }, { type: 'output', port: p }] as Action[] })),
@@ -167,9 +161,8 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
   }
 
   // Learned MACs, where their port still carries their VLAN.
-  const carry = carriers(intent, sw);
   for (const l of sw.learned) if (learnedValid(carry, l)) for (const f of learnedFlows(l, ctx.macAgingS)) add(f);
-  for (const p of sw.bans) if (access.has(p) || carry.trunkSet.has(p)) add(banFlow(p, ctx.banS));
+  for (const p of sw.bans) if (carry.access.has(p) || carry.trunkSet.has(p)) add(banFlow(p, ctx.banS));
 
   return { flows: sortedMap(flows), groups: sortedMap(groups), meters: sortedMap(meters) };
 }
@@ -179,18 +172,39 @@ function sortedMap<K extends string | number, V>(m: Map<K, V>): Map<K, V> {
 }
 
 /** Which ports carry which VLANs on a switch: access ports one each, trunks on the tree all. */
-export interface Carriers { access: Map<number, number>; trunks: number[]; trunkSet: Set<number>; vids: Set<number>; networkOf: Map<number, string> }
+export interface Carriers {
+  /** Access port -> its network's vid. */
+  access: Map<number, number>;
+  /** Access port -> the attachment that won it (one per port: see carriers()). */
+  attached: Map<number, { vid: number; channel?: string }>;
+  trunks: number[];
+  trunkSet: Set<number>;
+  vids: Set<number>;
+  networkOf: Map<number, string>;
+  /** Attachments that name a port another attachment already holds (dp_desc vs dpid spellings). */
+  conflicts: string[];
+}
 export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' | 'trunks'>): Carriers {
   const netByName = new Map<string, Network>(intent.networks.map((n) => [n.name, n]));
   const names = new Set(sw.names);
   const access = new Map<number, number>();
+  const attached = new Map<number, { vid: number; channel?: string }>();
+  const conflicts: string[] = [];
+  // Attachments are in canonical order, so when one port is attached twice (once by dp_desc, once
+  // by datapath id) the same one always wins; the other compiles to nothing.
   for (const a of intent.attachments) {
     if (!names.has(a.switch)) continue;
     const port = sw.ports.get(a.port), net = netByName.get(a.network);
-    if (port !== undefined && net !== undefined) access.set(port, net.vid);
+    if (port === undefined || net === undefined) continue;
+    if (access.has(port)) { conflicts.push(`${a.switch}:${a.port}`); continue; }
+    access.set(port, net.vid);
+    attached.set(port, a.channel === undefined ? { vid: net.vid } : { vid: net.vid, channel: a.channel });
   }
   const trunks = sw.trunks.filter((t) => !t.blocked && !access.has(t.port)).map((t) => t.port).sort((x, y) => x - y);
-  return { access, trunks, trunkSet: new Set(trunks), vids: new Set(intent.networks.map((n) => n.vid)), networkOf: new Map(intent.networks.map((n) => [n.vid, n.name])) };
+  return {
+    access, attached, trunks, trunkSet: new Set(trunks), conflicts,
+    vids: new Set(intent.networks.map((n) => n.vid)), networkOf: new Map(intent.networks.map((n) => [n.vid, n.name])),
+  };
 }
 
 /** Is a learned entry still valid (its port carries its VLAN)? Used to adopt or drop entries read back. */

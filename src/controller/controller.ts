@@ -5,6 +5,7 @@
 import { createServer as createTcpServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
@@ -22,7 +23,8 @@ import { formatFlow, formatGroup } from '../flow/syntax.js';
 import { EventHub } from './events.js';
 import { diffIntent, isEmptyDiff } from './intent.js';
 import type { Intent, IntentDiff } from './intent.js';
-import { applyPlan, changeMessage, readInstalled } from './reconciler.js';
+import { changeMessage, readInstalled, sendChanges } from './reconciler.js';
+import type { ApplyReport } from './reconciler.js';
 import type { FlowSpec } from '../flow/types.js';
 import { SwitchSession } from './session.js';
 import type { SwitchHello } from './session.js';
@@ -121,7 +123,6 @@ interface SwitchEntry {
   installed: Desired | null;
   /** This switch's labelled metric children, bound once. */
   counters: { learnIns: Counter.Internal; lldpIns: Counter.Internal; flowMods: Counter.Internal };
-  /** Set when something changed that the next reconcile must see; cleared by it. */
 }
 
 const learnKey = (vid: number, mac: bigint): string => `${vid}/${mac.toString(16)}`;
@@ -151,6 +152,8 @@ export class Controller {
   private topoTimer: NodeJS.Timeout | null = null;
   /** Bumped whenever the links change (cached carriers depend on it). */
   private topoVersion = 0;
+  /** Signs our LLDP probes (a new one each start: probes from before a restart are not ours). */
+  private readonly probeKey = randomBytes(32);
   private stopping = false;
   private readonly metrics;
 
@@ -189,7 +192,7 @@ export class Controller {
     const lldpMs = this.opts.lldpIntervalMs ?? 2000;
     this.every(lldpMs, () => this.probeLinks(lldpMs));
     const recMs = this.opts.reconcileIntervalMs ?? 30_000;
-    if (recMs > 0) this.every(recMs, () => { void this.reconcile().catch(() => undefined); });
+    if (recMs > 0) this.every(recMs, () => { this.reconcile().catch((err: Error) => this.log.error({ err: err.message }, 'periodic reconcile failed')); });
   }
 
   private every(ms: number, fn: () => void): void {
@@ -381,7 +384,9 @@ export class Controller {
     const seen = new Map<string, Set<string>>();
     for (const a of this.state.intent.attachments) {
       if (a.channel === undefined) continue;
-      (seen.get(a.channel) ?? seen.set(a.channel, new Set()).get(a.channel)!).add(a.switch);
+      // One switch named two ways (dp_desc, dpid) is one switch.
+      const sw = this.findSwitch(a.switch)?.hello.dpidHex ?? a.switch;
+      (seen.get(a.channel) ?? seen.set(a.channel, new Set()).get(a.channel)!).add(sw);
     }
     for (const [c, s] of seen) channelSwitches.set(c, s.size);
     return { meterIds: this.state.meterIds, channelSwitches, macAgingS: this.opts.macAgingS ?? 300, banS: this.opts.learnBanS ?? 5 };
@@ -396,27 +401,37 @@ export class Controller {
       let installed: Installed;
       if (how === 'read' || e.installed === null) {
         installed = await readInstalled(e.sess);
-        summary.adopted = this.adopt(e, installed.flows);
+        for (const k of this.adopt(e, installed.flows)) { knownBefore.add(k); summary.adopted++; }
       } else {
         installed = { flows: [...e.installed.flows.values()], groups: [...e.installed.groups.values()], meters: [...e.installed.meters.values()] };
       }
+      this.pruneLearned(e);
+      const conflicts = this.carriersOf(e).conflicts;
+      if (conflicts.length > 0) this.log.warn({ switch: e.name, ignored: conflicts }, 'a port is attached twice (by dp_desc and by datapath id): the first attachment wins');
       const want = compile(this.state.intent, this.view(e), this.compileContext());
       const plan = diff(want, installed);
       // MACs learned while the switch was being read were installed by learning itself, in order.
       plan.make = plan.make.filter((c) => !(c.kind === 'flow' && c.op === 'add' && learnedFlowKey(c.flow) !== null && !knownBefore.has(learnedFlowKey(c.flow)!)));
       e.installed = null;   // unknown while changes are in flight
       if (this.log.isLevelEnabled('debug')) for (const c of [...plan.make, ...plan.break]) this.log.debug({ switch: e.name, change: describeChange(c) }, 'reconcile change');
-      if (planSize(plan) > 0) {
-        const r = await applyPlan(e.sess, plan);
-        Object.assign(summary, { flowMods: r.flowMods, groupMods: r.groupMods, meterMods: r.meterMods, errors: r.errors });
-        this.metrics.mods.inc({ switch: e.name, type: 'flow_mod' }, r.flowMods);
-        this.metrics.mods.inc({ switch: e.name, type: 'group_mod' }, r.groupMods);
-        this.metrics.mods.inc({ switch: e.name, type: 'meter_mod' }, r.meterMods);
+      const r: ApplyReport = { flowMods: 0, groupMods: 0, meterMods: 0, errors: [] };
+      await sendChanges(e.sess, plan.make, r);
+      // Break only once make is in force; and never a learned entry learning put back meanwhile.
+      if (r.errors.length === 0) {
+        await sendChanges(e.sess, plan.break.filter((c) => !(c.kind === 'flow' && e.learned.has(learnedFlowKey(c.flow) ?? ''))), r);
       }
+      Object.assign(summary, { flowMods: r.flowMods, groupMods: r.groupMods, meterMods: r.meterMods, errors: r.errors });
+      e.counters.flowMods.inc(r.flowMods);
+      this.metrics.mods.inc({ switch: e.name, type: 'group_mod' }, r.groupMods);
+      this.metrics.mods.inc({ switch: e.name, type: 'meter_mod' }, r.meterMods);
       summary.ok = summary.errors.length === 0;
       if (summary.ok) {
-        // The switch now holds `want`, plus whatever learning sent meanwhile.
-        for (const l of e.learned.values()) for (const f of learnedFlows(l, this.opts.macAgingS ?? 300)) want.flows.set(flowKey(f), f);
+        // The switch now holds `want`, with the learned entries and bans as they are now (learning
+        // and aging went on while the changes were in flight).
+        for (const [k, f] of want.flows) if (learnedFlowKey(f) !== null || (isOurs(f.cookie) && categoryOf(f.cookie) === Category.LEARN_BAN)) want.flows.delete(k);
+        const now = this.view(e);
+        for (const l of now.learned) for (const f of learnedFlows(l, this.opts.macAgingS ?? 300)) want.flows.set(flowKey(f), f);
+        for (const port of now.bans) { const f = banFlow(port, this.opts.learnBanS ?? 5); want.flows.set(flowKey(f), f); }
         e.installed = want;
       }
     } catch (err) {
@@ -437,9 +452,9 @@ export class Controller {
    * Learned entries the switch holds that we do not know (an earlier controller instance learned
    * them): keep them while their port still carries their VLAN, so a restart keeps unicast unicast.
    */
-  private adopt(e: SwitchEntry, flows: readonly FlowSpec[]): number {
+  private adopt(e: SwitchEntry, flows: readonly FlowSpec[]): string[] {
     const carry = this.carriersOf(e);
-    let n = 0;
+    const adopted: string[] = [];
     for (const f of flows) {
       if (f.tableId !== TABLE.ETH_SRC || f.priority !== PRIO.LEARNED || !isOurs(f.cookie) || categoryOf(f.cookie) !== Category.LEARNED_SRC) continue;
       const port = f.match.find((m) => m.field === 'in_port')?.value;
@@ -450,9 +465,15 @@ export class Controller {
       const k = learnKey(l.vid, l.mac);
       if (e.learned.has(k) || !learnedValid(carry, l)) continue;
       e.learned.set(k, l);
-      n++;
+      adopted.push(k);
     }
-    return n;
+    return adopted;
+  }
+
+  /** Forget learned entries whose port no longer carries their VLAN (an intent or topology change). */
+  private pruneLearned(e: SwitchEntry): void {
+    const carry = this.carriersOf(e);
+    for (const [k, l] of e.learned) if (!learnedValid(carry, l)) e.learned.delete(k);
   }
 
   // ------------------------------------------------------------------------------------------
@@ -462,7 +483,9 @@ export class Controller {
     const m = /^(ptcp|pssl):(\d+)(?::(.+))?$/.exec(target);
     if (!m) throw new TypeError(`OpenFlow listener "${target}" is not ptcp:PORT[:IP] or pssl:PORT[:IP]`);
     const [, kind, portText, host = '127.0.0.1'] = m;
-    const onConn = (sock: Socket): void => { void this.accept(sock); };
+    const onConn = (sock: Socket): void => {
+      this.accept(sock).catch((err: Error) => { this.log.error({ err: err.message }, 'switch session failed'); sock.destroy(); });
+    };
     if (kind === 'pssl') {
       const t = this.opts.tls;
       if (!t) throw new TypeError('pssl: needs --cert, --key and --ca');
@@ -532,7 +555,9 @@ export class Controller {
     const d = m.data;
     if (port < 0 || d.length < 14) return;
     const etherType = d.readUInt16BE(12);
-    if (etherType === ETH_TYPE_LLDP) { e.counters.lldpIns.inc(); this.onLldp(e, port, d); return; }
+    // Our probes come untagged from table 0; learning comes from table 1's miss. Nothing else counts.
+    if (m.tableId === TABLE.CLASSIFY) { if (etherType === ETH_TYPE_LLDP) { e.counters.lldpIns.inc(); this.onLldp(e, port, d); } return; }
+    if (m.tableId !== TABLE.ETH_SRC) return;
     e.counters.learnIns.inc();
     if (etherType !== 0x8100 || d.length < 18) return;      // the pipeline tags every frame before learning
     const vid = d.readUInt16BE(14) & 0xfff;
@@ -574,7 +599,7 @@ export class Controller {
     b.lastMs = now;
     e.learnTokens.set(port, b);
     if (b.tokens >= 1) { b.tokens -= 1; return true; }
-    if (!e.bans.has(port)) {
+    if ((e.bans.get(port) ?? 0) <= now) {
       const banS = this.opts.learnBanS ?? 5;
       e.bans.set(port, now + banS * 1000);
       const ban = banFlow(port, banS);
@@ -608,14 +633,19 @@ export class Controller {
     const reason = m.reason === OFPPR.ADD ? 'add' : m.reason === OFPPR.DELETE ? 'delete' : 'modify';
     const had = e.ports.get(p.portNo);
     e.portsVersion++;
-    if (reason === 'delete') {
-      e.ports.delete(p.portNo);
-      if (this.topo.dropPort({ dpid: e.hello.dpidHex, port: p.portNo }).length > 0) this.topologyChanged();
-    } else {
-      e.ports.set(p.portNo, p);
-    }
-    this.events.emitEvent({ type: 'port-status', switch: e.name, port: p.name, portNo: p.portNo, reason, up: (p.state & OFPPS.LINK_DOWN) === 0 });
+    const up = (p.state & OFPPS.LINK_DOWN) === 0;
+    if (reason === 'delete') e.ports.delete(p.portNo);
+    else e.ports.set(p.portNo, p);
+    // A trunk whose port went away or down is no trunk any more (it may come back cabled to a host).
+    if ((reason === 'delete' || !up) && this.topo.dropPort({ dpid: e.hello.dpidHex, port: p.portNo }).length > 0) this.topologyChanged();
+    this.events.emitEvent({ type: 'port-status', switch: e.name, port: p.name, portNo: p.portNo, reason, up });
     // A port that appears, disappears or is renamed can change what this switch should hold.
+    if (reason !== 'modify' || had?.name !== p.name) this.reconcileSoon(e);
+  }
+
+  /** Reconcile against the known state, in the background (failures are in the summary and the log). */
+  private reconcileSoon(e: SwitchEntry): void {
+    this.reconcileSwitch(e, 'known').catch((err: Error) => this.log.error({ switch: e.name, err: err.message }, 'reconcile failed'));
   }
 
   // ------------------------------------------------------------------------------------------
@@ -626,7 +656,7 @@ export class Controller {
     const access = this.carriersOf(e).access;
     for (const p of e.ports.values()) {
       if (p.portNo > OFPP.MAX || (p.state & OFPPS.LINK_DOWN) !== 0 || access.has(p.portNo)) continue;
-      const frame = lldpProbe(e.hello.dpidHex, p.portNo, p.hwAddr);
+      const frame = lldpProbe(e.hello.dpidHex, p.portNo, p.hwAddr, this.probeKey);
       const out: OfpMessage = { type: 'packet_out', xid: 0, bufferId: OFP_NO_BUFFER, inPort: OFPP.CONTROLLER, actions: [{ type: 'output', port: p.portNo, maxLen: 0 }], data: frame };
       e.sess.send(out);
     }
@@ -640,7 +670,7 @@ export class Controller {
   }
 
   private onLldp(e: SwitchEntry, port: number, frame: Buffer): void {
-    const from = probeOrigin(frame);
+    const from = probeOrigin(frame, this.probeKey);
     if (!from || this.carriersOf(e).access.has(port)) return;
     const at: Endpoint = { dpid: e.hello.dpidHex, port };
     if (this.topo.heard(from, at, Date.now())) {
@@ -665,7 +695,7 @@ export class Controller {
       this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'saving links failed'));
       const blocked = this.topology().links.filter((l) => l.blocked);
       if (blocked.length > 0) this.log.info({ blocked: blocked.map((l) => `${l.a.switch}:${l.a.portName}-${l.b.switch}:${l.b.portName}`) }, 'links blocked to break a loop');
-      for (const e of this.switchesByDpid.values()) void this.reconcileSwitch(e, 'known');
+      for (const e of this.switchesByDpid.values()) this.reconcileSoon(e);
     }, 100);
   }
 

@@ -24,5 +24,3 @@ export function cookie(cat: CategoryCode, id: number | bigint): bigint {
 
 export const isOurs = (c: bigint): boolean => (c >> 48n) === COOKIE_OWNER;
 export const categoryOf = (c: bigint): number => Number((c >> 40n) & 0xffn);
-/** cookie_mask selecting every cookie of ours (for flow stats requests and deletes). */
-export const OWNER_MASK = 0xffffn << 48n;

@@ -1,12 +1,13 @@
-// The only place that sends FLOW_MOD, GROUP_MOD and METER_MOD: reads what a switch holds (flow,
-// group_desc and meter_config multiparts) and carries out a diff's plan make-before-break, with a
-// barrier after each half. Errors the switch returns are collected by xid and reported.
+// Where FLOW_MOD, GROUP_MOD and METER_MOD are made and sent: reads what a switch holds (flow,
+// group_desc and meter_config multiparts) and sends a batch of changes followed by a barrier,
+// collecting by xid the errors the switch returns. The controller sends a plan's make half, and
+// its break half only when make went in without an error.
 import { OFPFC, OFPGC, OFPMC, OFPG_ANY, OFPM_ALL, OFPP_ANY, OFPTT_ALL, OFP_NO_BUFFER } from '../openflow/index.js';
 import type { ErrorMsg, FlowStats as OfFlowStats, OfpMessage } from '../openflow/index.js';
 import { instructionsToSpec, matchToSpec, specToBuckets, specToInstructions, specToMatch, bucketsToSpec } from '../flow/openflow.js';
 import type { FlowSpec, GroupSpec, MatchSpec } from '../flow/types.js';
 import type { MeterSpec } from './compile.js';
-import type { Change, Installed, Plan } from './diff.js';
+import type { Change, Installed } from './diff.js';
 import type { SwitchSession } from './session.js';
 
 /** A flow read back from a switch: our model of it, and the wire match to delete it by. */
@@ -103,12 +104,4 @@ export async function sendChanges(sess: SwitchSession, changes: readonly Change[
     sess.off('switch_error', onError);
   }
   for (const e of errors) report.errors.push(`OFPT_ERROR type ${e.errType} code ${e.code} for xid ${e.xid}`);
-}
-
-/** Carry out a plan: make (then a barrier), then break (then a barrier). */
-export async function applyPlan(sess: SwitchSession, plan: Plan): Promise<ApplyReport> {
-  const report: ApplyReport = { flowMods: 0, groupMods: 0, meterMods: 0, errors: [] };
-  await sendChanges(sess, plan.make, report);
-  await sendChanges(sess, plan.break, report);
-  return report;
 }

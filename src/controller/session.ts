@@ -87,8 +87,9 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
   /** HELLO, FEATURES, DESC, PORT_DESC, ROLE (MASTER). Resolves when the switch is ready for changes. */
   async start(): Promise<SwitchHello> {
     const gotHello = new Promise<void>((resolve, reject) => {
-      this.onHello = resolve;
-      this.once('close', (why) => reject(new Error(`switch went away during the handshake: ${why}`)));
+      const timer = setTimeout(() => { this.close('no HELLO'); reject(new Error('no HELLO from the switch')); }, this.opts.requestTimeoutMs ?? 10_000);
+      this.onHello = () => { clearTimeout(timer); resolve(); };
+      this.once('close', (why) => { clearTimeout(timer); reject(new Error(`switch went away during the handshake: ${why}`)); });
     });
     this.send({ type: 'hello', xid: this.nextXid(), version: OFP_VERSION, elements: [versionBitmap([OFP_VERSION])] });
     await gotHello;

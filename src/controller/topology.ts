@@ -2,7 +2,8 @@
 // out of every port and hears it back as a PACKET_IN on the far side. Links unheard for a few
 // probe periods go away. Flooding follows a spanning tree over the links (Kruskal over links in
 // a fixed order, so every controller computes the same tree); the other links are blocked.
-import { ChassisSubtype, PortSubtype, buildLldp, parseLldp } from '../packet/lldp.js';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { ChassisSubtype, LldpTlv, PortSubtype, buildLldp, parseLldp } from '../packet/lldp.js';
 import type { LinkRecord } from './store.js';
 
 export interface Endpoint { dpid: string; port: number }
@@ -11,17 +12,25 @@ export interface Link { a: Endpoint; b: Endpoint; seenAt: number }
 const CHASSIS_PREFIX = 'sluice:';
 const epKey = (e: Endpoint): string => `${e.dpid}:${e.port}`;
 
-/** The probe a switch sends out of `port`: chassis "sluice:<dpid>", port id the port number. */
-export function lldpProbe(dpid: string, port: number, srcMac: string): Buffer {
+const SIGNATURE_PREFIX = 'sluice-probe ';
+const signature = (key: Buffer, dpid: string, port: number): Buffer => createHmac('sha256', key).update(`${dpid}:${port}`).digest().subarray(0, 16);
+
+/**
+ * The probe a switch sends out of `port`: chassis "sluice:<dpid>", port id the port number, and a
+ * System Description "sluice-probe <hmac>" keyed by this controller's secret, so that a device on
+ * a port cannot forge a probe that makes its port look like a trunk.
+ */
+export function lldpProbe(dpid: string, port: number, srcMac: string, key: Buffer): Buffer {
   return buildLldp(srcMac, {
     chassisSubtype: ChassisSubtype.LOCAL, chassisId: Buffer.from(CHASSIS_PREFIX + dpid),
     portSubtype: PortSubtype.LOCAL, portId: Buffer.from(String(port)),
     ttlS: 120,
+    extra: [{ type: LldpTlv.SYSTEM_DESC, value: Buffer.from(SIGNATURE_PREFIX + signature(key, dpid, port).toString('hex')) }],
   });
 }
 
-/** The (dpid, port) a probe came from, or null if the frame is not one of our probes. */
-export function probeOrigin(frame: Buffer): Endpoint | null {
+/** The (dpid, port) a probe came from, or null if the frame is not a probe signed with `key`. */
+export function probeOrigin(frame: Buffer, key: Buffer): Endpoint | null {
   const f = parseLldp(frame, 0, frame.length);
   if (!f || f.chassisSubtype !== ChassisSubtype.LOCAL || f.portSubtype !== PortSubtype.LOCAL) return null;
   const chassis = f.chassisId.toString('latin1');
@@ -29,7 +38,11 @@ export function probeOrigin(frame: Buffer): Endpoint | null {
   const dpid = chassis.slice(CHASSIS_PREFIX.length);
   const port = Number(f.portId.toString('latin1'));
   if (!/^[0-9a-f]{16}$/.test(dpid) || !Number.isInteger(port) || port < 1 || port > 0xffffff00) return null;
-  return { dpid, port };
+  const sig = f.extra.find((t) => t.type === LldpTlv.SYSTEM_DESC)?.value.toString('latin1') ?? '';
+  if (!sig.startsWith(SIGNATURE_PREFIX)) return null;
+  const got = Buffer.from(sig.slice(SIGNATURE_PREFIX.length), 'hex');
+  const want = signature(key, dpid, port);
+  return got.length === want.length && timingSafeEqual(got, want) ? { dpid, port } : null;
 }
 
 export class Topology {

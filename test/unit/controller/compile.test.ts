@@ -76,6 +76,17 @@ describe('compile', () => {
     expect(d.groups.size).toBe(0);
   });
 
+  it('keeps one attachment of a port named two ways (dp_desc and datapath id): no port in two networks', () => {
+    const i = parseIntent({ networks: [{ name: 'blue', vid: 100 }, { name: 'red', vid: 200 }], attachments: [
+      { switch: 'h1/br0', port: 'vm1', network: 'blue' }, { switch: '0000000000000001', port: 'vm1', network: 'red' },
+    ] });
+    const d = compile(i, sw({ trunks: [] }), ctx(i));
+    const egress = [...d.flows.values()].filter((f) => f.tableId === 4 && f.priority === 100);
+    expect(egress).toHaveLength(1);
+    const inGroups = [...d.groups.values()].filter((g) => g.buckets.some((b) => b.actions.some((a) => a.type === 'output' && a.port === 1)));
+    expect(inGroups).toHaveLength(1);
+  });
+
   it('splits a channel evenly over the switches that carry it', () => {
     const i = parseIntent({ networks: [{ name: 'blue', vid: 100 }], channels: [{ name: 'gold', rate: '30mbit', burst: '64kb' }], attachments: [{ switch: 'h1/br0', port: 'vm1', network: 'blue', channel: 'gold' }] });
     const d = compile(i, sw(), { ...ctx(i), channelSwitches: new Map([['gold', 3]]) });
@@ -161,10 +172,13 @@ describe('topology', () => {
     expect(t.expire(2000, () => true)).toHaveLength(1);
   });
 
-  it('reads back its own probe and ignores other LLDP', () => {
-    const f = lldpProbe(A, 7, '02:00:00:00:00:01');
-    expect(probeOrigin(f)).toEqual({ dpid: A, port: 7 });
-    expect(probeOrigin(f.subarray(0, 20))).toBeNull();
+  it('reads back its own probe and ignores other LLDP, and probes it did not sign', () => {
+    const key = Buffer.alloc(32, 7), other = Buffer.alloc(32, 8);
+    const f = lldpProbe(A, 7, '02:00:00:00:00:01', key);
+    expect(probeOrigin(f, key)).toEqual({ dpid: A, port: 7 });
+    expect(probeOrigin(f.subarray(0, 20), key)).toBeNull();
+    expect(probeOrigin(f, other)).toBeNull();                                       // forged by someone without the key
+    expect(probeOrigin(lldpProbe(A, 8, '02:00:00:00:00:01', other), key)).toBeNull();
   });
 
   it('parses a real LLDP capture (tcpdump test suite) without throwing on any prefix', async (t) => {
@@ -179,6 +193,6 @@ describe('topology', () => {
     expect(l.portId.toString()).toBe('leaf0b-eth10');
     expect(l.ttlS).toBe(120);
     for (let n = 0; n < frame.length; n++) expect(() => parseLldp(frame, 0, n)).not.toThrow();
-    expect(probeOrigin(frame)).toBeNull();
+    expect(probeOrigin(frame, Buffer.alloc(32))).toBeNull();
   });
 });

@@ -121,6 +121,27 @@ describe('controller with Sluice switches', () => {
   });
 });
 
+describe('controller: ports that come and go', () => {
+  it('programs a port that appears after the switch connected, without waiting for a periodic reconcile', async () => {
+    const lab = await Lab.create();
+    try {
+      const ctl = await lab.startController();
+      const s1 = await lab.addSwitch('h1', ['vm1'], 0x21n);
+      await until('switch', () => ctl.switches().some((s) => s.connected && s.lastReconcile));
+      await ctl.change((i) => createNetwork(i, { name: 'blue', vid: 100 }));
+      await ctl.change((i) => putAttachment(i, 'h1/br0', 'vm2', { network: 'blue' }));   // no such port yet
+      const { MemoryPort } = await import('../../../src/datapath/ports/memory.js');
+      const vm2 = new MemoryPort('vm2');
+      await vm2.open();
+      s1.bridge.addPort({ ofport: 2, name: 'vm2', backend: vm2 });
+      s1.ports.set('vm2', vm2);
+      await until('vm2 classified', () => s1.bridge.dumpFlows({ tableId: 0 }).some((f) => f.match.some((m) => m.field === 'in_port' && m.value === 2n)) || undefined);
+    } finally {
+      await lab.close();
+    }
+  });
+});
+
 describe('controller: a change that cannot be made durable', () => {
   it('is refused, and switches that already had it are put back', async () => {
     const lab = await Lab.create();
