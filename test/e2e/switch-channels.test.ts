@@ -5,7 +5,7 @@
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
 import { NetnsLab, waitFor } from '../helpers/netns.js';
-import { ReceivedBytes, SwitchProc, switchTestKit, addHost, iperf, mbit, rateFloor, type Host, type RateWindow } from './switch-harness.js';
+import { ReceivedBytes, SwitchProc, switchTestKit, addHost, expectRate, iperf, mbit, rateFloor, type Host, type RateWindow } from './switch-harness.js';
 
 const { lab, start } = switchTestKit();
 
@@ -16,11 +16,6 @@ const SETTLE_MS = 250;
 const secs = (w: RateWindow): string => ((w.toMs - w.fromMs) / 1000).toFixed(2);
 const waited = (w: RateWindow): string => `${w.waitMs.toFixed(0)} ms`;
 
-/** `w` is within `tolerance` of `rate`: never above; below only by that, less the CPU waits in `w` (rateFloor). */
-function expectRate(w: RateWindow, rate: number, tolerance = 0.05): void {
-  expect(w.bps).toBeLessThan(rate * (1 + tolerance));
-  expect(w.bps).toBeGreaterThan(rateFloor(rate, tolerance, w));
-}
 
 async function topo(channels: string, pa: string, pb: string): Promise<{ l: NetnsLab; a: Host; b: Host; sw: SwitchProc }> {
   const l = lab();

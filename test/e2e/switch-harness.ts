@@ -4,7 +4,7 @@
 // measures rates from a host's byte counter sampled with the time of each read.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { afterEach } from 'vitest';
+import { afterEach, expect } from 'vitest';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -262,6 +262,12 @@ export class ReceivedBytes {
  */
 export function rateFloor(rate: number, tolerance: number, w: RateWindow): number {
   return rate * (1 - tolerance - w.waitMs / (w.toMs - w.fromMs));
+}
+
+/** `w` is within `tolerance` of `rate`: never above; below only by that, less the CPU waits in `w` (rateFloor). */
+export function expectRate(w: RateWindow, rate: number, tolerance = 0.05): void {
+  expect(w.bps).toBeLessThan(rate * (1 + tolerance));
+  expect(w.bps).toBeGreaterThan(rateFloor(rate, tolerance, w));
 }
 
 /**
