@@ -5,6 +5,7 @@
 import { FIELDS, OFPP, OFPG_ANY, OFPCML_NO_BUFFER, FlowFlags, GroupType } from './types.js';
 import type { FieldName, FieldMatch, MatchSpec, Action, Instructions, FlowSpec, GroupSpec, Bucket } from './types.js';
 import { parseMac, formatMac, parseIpv4, formatIpv4 } from '../packet/flow-key.js';
+import { parseIpv6 as parseIpv6Bytes } from '../packet/ipv6.js';
 
 export class FlowSyntaxError extends Error {
   readonly code = 'FLOW_SYNTAX';
@@ -113,41 +114,13 @@ function maskPrefixLen(mask: bigint, bits: number): number {
   return -1;
 }
 
-/** IPv6 text -> 128-bit value (RFC 4291 forms, incl. "::" and a trailing dotted IPv4). */
+/** IPv6 text -> 128-bit value (RFC 4291 forms, incl. "::", a trailing dotted IPv4, and [brackets]). */
 export function parseIpv6(s: string): bigint {
-  const bad = (): never => { throw new TypeError(`"${s}" is not an IPv6 address`); };
   let text = s.trim();
   if (text.startsWith('[') && text.endsWith(']')) text = text.slice(1, -1);
-  const dbl = text.split('::');
-  if (dbl.length > 2) bad();
-  const groups = (part: string): number[] => {
-    if (part === '') return [];
-    const out: number[] = [];
-    const ps = part.split(':');
-    for (let i = 0; i < ps.length; i++) {
-      const p = ps[i];
-      if (i === ps.length - 1 && p.includes('.')) {
-        let v4 = 0;
-        try { v4 = parseIpv4(p); } catch { bad(); }
-        out.push(v4 >>> 16, v4 & 0xffff);
-      } else {
-        if (!/^[0-9a-f]{1,4}$/i.test(p)) bad();
-        out.push(parseInt(p, 16));
-      }
-    }
-    return out;
-  };
-  const head = groups(dbl[0]);
-  const tail = dbl.length === 2 ? groups(dbl[1]) : [];
-  let all: number[];
-  if (dbl.length === 2) {
-    if (head.length + tail.length > 7) bad();
-    all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  } else all = head;
-  if (all.length !== 8) bad();
-  let v = 0n;
-  for (const g of all) v = (v << 16n) | BigInt(g);
-  return v;
+  let bytes: Buffer;
+  try { bytes = parseIpv6Bytes(text); } catch { throw new TypeError(`"${s}" is not an IPv6 address`); }
+  return BigInt(`0x${bytes.toString('hex')}`);
 }
 /** 128-bit value -> RFC 5952 text (lowercase, longest zero run as "::"). */
 export function formatIpv6(v: bigint): string {
