@@ -62,7 +62,7 @@ export const installServiceCommand: CommandModule<object, InstallArgs> = {
     .option('unit-dir', { type: 'string', default: '/etc/systemd/system', describe: 'where to write the unit' })
     .option('unit-name', { type: 'string', describe: 'file name (default sluice-switch.service / sluice-controller.service)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'pass --log-format to the daemon (default there: text)' })
-    .option('args', { type: 'string', describe: 'more daemon options, space-separated, e.g. "--metrics-port 9477"' })
+    .option('args', { type: 'string', describe: 'more daemon options, space-separated, e.g. --args="--metrics-port 9477" (with =)' })
     .option('dry-run', { type: 'boolean', default: false, describe: 'print the unit instead of writing it' })
     .example('$0 install-service --switch /etc/sluice/sluice.yaml', '')
     .example('$0 install-service --controller --dry-run', '') as Argv<InstallArgs>,

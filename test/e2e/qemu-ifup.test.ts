@@ -11,6 +11,7 @@ import { ROOT } from '../helpers/cli.js';
 import { waitFor } from '../helpers/netns.js';
 import { buildInitramfs, describeWithQemu, extractVmlinux, QemuVm, vmMac } from '../helpers/qemu.js';
 import { addHost, switchTestKit } from './switch-harness.js';
+import { readmeShellLines } from '../helpers/readme.js';
 
 const { lab: newLab, start, defer } = switchTestKit();
 const VM_IP = '10.96.0.1', A_IP = '10.96.0.2', B_IP = '10.96.0.3';
@@ -18,6 +19,16 @@ const VM_IP = '10.96.0.1', A_IP = '10.96.0.2', B_IP = '10.96.0.3';
 async function vmPing(vm: QemuVm, ip: string): Promise<{ ok: boolean; output: string }> {
   const r = await vm.run(`ping -c 2 -W 2 -w 8 ${ip} > /tmp/p 2>&1; rc=$?; cat /tmp/p; if [ $rc = 0 ]; then echo PING-RESULT ok; else echo PING-RESULT fail; fi`, 25_000);
   return { ok: /PING-RESULT ok/.test(r.output), output: r.output };
+}
+
+/** The `-netdev` of README "Attach VMs (QEMU, libvirt)", with our TAP name and the scripts in this checkout. */
+function readmeNetdev(tap: string): string {
+  const line = readmeShellLines('Attach VMs (QEMU, libvirt)').find((l) => l.includes('qemu-system-x86_64'));
+  const m = line ? /-netdev (\S+)/.exec(line) : null;
+  if (!m) throw new Error('README "Attach VMs" has no qemu-system-x86_64 -netdev line');
+  const nd = m[1].replace(/^(tap),id=n0,/, '$1,').replace(/vm1tap/g, tap).replace(/\/usr\/local\/libexec\/sluice/g, join(ROOT, 'packaging/qemu'));
+  expect(nd).toBe(`tap,ifname=${tap},script=${join(ROOT, 'packaging/qemu/sluice-ifup')},downscript=${join(ROOT, 'packaging/qemu/sluice-ifdown')}`);
+  return nd;
 }
 
 describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
@@ -41,6 +52,8 @@ describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
 
     // The VLAN comes from the per-interface config file, the socket from QEMU's environment (QEMU
     // passes its environment to the scripts).
+    const conf = readmeShellLines('Attach VMs (QEMU, libvirt)').find((l) => l.includes('/etc/sluice/qemu.d/vm1tap.conf'));
+    expect(conf).toMatch(/^echo 'SLUICE_VLAN=42' \|/);   // the README's line, written here to our config dir
     writeFileSync(join(dir, `${tap}.conf`), 'SLUICE_VLAN=42\n');
     const env = { SLUICE_SOCKET: sw.socket, SLUICE_QEMU_CONF: join(dir, 'none.conf'), SLUICE_QEMU_CONF_DIR: dir,
       SLUICE_CMD: `${process.execPath} --import tsx ${join(ROOT, 'src/cli/main.ts')}`, SLUICE_LOG_LEVEL: 'warn' };
@@ -48,8 +61,7 @@ describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
     Object.assign(process.env, env);
     let vm: QemuVm;
     try {
-      vm = new QemuVm(kit, { name: 'vm', kernel, initrd, mac: vmMac(Math.floor(Math.random() * 0xffff), 1),
-        netdev: `tap,ifname=${tap},script=${join(ROOT, 'packaging/qemu/sluice-ifup')},downscript=${join(ROOT, 'packaging/qemu/sluice-ifdown')}` });
+      vm = new QemuVm(kit, { name: 'vm', kernel, initrd, mac: vmMac(Math.floor(Math.random() * 0xffff), 1), netdev: readmeNetdev(tap) });
     } finally {
       for (const [k, v] of Object.entries(saved)) { if (v === undefined) delete process.env[k]; else process.env[k] = v; }
     }

@@ -12,6 +12,7 @@ import { ROOT, sluice } from '../helpers/cli.js';
 import { describePrivileged, describeWithTools } from '../helpers/privileged.js';
 import { NotifyReceiver } from '../helpers/notify-socket.js';
 import { uniqueId, waitFor } from '../helpers/netns.js';
+import { readmeShellLines, shellWords } from '../helpers/readme.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'sluice-svc-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -51,6 +52,25 @@ describeWithTools('install-service units pass systemd-analyze verify', () => {
     writeFileSync(join(units, 'broken.service'), sw.replace('Type=notify', 'Type=notfiy'));
     const bad = spawnSync('systemd-analyze', ['verify', join(units, 'broken.service')], { encoding: 'utf8', timeout: 30_000 });
     expect(bad.stderr).toMatch(/notfiy/);
+  }, 60_000);
+
+  it('runs the install-service and systemd-analyze commands of README "Install as a service"', () => {
+    const units = join(dir, 'units-readme');
+    const cfg = writeConfig('svcr0');
+    const lines = readmeShellLines('Install as a service');
+    const installs = lines.filter((l) => /^(sudo )?sluice install-service /.test(l));
+    expect(installs.length).toBeGreaterThanOrEqual(3);
+    for (const l of installs) {
+      const args = shellWords(l.replace(/^sudo /, '')).slice(1).map((w) => (w === '/etc/sluice/sluice.yaml' ? cfg : w));
+      const r = sluice(args.includes('--dry-run') ? args : [...args, '--unit-dir', units]);
+      expect(r.code, `${l}: ${r.stderr}`).toBe(0);
+      if (args.includes('--dry-run')) expect(r.stdout).toMatch(/^ExecStart=.* switch -c \S+ --metrics-port 9477$/m);
+    }
+    const verify = lines.find((l) => l.startsWith('systemd-analyze verify '));
+    expect(verify).toBeDefined();
+    const words = shellWords(verify!).map((w) => w.replace('/etc/systemd/system', units));
+    const v = spawnSync(words[0], words.slice(1), { encoding: 'utf8', timeout: 30_000 });
+    expect(v.status, `${v.stdout}${v.stderr}`).toBe(0);
   }, 60_000);
 
   it('--dry-run prints the unit and writes nothing', () => {
@@ -142,9 +162,11 @@ describePrivileged('sluice switch under Type=notify', () => {
     const tap = `svc${uniqueId(4)}`;
     const cfg = writeConfig(tap);
     const units = join(dir, 'units-sw');
-    expect(sluice(['install-service', '--switch', cfg, '--unit-dir', units, '--log-format', 'json']).code).toBe(0);
+    const metricsPort = await freePort();
+    const inst = sluice(['install-service', '--switch', cfg, '--unit-dir', units, '--log-format', 'json', `--args=--metrics-port ${metricsPort}`]);
+    expect(inst.code, inst.stderr).toBe(0);
     const sock = join(mkdtempSync(join(dir, 's-')), 'br0.sock');
-    const rx = await NotifyReceiver.start(mkdtempSync(join(dir, 'n-')), `os.path.exists('/sys/class/net/${tap}') and os.path.exists('${sock}')`);
+    const rx = await NotifyReceiver.start(mkdtempSync(join(dir, 'n-')), `os.path.exists('/sys/class/net/${tap}') and os.path.exists('${sock}') and tcp_open(${metricsPort})`);
     cleanup.push(() => rx.close());
     const unit = execStart(readFileSync(join(units, 'sluice-switch.service'), 'utf8'));
     const p = startAsUnit(unit, ['--socket', sock], rx.path);
@@ -153,6 +175,9 @@ describePrivileged('sluice switch under Type=notify', () => {
     expect(p.exited(), p.stderr()).toBeNull();
     expect(rx.ready()).toHaveLength(1);
     expect(rx.ready()[0].probe).toBe(true);
+    // README "Logs and metrics": curl -s 127.0.0.1:9477/metrics
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    expect(metrics).toMatch(new RegExp(`^sluice_port_rx_packets_total\\{[^}]*port="${tap}"[^}]*\\} \\d+`, "m"));
     await stopChild(p);
     for (const l of jsonLines(p.stderr())) expect(typeof l.msg).toBe('string');
   }, 60_000);
