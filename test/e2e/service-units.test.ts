@@ -3,7 +3,7 @@
 // READY=1 only once it serves: the switch's ports open and its socket listening, the controller's
 // OpenFlow and API ports accepting. `--log-format json` gives one JSON object per stderr line.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, fstatSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -139,6 +139,10 @@ describeWithTools('sluice controller under Type=notify', () => {
     expect(ready).toHaveLength(1);
     expect(ready[0].probe).toBe(true);               // both ports accepted a connection when READY=1 arrived
     expect(ready[0].text).toMatch(/STATUS=controller running/);
+    // systemd-notify waited for the manager (BARRIER=1 with an fd it waits on) before exiting: the
+    // sender was alive while its READY=1 was processed, which is what NotifyAccess=all relies on.
+    await waitFor(() => rx.messages.some((m) => m.text.includes('BARRIER=1')), 5000, 'BARRIER=1');
+    expect(rx.messages.find((m) => m.text.includes('BARRIER=1'))!.fds).toBe(1);
     await stopChild(p);
     const lines = jsonLines(p.stderr());
     expect(lines.map((l) => l.msg)).toContain('controller running');
@@ -154,6 +158,27 @@ describeWithTools('sluice controller under Type=notify', () => {
     expect(p.stderr()).toMatch(/INFO.*controller running/);
     expect(p.stderr()).not.toMatch(/\x1b\[/);
     expect(() => JSON.parse(p.stderr().split('\n')[0])).toThrow();
+  }, 60_000);
+
+  it('without --log-format, writes text with no time of its own when stderr is the journal stream (JOURNAL_STREAM)', async () => {
+    const file = join(dir, `journal-${uniqueId(4)}.log`);
+    const fd = openSync(file, 'w');
+    const st = fstatSync(fd);
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--state', mkdtempSync(join(dir, 'state-')),
+      '--openflow', `ptcp:${await freePort()}:127.0.0.1`, '--api', `127.0.0.1:${await freePort()}`], {
+      cwd: ROOT, stdio: ['ignore', 'ignore', fd], env: { ...process.env, JOURNAL_STREAM: `${st.dev}:${st.ino}`, NOTIFY_SOCKET: '', SLUICE_LOG_LEVEL: 'info', FORCE_COLOR: '0' },
+    });
+    closeSync(fd);
+    let code: number | null = null;
+    child.on('exit', (c) => { code = c ?? -1; });
+    const p = { child, exited: () => code };
+    cleanup.push(() => stopChild(p));
+    await waitFor(() => readFileSync(file, 'utf8').includes('controller running') || code !== null, 30_000, 'the controller to run');
+    await stopChild(p);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^INFO.*: controller running/m);       // journald stamps the time itself
+    expect(text).not.toMatch(/^\[\d\d:\d\d/m);
+    expect(text).not.toMatch(/\x1b\[/);
   }, 60_000);
 }, { tools: ['systemd-notify', 'python3'] });
 
