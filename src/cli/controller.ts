@@ -102,7 +102,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
       api = await startApi({ controller: ctl, token: tok.token, log: log.child({ component: 'api' }), listen: s.api });
       log.info({ api: api.url, state: s.state, openflow: s.openflow ?? 'default' }, 'controller running');
       // OpenFlow and the API both listen: now a Type=notify unit may count us as started.
-      await notifyReady(log, `controller running, API ${api.url}`);
+      void notifyReady(log, `controller running, API ${api.url}`);
     } catch (err) {
       process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal);
       await stop();

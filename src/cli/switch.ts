@@ -54,8 +54,9 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
       process.off('SIGHUP', onHup); process.off('SIGTERM', onStop); process.off('SIGINT', onStop);
       throw err;
     }
-    // Ports open, management socket listening: now a Type=notify unit may count us as started.
-    await notifyReady(log, `switch running, management socket ${sw.mgmt.socketPath}`);
+    // Ports open, management socket listening: now a Type=notify unit may count us as started
+    // (not awaited: a signal in the meantime must find the stop path below already in place).
+    void notifyReady(log, `switch running, management socket ${sw.mgmt.socketPath}`);
     await new Promise<void>((resolve) => {
       finish = resolve;
       if (stopRequested !== undefined) { const sig = stopRequested; stopRequested = undefined; sw!.stop().then(resolve, () => resolve()); log.info({ signal: sig }, 'stopped after start-up'); }
