@@ -12,6 +12,7 @@ PACKAGES=(
   libpcap-dev                                                      # builds the optional `cap` binding (sluice capture)
   qemu-system-x86 busybox-static linux-image-amd64 xz-utils        # the real-VM suite
   python3 openssl                                                  # raw datagrams in port tests; certificates for the TLS tests
+  systemd                                                          # systemd-analyze verify, systemd-notify (service units)
   stress-ng                                                        # a CPU hog for checking timing tests under load
 )
 

@@ -6,12 +6,13 @@ import type { Controller } from '../controller/controller.js';
 import type { ApiServer } from '../controller/api.js';
 import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
 import type { ControllerFileConfig } from '../controller/config.js';
-import { createLogger } from './log.js';
+import { createLogger, LOG_FORMATS, type LogFormat } from './log.js';
+import { notifyReady } from './sd-notify.js';
 import { UsageError } from './errors.js';
 
 interface ControllerCmdArgs {
   config?: string; state?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
-  'reconcile-interval'?: number; 'lldp-interval'?: number; 'mac-aging'?: number; 'log-level'?: string;
+  'reconcile-interval'?: number; 'lldp-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
 }
 
 /** The effective settings: file values under command-line ones, checked whole. */
@@ -52,6 +53,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     .option('lldp-interval', { type: 'number', describe: 'seconds between LLDP probes' })
     .option('mac-aging', { type: 'number', describe: 'seconds a learned MAC stays without traffic' })
     .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
+    .option('log-format', { choices: LOG_FORMATS, describe: 'json lines or text (default: text on a TTY or the journal, else json)' })
     .example('$0 controller --openflow ptcp:6653 --api 127.0.0.1:6680', '')
     .example('$0 controller -c /etc/sluice/controller.yaml', '') as Argv<ControllerCmdArgs>,
   handler: async (args) => {
@@ -59,7 +61,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     // Loaded here, not at the top: every other `sluice` command starts without fastify and the controller.
     const { Controller } = await import('../controller/controller.js');
     const { startApi, loadOrCreateToken } = await import('../controller/api.js');
-    const log = createLogger({ level: args['log-level'] });
+    const log = createLogger({ level: args['log-level'], format: args['log-format'] });
     let ctl: Controller | undefined;
     let api: ApiServer | undefined;
     let stopping: Promise<void> | undefined;
@@ -99,6 +101,8 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
       if (!/^(127\.|::1$|localhost$)/.test(host)) log.warn({ api: s.api }, 'the API listens beyond this host over plain HTTP: the token crosses the network in the clear');
       api = await startApi({ controller: ctl, token: tok.token, log: log.child({ component: 'api' }), listen: s.api });
       log.info({ api: api.url, state: s.state, openflow: s.openflow ?? 'default' }, 'controller running');
+      // OpenFlow and the API both listen: now a Type=notify unit may count us as started.
+      void notifyReady(log, `controller running, API ${api.url}`);
     } catch (err) {
       process.off('SIGTERM', onSignal); process.off('SIGINT', onSignal);
       await stop();

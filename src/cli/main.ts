@@ -21,6 +21,7 @@ import { switchesCommand, topologyCommand, reconcileCommand } from './switches.j
 import { applyCommand } from './apply.js';
 import { eventsCommand } from './events.js';
 import { ControllerError } from './controller-client.js';
+import { installServiceCommand } from './install-service.js';
 
 export function buildCli(argv: string[]): Argv {
   return yargs(argv)
@@ -46,6 +47,7 @@ export function buildCli(argv: string[]): Argv {
     .command(reconcileCommand)
     .command(applyCommand)
     .command(eventsCommand)
+    .command(installServiceCommand)
     .demandCommand(1, 'Name a command (sluice --help lists them).')
     .strict()
     .recommendCommands()

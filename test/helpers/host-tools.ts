@@ -25,6 +25,8 @@ export const HOST_TOOLS = {
   xz: 'xz-utils',
   python3: 'python3',
   openssl: 'openssl',
+  'systemd-analyze': 'systemd',
+  'systemd-notify': 'systemd',
 } as const satisfies Record<string, string>;
 export type HostTool = keyof typeof HOST_TOOLS;
 
