@@ -6,7 +6,7 @@ import { DemoLab, missingRequirements, requirementsMessage, runDemo, systemProbe
 import type { DemoUi, RateSample, StepHandle } from '../demo/lab.js';
 import type { PortView } from '../agent/daemon.js';
 import { UsageError } from './errors.js';
-import { createLogger } from './log.js';
+import { checkLogLevel, createLogger } from './log.js';
 import { dropsText, human, table } from './switch-client.js';
 
 interface DemoArgs { duration: number; offered: number; 'log-level'?: string }
@@ -73,7 +73,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y) => y
     .option('duration', { type: 'number', default: 15, describe: 'approximate total run time in seconds (min 7)' })
     .option('offered', { type: 'number', default: 150, describe: 'UDP rate iperf3 offers, Mbit/s (above the raised channel)' })
-    .option('log-level', { type: 'string', describe: 'switch log level (default warn)' })
+    .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'switch log level (default warn)' })
     .example('sudo $0 demo', '')
     .example('$0 replay --case pcaps/vlan-isolation', 'the same isolation offline, without root') as Argv<DemoArgs>,
   handler: async (a) => {

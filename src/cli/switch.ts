@@ -3,7 +3,7 @@
 // and nothing changes. Startup errors (config, port open, socket in use) end with one line, exit 2.
 import type { CommandModule } from 'yargs';
 import { serveSwitch } from '../agent/serve.js';
-import { createLogger } from './log.js';
+import { checkLogLevel, createLogger } from './log.js';
 import { UsageError } from './errors.js';
 
 interface SwitchArgs { config?: string; bridge?: string; socket?: string; 'save-to'?: string; 'metrics-port'?: number; 'log-level'?: string }
@@ -17,7 +17,7 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
     .option('socket', { type: 'string', describe: 'management socket (default /run/sluice/<bridge>.sock)' })
     .option('save-to', { type: 'string', describe: '`sluice config save` writes this file instead of the config file' })
     .option('metrics-port', { type: 'number', describe: 'serve Prometheus /metrics on 127.0.0.1:PORT' })
-    .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
+    .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
     .example('$0 switch -c /etc/sluice/sluice.yaml --metrics-port 9477', ''),
   handler: async (args) => {
     if (!args.config) throw new UsageError('switch needs -c CONFIG (a sluice.yaml)');
