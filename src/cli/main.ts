@@ -3,7 +3,7 @@
 import yargs, { type Argv } from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { readFileSync } from 'node:fs';
-import { didYouMean, isInputError, oneLine } from './errors.js';
+import { didYouMean, isInputError, oneLine, UsageError } from './errors.js';
 import { replayCommand } from './replay.js';
 import { traceCommand } from './trace.js';
 import { captureCommand } from './capture.js';
@@ -49,7 +49,7 @@ export function usageMessage(msg: string, y: Argv | undefined, argv: readonly st
   return `${what}${words.length > 1 ? 's' : ''} ${words.join(', ')}${hint ? ` (did you mean --${hint}?)` : ''}`;
 }
 
-export function buildCli(argv: string[]): Argv {
+export function buildCli(argv: string[], opts: { wrap?: number } = {}): Argv {
   // yargs keeps one instance and loads the running command's options into it, so at fail() time
   // its getOptions() are the options of the command that was given the bad argument.
   const cli: Argv = yargs(argv);
@@ -82,7 +82,8 @@ export function buildCli(argv: string[]): Argv {
     .help()
     .alias('h', 'help')
     .version(VERSION)
-    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .completion('completion', 'Print a completion script: sluice completion bash|zsh (see the README to install)')
+    .wrap(opts.wrap ?? Math.min(110, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       // A YError is yargs reporting the command line (a coerce that threw, a missing value), not a bug.
       if (err) throw err.name === 'YError' ? Object.assign(new Error(oneLine(err.message)), { code: 'SW_ERR_USAGE' }) : err;
@@ -90,8 +91,21 @@ export function buildCli(argv: string[]): Argv {
     });
 }
 
+/**
+ * `sluice completion bash|zsh`: yargs picks the script by $SHELL, so the shell named on the command
+ * line is passed on that way (and the word dropped). Without a name, $SHELL decides.
+ */
+function completionArgs(argv: string[]): string[] {
+  if (argv[0] !== 'completion' || argv.length < 2 || argv[1]!.startsWith('-')) return argv;
+  const shell = argv[1]!;
+  if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`completion "${shell}": sluice has completion scripts for bash and zsh`);
+  process.env.SHELL = `/bin/${shell}`;
+  return [argv[0], ...argv.slice(2)];
+}
+
 export async function main(argv: string[] = hideBin(process.argv)): Promise<number> {
   try {
+    argv = completionArgs(argv);
     await buildCli(argv).parseAsync();
     return process.exitCode === undefined ? 0 : Number(process.exitCode);
   } catch (err) {
