@@ -12,7 +12,8 @@ import { attachmentPath, controllerClient, parseSwitchPort, resolveControllerUrl
 import type { ControllerArgs, ControllerClient } from './controller-client.js';
 import { UsageError } from './errors.js';
 import { reconciledText } from './net.js';
-import { client, human, out, outJson, table, withClientOptions } from './switch-client.js';
+import { client, out, outJson, table, withClientOptions } from './switch-client.js';
+import { fmtBytes, fmtCount, fmtRateText, fmtSizeText } from './format.js';
 import type { ClientArgs } from './switch-client.js';
 
 type Args = ClientArgs & ControllerArgs;
@@ -138,15 +139,15 @@ const list: CommandModule<Args, Args> = {
       const r = await client(a).get<{ channels: SwitchChannelView[] }>('/channels');
       if (a.json) { outJson(r); return; }
       out(table(['channel', 'rate', 'burst', 'mode', 'attached to', 'passed', 'dropped', 'queued'],
-        r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.mode, c.attached.join(', ') || '-',
-          `${c.passedPackets} pkts / ${human(c.passedBytes)}B`, `${c.droppedPackets} pkts / ${human(c.droppedBytes)}B`, c.queued])));
+        r.channels.map((c) => [c.name, fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.mode, c.attached.join(', ') || '-',
+          `${fmtCount(c.passedPackets)} pkts / ${fmtBytes(c.passedBytes)}`, `${fmtCount(c.droppedPackets)} pkts / ${fmtBytes(c.droppedBytes)}`, fmtCount(c.queued)])));
       return;
     }
     const r = await ctl(a).get<{ channels: ChannelView[] }>('/v1/channels');
     if (a.json) { outJson(r); return; }
     out(table(['channel', 'rate', 'burst', 'meter', 'attachments', 'share per switch'],
-      r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.meterId, c.attachments,
-        c.shares.map((s) => `${s.switch} ${s.rate}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
+      r.channels.map((c) => [c.name, fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.meterId, c.attachments,
+        c.shares.map((s) => `${s.switch} ${fmtRateText(s.rate)}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
   },
 };
 

@@ -7,7 +7,8 @@ import type { DemoUi, RateSample, StepHandle } from '../demo/lab.js';
 import type { PortView } from '../agent/daemon.js';
 import { UsageError } from './errors.js';
 import { checkLogLevel, createLogger } from './log.js';
-import { dropsText, human, table } from './switch-client.js';
+import { dropsText, table } from './switch-client.js';
+import { fmtBytes, fmtCount } from './format.js';
 
 interface DemoArgs { duration: number; offered: number; 'log-level'?: string }
 
@@ -64,7 +65,7 @@ export class Progress implements DemoUi {
 
 function summary(ports: PortView[]): string {
   return table(['port', 'vlan', 'channel', 'rx pkts', 'rx bytes', 'tx pkts', 'tx bytes', 'drops'],
-    ports.map((p) => [p.name, p.vlan?.vid ?? '-', p.channel ?? '-', p.rxPackets, `${human(p.rxBytes)}B`, p.txPackets, `${human(p.txBytes)}B`, dropsText(p.drops)]));
+    ports.map((p) => [p.name, p.vlan?.vid ?? '-', p.channel ?? '-', fmtCount(p.rxPackets), fmtBytes(p.rxBytes), fmtCount(p.txPackets), fmtBytes(p.txBytes), dropsText(p.drops)]));
 }
 
 export const demoCommand: CommandModule<object, DemoArgs> = {

@@ -73,6 +73,20 @@ describe('sluice channel on a switch socket', () => {
   });
 });
 
+describe('tables and --json of a live switch', () => {
+  it('channel list and stats in the one unit style; flows dump --json as structured records', async () => {
+    const l = await sluice(['channel', 'list']);
+    expect(l.code, l.stderr).toBe(0);
+    expect(l.stdout).toMatch(/gold .*20\.0 Mbit\/s/);
+    expect(l.stdout).toMatch(/0 pkts \/ 0 B/);
+    const st = await sluice(['stats']);
+    expect(st.stdout).toMatch(/m1 .* 0 B /);
+    const f = await sluice(['flows', 'dump', '--json']);
+    expect(f.code, f.stderr).toBe(0);
+    expect(JSON.parse(f.stdout)).toEqual({ flows: [expect.objectContaining({ table: 0, priority: 0, match: {}, actions: ['NORMAL'], counters: expect.objectContaining({ packets: 0, bytes: 0 }) })] });
+  });
+});
+
 describe('management API: POST /channels creates, PATCH /channels/:name changes', () => {
   it('POST: 201 for a new name, 409 for a taken one, 400 without name or rate', async () => {
     await c.post('/channels', { name: 'tin', rate: '2mbit' });
