@@ -12,7 +12,8 @@ import { attachmentPath, controllerClient, parseSwitchPort, resolveControllerUrl
 import type { ControllerArgs, ControllerClient } from './controller-client.js';
 import { UsageError } from './errors.js';
 import { reconciledText } from './net.js';
-import { client, human, out, outJson, table, withClientOptions } from './switch-client.js';
+import { client, out, outJson, table, withClientOptions } from './switch-client.js';
+import { fmtBytes, fmtCount, fmtRateText, fmtSizeText } from './format.js';
 import type { ClientArgs } from './switch-client.js';
 
 type Args = ClientArgs & ControllerArgs;
@@ -70,10 +71,8 @@ const create: CommandModule<Args, SetArgs> = {
   handler: async (a) => {
     if (a.rate === undefined) throw new UsageError('channel create needs --rate (e.g. 50mbit)');
     if (isLocal(a)) {
-      const c = client(a);
-      const have = await c.get<{ channels: SwitchChannelView[] }>('/channels');
-      if (have.channels.some((x) => x.name === a.name)) throw Object.assign(new Error(`channel "${a.name}" already exists on the switch; change it with: sluice channel set ${a.name} ...`), { code: 'SW_ERR_CONFLICT' });
-      printSwitchChannel(a, await c.put<{ channel: SwitchChannelView }>(`/channels/${encodeURIComponent(a.name)}`, switchBody(a)));
+      // The switch refuses a name it already has (409), so two creates cannot both succeed.
+      printSwitchChannel(a, await client(a).post<{ channel: SwitchChannelView }>('/channels', { name: a.name, ...switchBody(a) }));
       return;
     }
     switchOnly(a);
@@ -85,13 +84,14 @@ const create: CommandModule<Args, SetArgs> = {
 
 const set: CommandModule<Args, SetArgs> = {
   command: 'set <name>',
-  describe: 'Change a channel\'s rate or burst (live: the next frame sees it); on a switch, also creates',
+  describe: 'Change an existing channel\'s rate or burst (live: the next frame sees it); `create` makes new ones',
   builder: (y) => rateOptions(y.positional('name', { type: 'string', demandOption: true })) as Argv<SetArgs>,
   handler: async (a) => {
     if (isLocal(a)) {
       const body = switchBody(a);
       if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate (and/or --burst, --mode, --queue)');
-      printSwitchChannel(a, await client(a).put<{ channel: SwitchChannelView }>(`/channels/${encodeURIComponent(a.name)}`, body));
+      // PATCH changes only: an unknown name is refused (404) with the switch's channel names.
+      printSwitchChannel(a, await client(a).patch<{ channel: SwitchChannelView }>(`/channels/${encodeURIComponent(a.name)}`, body));
       return;
     }
     switchOnly(a);
@@ -139,15 +139,15 @@ const list: CommandModule<Args, Args> = {
       const r = await client(a).get<{ channels: SwitchChannelView[] }>('/channels');
       if (a.json) { outJson(r); return; }
       out(table(['channel', 'rate', 'burst', 'mode', 'attached to', 'passed', 'dropped', 'queued'],
-        r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.mode, c.attached.join(', ') || '-',
-          `${c.passedPackets} pkts / ${human(c.passedBytes)}B`, `${c.droppedPackets} pkts / ${human(c.droppedBytes)}B`, c.queued])));
+        r.channels.map((c) => [c.name, fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.mode, c.attached.join(', ') || '-',
+          `${fmtCount(c.passedPackets)} pkts / ${fmtBytes(c.passedBytes)}`, `${fmtCount(c.droppedPackets)} pkts / ${fmtBytes(c.droppedBytes)}`, fmtCount(c.queued)])));
       return;
     }
     const r = await ctl(a).get<{ channels: ChannelView[] }>('/v1/channels');
     if (a.json) { outJson(r); return; }
     out(table(['channel', 'rate', 'burst', 'meter', 'attachments', 'share per switch'],
-      r.channels.map((c) => [c.name, c.rate, c.burst ?? 'default', c.meterId, c.attachments,
-        c.shares.map((s) => `${s.switch} ${s.rate}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
+      r.channels.map((c) => [c.name, fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.meterId, c.attachments,
+        c.shares.map((s) => `${s.switch} ${fmtRateText(s.rate)}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
   },
 };
 

@@ -6,7 +6,7 @@ import type { Controller } from '../controller/controller.js';
 import type { ApiServer } from '../controller/api.js';
 import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
 import type { ControllerFileConfig } from '../controller/config.js';
-import { createLogger, LOG_FORMATS, type LogFormat } from './log.js';
+import { checkLogLevel, createLogger, LOG_FORMATS, type LogFormat } from './log.js';
 import { notifyReady } from './sd-notify.js';
 import { UsageError } from './errors.js';
 
@@ -52,7 +52,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     .option('reconcile-interval', { type: 'number', describe: 'seconds between periodic reconciles (0: only on changes)' })
     .option('lldp-interval', { type: 'number', describe: 'seconds between LLDP probes' })
     .option('mac-aging', { type: 'number', describe: 'seconds a learned MAC stays without traffic' })
-    .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
+    .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'json lines or text (default: text on a TTY or the journal, else json)' })
     .example('$0 controller --openflow ptcp:6653 --api 127.0.0.1:6680', '')
     .example('$0 controller -c /etc/sluice/controller.yaml', '') as Argv<ControllerCmdArgs>,

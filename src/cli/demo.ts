@@ -6,8 +6,9 @@ import { DemoLab, missingRequirements, requirementsMessage, runDemo, systemProbe
 import type { DemoUi, RateSample, StepHandle } from '../demo/lab.js';
 import type { PortView } from '../agent/daemon.js';
 import { UsageError } from './errors.js';
-import { createLogger } from './log.js';
-import { dropsText, human, table } from './switch-client.js';
+import { checkLogLevel, createLogger } from './log.js';
+import { dropsText, table } from './switch-client.js';
+import { fmtBytes, fmtCount } from './format.js';
 
 interface DemoArgs { duration: number; offered: number; 'log-level'?: string }
 
@@ -64,7 +65,7 @@ export class Progress implements DemoUi {
 
 function summary(ports: PortView[]): string {
   return table(['port', 'vlan', 'channel', 'rx pkts', 'rx bytes', 'tx pkts', 'tx bytes', 'drops'],
-    ports.map((p) => [p.name, p.vlan?.vid ?? '-', p.channel ?? '-', p.rxPackets, `${human(p.rxBytes)}B`, p.txPackets, `${human(p.txBytes)}B`, dropsText(p.drops)]));
+    ports.map((p) => [p.name, p.vlan?.vid ?? '-', p.channel ?? '-', fmtCount(p.rxPackets), fmtBytes(p.rxBytes), fmtCount(p.txPackets), fmtBytes(p.txBytes), dropsText(p.drops)]));
 }
 
 export const demoCommand: CommandModule<object, DemoArgs> = {
@@ -73,7 +74,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
   builder: (y) => y
     .option('duration', { type: 'number', default: 15, describe: 'approximate total run time in seconds (min 7)' })
     .option('offered', { type: 'number', default: 150, describe: 'UDP rate iperf3 offers, Mbit/s (above the raised channel)' })
-    .option('log-level', { type: 'string', describe: 'switch log level (default warn)' })
+    .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'switch log level (default warn)' })
     .example('sudo $0 demo', '')
     .example('$0 replay --case pcaps/vlan-isolation', 'the same isolation offline, without root') as Argv<DemoArgs>,
   handler: async (a) => {

@@ -25,3 +25,27 @@ export function isInputError(err: unknown): err is Error {
 export function oneLine(msg: string): string {
   return msg.replace(/\s*\n\s*/g, '; ').trim();
 }
+
+function editDistance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The option closest to `word` if it is close enough (as the flow syntax's "did you mean"), else undefined. */
+export function didYouMean(word: string, options: readonly string[]): string | undefined {
+  let best: string | undefined, bestD = Infinity;
+  for (const o of options) {
+    const d = o.startsWith(word) && word.length >= 3 ? 1 : editDistance(word, o);
+    if (d < bestD) { best = o; bestD = d; }
+  }
+  return bestD <= Math.max(1, Math.floor(word.length / 3)) ? best : undefined;
+}

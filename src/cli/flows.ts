@@ -2,6 +2,7 @@
 // (add-flow / del-flows / dump-flows). Flows added here join the running config (`config save`).
 import type { Argv, CommandModule } from 'yargs';
 import { client, out, outJson, withClientOptions } from './switch-client.js';
+import { parseFlowLine } from './format.js';
 import type { ClientArgs } from './switch-client.js';
 
 interface FlowArgs extends ClientArgs { flow?: string; filter?: string; strict?: boolean }
@@ -31,12 +32,12 @@ const del: CommandModule<ClientArgs, FlowArgs> = {
 const dump: CommandModule<ClientArgs, FlowArgs> = {
   command: 'dump [filter]',
   aliases: ['show', 'list'],
-  describe: 'Print flows in ovs-ofctl dump-flows style',
+  describe: 'Print flows in ovs-ofctl dump-flows style (--json: table, priority, match, actions, counters)',
   builder: (y) => y.positional('filter', { type: 'string' }) as Argv<FlowArgs>,
   handler: async (a) => {
     const q = a.filter ? `?filter=${encodeURIComponent(a.filter)}` : '';
     const r = await client(a).get<{ flows: string[] }>(`/flows${q}`);
-    if (a.json) outJson(r); else for (const f of r.flows) out(` ${f}`);
+    if (a.json) outJson({ flows: r.flows.map(parseFlowLine) }); else for (const f of r.flows) out(` ${f}`);
   },
 };
 

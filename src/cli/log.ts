@@ -3,8 +3,19 @@
 import { fstatSync } from 'node:fs';
 import { pino, type Logger } from 'pino';
 import pretty from 'pino-pretty';
+import { UsageError } from './errors.js';
 
 export type { Logger };
+
+/** pino's levels, quietest last. */
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+
+/** A --log-level value (yargs `coerce`): one of LOG_LEVELS, else a UsageError (one line, exit 2). */
+export function checkLogLevel(level: string | undefined, source = '--log-level'): string | undefined {
+  if (level === undefined) return undefined;
+  if ((LOG_LEVELS as readonly string[]).includes(level)) return level;
+  throw new UsageError(`${source} "${level}" is not a log level (${LOG_LEVELS.join(', ')})`);
+}
 
 export const LOG_FORMATS = ['json', 'text'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
@@ -34,7 +45,8 @@ export function defaultLogFormat(env: NodeJS.ProcessEnv = process.env): LogForma
 }
 
 export function createLogger(opts: { level?: string; pretty?: boolean; format?: LogFormat } = {}): Logger {
-  const level = opts.level ?? process.env.SLUICE_LOG_LEVEL ?? 'info';
+  // pino throws a bare Error on an unknown level; $SLUICE_LOG_LEVEL is user input like the option.
+  const level = checkLogLevel(opts.level) ?? checkLogLevel(process.env.SLUICE_LOG_LEVEL, '$SLUICE_LOG_LEVEL') ?? 'info';
   const format: LogFormat = opts.format ?? (opts.pretty === undefined ? defaultLogFormat() : opts.pretty ? 'text' : 'json');
   if (format === 'text') {
     // In the journal: no colours and no time of our own (journald adds it); on a TTY: both.

@@ -4,7 +4,8 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { PortView } from '../agent/daemon.js';
 import { UsageError } from './errors.js';
-import { client, dropsText, human, out, outJson, table, withClientOptions } from './switch-client.js';
+import { client, dropsText, out, outJson, table, withClientOptions } from './switch-client.js';
+import { fmtCount } from './format.js';
 import type { ClientArgs } from './switch-client.js';
 
 /** Parse --vlan MODE[:VID][:VIDS]. */
@@ -88,7 +89,7 @@ const list: CommandModule<ClientArgs, ClientArgs> = {
     out(table(['port', 'ofport', 'type', 'device', 'link', 'vlan', 'channel', 'egress', 'rx pkts', 'tx pkts', 'drops'],
       r.ports.map((p) => [p.name, p.ofport, p.type, p.device ?? p.path ?? (p.host ? `${p.host}:${p.port}` : '-'),
         p.link + (p.reason && p.link !== 'up' ? ` (${p.reason})` : ''), vlanText(p.vlan), p.channel ?? '-', p.egressChannel ?? '-',
-        human(p.rxPackets), human(p.txPackets), dropsText(p.drops)])));
+        fmtCount(p.rxPackets), fmtCount(p.txPackets), dropsText(p.drops)])));
   },
 };
 

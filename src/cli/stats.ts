@@ -1,7 +1,8 @@
 // `sluice stats`: per-port and per-channel counters of a running switch, drops by reason.
 import type { CommandModule } from 'yargs';
 import type { ChannelView, PortView } from '../agent/daemon.js';
-import { client, dropsText, human, out, outJson, table, withClientOptions } from './switch-client.js';
+import { client, dropsText, out, outJson, table, withClientOptions } from './switch-client.js';
+import { fmtBytes, fmtCount, fmtRateText } from './format.js';
 import type { ClientArgs } from './switch-client.js';
 
 interface StatsReply {
@@ -18,12 +19,12 @@ export const statsCommand: CommandModule<object, ClientArgs> = {
     if (a.json) { outJson(r); return; }
     out(`bridge ${r.bridge}`);
     out(table(['port', 'ofport', 'link', 'rx pkts', 'rx bytes', 'tx pkts', 'tx bytes', 'drops (by reason)'],
-      r.ports.map((p) => [p.name, p.ofport, p.link, p.rxPackets, human(p.rxBytes), p.txPackets, human(p.txBytes), dropsText(p.drops)])));
+      r.ports.map((p) => [p.name, p.ofport, p.link, fmtCount(p.rxPackets), fmtBytes(p.rxBytes), fmtCount(p.txPackets), fmtBytes(p.txBytes), dropsText(p.drops)])));
     if (r.channels.length) {
       out(table(['channel', 'rate', 'mode', 'passed pkts', 'passed bytes', 'dropped pkts', 'dropped bytes', 'queued'],
-        r.channels.map((c) => [c.name, c.rate, c.mode, c.passedPackets, human(c.passedBytes), c.droppedPackets, human(c.droppedBytes), c.queued])));
+        r.channels.map((c) => [c.name, fmtRateText(c.rate), c.mode, fmtCount(c.passedPackets), fmtBytes(c.passedBytes), fmtCount(c.droppedPackets), fmtBytes(c.droppedBytes), fmtCount(c.queued)])));
     }
     out(`bridge drops: ${dropsText(r.drops)}`);
-    out(`flow cache: ${r.flowCacheEntries} entries, ${r.exec['cache-hits'] ?? 0} hits, ${r.exec['cache-misses'] ?? 0} misses`);
+    out(`flow cache: ${fmtCount(r.flowCacheEntries)} entries, ${fmtCount(r.exec['cache-hits'] ?? 0)} hits, ${fmtCount(r.exec['cache-misses'] ?? 0)} misses`);
   },
 };

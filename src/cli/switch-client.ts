@@ -4,6 +4,7 @@
 import type { Argv } from 'yargs';
 import Table from 'cli-table3';
 import { MgmtClient, resolveSocket } from '../agent/mgmt-client.js';
+import { fmtCount } from './format.js';
 
 export interface ClientArgs { socket?: string; bridge?: string; json?: boolean }
 
@@ -28,16 +29,7 @@ export function table(head: string[], rows: Array<Array<string | number>>): stri
 export function out(text: string): void { process.stdout.write(text.endsWith('\n') ? text : `${text}\n`); }
 export function outJson(data: unknown): void { out(JSON.stringify(data, null, 2)); }
 
-/** "12.3 MB" style (k = 1000, as rates are). */
-export function human(n: number): string {
-  if (n < 1000) return String(n);
-  const units = ['k', 'M', 'G', 'T'];
-  let v = n, i = -1;
-  while (v >= 1000 && i < units.length - 1) { v /= 1000; i++; }
-  return `${v.toFixed(v < 10 ? 2 : v < 100 ? 1 : 0)}${units[i]}`;
-}
-
 export function dropsText(drops: Record<string, number>): string {
-  const parts = Object.entries(drops).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${n}`);
+  const parts = Object.entries(drops).filter(([, n]) => n > 0).map(([r, n]) => `${r} ${fmtCount(n)}`);
   return parts.length ? parts.join(', ') : '-';
 }

@@ -3,7 +3,7 @@
 // and nothing changes. Startup errors (config, port open, socket in use) end with one line, exit 2.
 import type { CommandModule } from 'yargs';
 import { serveSwitch } from '../agent/serve.js';
-import { createLogger, LOG_FORMATS, type LogFormat } from './log.js';
+import { checkLogLevel, createLogger, LOG_FORMATS, type LogFormat } from './log.js';
 import { notifyReady } from './sd-notify.js';
 import { UsageError } from './errors.js';
 
@@ -18,7 +18,7 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
     .option('socket', { type: 'string', describe: 'management socket (default /run/sluice/<bridge>.sock)' })
     .option('save-to', { type: 'string', describe: '`sluice config save` writes this file instead of the config file' })
     .option('metrics-port', { type: 'number', describe: 'serve Prometheus /metrics on 127.0.0.1:PORT' })
-    .option('log-level', { type: 'string', describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
+    .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'json lines or text (default: text on a TTY or the journal, else json)' })
     .example('$0 switch -c /etc/sluice/sluice.yaml --metrics-port 9477', ''),
   handler: async (args) => {

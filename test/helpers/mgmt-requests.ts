@@ -16,6 +16,8 @@ export function mgmtRoutes(savePaths: string[]): FuzzRoute[] {
     { method: 'GET', path: '/ports' }, { method: 'POST', path: '/ports', body: fc.oneof(k.goodPort, k.port) }, { method: 'DELETE', path: '/ports/:name' },
     { method: 'PATCH', path: '/ports/:name', body: k.patch }, { method: 'GET', path: '/fdb' }, { method: 'GET', path: '/stats' }, { method: 'GET', path: '/channels' },
     { method: 'PUT', path: '/channels/:name', body: fc.oneof(k.goodChannel, k.channel) }, { method: 'DELETE', path: '/channels/:name' },
+    { method: 'PATCH', path: '/channels/:name', body: fc.oneof(k.goodChannel, k.channel) },
+    { method: 'POST', path: '/channels', body: fc.oneof(k.goodChannel, k.channel).map((b) => ({ name: 'fz', ...(b as object) })) },
     { method: 'GET', path: '/flows' }, { method: 'POST', path: '/flows', body: k.flow }, { method: 'DELETE', path: '/flows', body: k.filter },
     { method: 'POST', path: '/config/save', body: fc.oneof(k.save, fc.constant({})) }, { method: 'POST', path: '/config/reload' },
   ];

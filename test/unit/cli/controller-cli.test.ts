@@ -109,8 +109,8 @@ describe('sluice channel (controller)', () => {
     expect((await run('attach', 'blue', 'host2/br0:vm5')).code).toBe(0);
     expect((await run('channel', 'assign', 'gold', 'host2/br0:vm5')).stdout).toBe('host2/br0:vm5: channel gold\n');
     const l = await run('channel', 'list');
-    expect(l.stdout).toMatch(/host1\/br0 100mbit \(not connected\)/);
-    expect(l.stdout).toMatch(/host2\/br0 100mbit \(not connected\)/);
+    expect(l.stdout).toMatch(/host1\/br0 100 Mbit\/s \(not connected\)/);
+    expect(l.stdout).toMatch(/host2\/br0 100 Mbit\/s \(not connected\)/);
     const j = JSON.parse((await run('channel', 'list', '--json')).stdout);
     expect(j.channels.find((c: { name: string }) => c.name === 'gold').shares).toHaveLength(2);
     expect((await run('channel', 'unassign', 'host2/br0:vm5')).stdout).toBe('host2/br0:vm5: channel -\n');
