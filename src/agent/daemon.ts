@@ -17,6 +17,7 @@ import { SystemPort } from '../datapath/ports/system.js';
 import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
 import { MemoryPort } from '../datapath/ports/memory.js';
 import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
+import { IFF_RUNNING, IFF_UP } from '../datapath/native/index.js';
 import { formatFlow, formatMatch, parseFlow, parseFlowFilter, FlowSyntaxError } from '../flow/syntax.js';
 import type { FlowSpec } from '../flow/types.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
@@ -48,6 +49,12 @@ export interface PortView {
   vlan?: { mode: string; vid?: number; vids?: number[] };
   channel?: string; egressChannel?: string;
   link: LinkState; reason?: string;
+  /**
+   * Device ports (tap, system): the device's administrative state (IFF_UP) and whether it has a
+   * carrier (IFF_RUNNING: for a TAP, someone holds its fd; for a veth, the peer is up), read when
+   * asked. Absent when the device cannot be seen (gone, or a TAP moved to another namespace).
+   */
+  admin?: 'up' | 'down'; carrier?: boolean;
   rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number>;
 }
 export interface ChannelView {
@@ -354,6 +361,15 @@ export class SwitchDaemon {
       }
       if (st?.reason && v.link !== 'up') v.reason = st.reason;
       if (pi.config.down && v.link === 'up') v.link = 'down';
+      const be = this.backends.get(pi.name) as { deviceFlags?: () => number | null; adminError?: string | null } | undefined;
+      const flags = typeof be?.deviceFlags === 'function' ? be.deviceFlags() : null;
+      if (flags !== null) {
+        v.admin = (flags & IFF_UP) !== 0 ? 'up' : 'down';
+        v.carrier = (flags & IFF_RUNNING) !== 0;
+        // Why a device port is down, in the words of `ip link` (the table shows the reason).
+        if (v.link === 'down' && !v.reason) v.reason = v.admin === 'down' ? 'admin down' : 'no carrier';
+        if (v.admin === 'down' && be?.adminError) v.reason = `admin down: ${be.adminError}`;
+      }
       return v;
     });
   }

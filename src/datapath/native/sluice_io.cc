@@ -216,7 +216,10 @@ Napi::Value IfFlags(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, (uint16_t)ifr.ifr_flags);
 }
 
-// ifSetUp(name, up): set or clear IFF_UP (SIOCSIFFLAGS).
+// ifSetUp(name, up): set or clear IFF_UP, read-modify-write of the flags word (SIOCGIFFLAGS then
+// SIOCSIFFLAGS, any AF_INET socket will do; needs CAP_NET_ADMIN). TapPort raises the TAP it
+// creates; SystemPort raises the device it attaches to (a QEMU TAP or a veth left down), as Open
+// vSwitch does for the interfaces it adds.
 Napi::Value IfSetUp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
