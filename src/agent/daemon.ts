@@ -23,6 +23,7 @@ import type { FlowSpec } from '../flow/types.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
 import { formatMac } from '../packet/flow-key.js';
 import type { ChannelRegistry } from '../qos/channel.js';
+import { DeviceBusyError, DeviceClaims } from './device-claims.js';
 
 export type ApiStatus = 400 | 404 | 405 | 409 | 413 | 500;
 const API_CODES: Record<ApiStatus, string> = {
@@ -40,7 +41,7 @@ export class ApiError extends Error {
 
 /** Startup failures the CLI reports on one line (exit 2). */
 export class SwitchError extends Error {
-  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS' | 'SW_ERR_SAVE_TO', message: string) { super(message); this.name = 'SwitchError'; }
+  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS' | 'SW_ERR_SAVE_TO' | 'SW_ERR_DEVICE_BUSY', message: string) { super(message); this.name = 'SwitchError'; }
 }
 
 export type LinkState = 'up' | 'down' | 'gone';
@@ -72,6 +73,15 @@ export interface DaemonOptions {
   makeBackend?: (port: PortConfig) => PortBackend;
   /** Start the OpenFlow agent when configured (default true). */
   openflow?: boolean;
+  /** The management socket (named in this switch's device claims). */
+  socketPath?: string;
+  /**
+   * Claim tap/system devices (device-claims.ts) so that no other switch opens them; default: when
+   * the real backends are used (no makeBackend). Claims live in devicesDir (default
+   * /run/sluice/devices, or SLUICE_DEVICES_DIR).
+   */
+  claimDevices?: boolean;
+  devicesDir?: string;
 }
 
 interface LiveStatus { up: boolean; gone: boolean; reason?: string }
@@ -108,6 +118,8 @@ export class SwitchDaemon {
   /** Serialises control operations (API calls and reloads never interleave). */
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Device claims (null: not claiming, or the claim directory is unusable here). */
+  private claims: DeviceClaims | null = null;
 
   private constructor(readonly opts: DaemonOptions, config: SluiceConfig, bridgeName: string, private readonly saveTarget: string | Error) {
     this.config = config;
@@ -117,6 +129,24 @@ export class SwitchDaemon {
     this.bridge = built.bridge;
     this.channels = built.channels;
     this.runner = new Runner(this.bridge, opts.log.child({ component: 'runner' }));
+    if (opts.claimDevices ?? opts.makeBackend === undefined) {
+      this.claims = new DeviceClaims({ bridge: bridgeName, socket: opts.socketPath ?? '(no socket)', pid: process.pid }, opts.devicesDir);
+    }
+  }
+
+  /**
+   * Claim the device of a tap/system port before it opens. DeviceBusyError (another switch, or
+   * another port of this one, has it) goes to the caller; a claim directory we cannot use (not
+   * root, read-only /run) turns claims off with one warning rather than refusing to switch.
+   */
+  private claimDevice(p: PortConfig): void {
+    const claims = this.claims;
+    if (claims === null || (p.type !== 'tap' && p.type !== 'system') || p.device === undefined) return;
+    try { claims.claim(p.device, p.name); } catch (e) {
+      if (e instanceof DeviceBusyError) throw e;
+      this.log.warn({ dir: claims.dir, err: (e as Error).message }, 'cannot keep device claims here: another switch could open the same devices');
+      this.claims = null;
+    }
   }
 
   get log(): Logger { return this.opts.log; }
@@ -147,9 +177,10 @@ export class SwitchDaemon {
     const opened: PortBackend[] = [];
     for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
       const be = d.backends.get(p.name)!;
-      try { await be.open(); } catch (e) {
+      try { d.claimDevice(p); await be.open(); } catch (e) {
         for (const o of opened) await o.close().catch(() => undefined);
-        throw new SwitchError('SW_ERR_PORT_OPEN', `Cannot open port "${p.name}" (${p.type} ${be.name}): ${(e as Error).message}`);
+        d.claims?.releaseAll();
+        throw new SwitchError(e instanceof DeviceBusyError ? 'SW_ERR_DEVICE_BUSY' : 'SW_ERR_PORT_OPEN', `Cannot open port "${p.name}" (${p.type} ${be.name}): ${(e as Error).message}`);
       }
       opened.push(be);
       d.watch(p.name, be);
@@ -239,13 +270,23 @@ export class SwitchDaemon {
       if (!op || !sameAttachment(op, np)) added.push(np);
     }
     // An ofport freed by a removed port may be reused by an added one (removals go first below).
-    // 1. Open new devices; on failure close them and change nothing.
+    // 1. Claim and open new devices; on failure close them and change nothing. A device a removed
+    // port held (a port re-attached under a new name or ofport) passes to its new port.
     const fresh = new Map<string, PortBackend>();
+    const claimed: PortConfig[] = [], handedOver = new Map<string, PortConfig>();
     for (const p of added) {
       let be: PortBackend;
-      try { be = this.makeBackend(p); await be.open(); } catch (e) {
+      try {
+        const from = p.device !== undefined ? removed.find((r) => r.device === p.device && (r.type === 'tap' || r.type === 'system')) : undefined;
+        if (from && this.claims?.relabel(p.device!, from.name, p.name)) handedOver.set(p.device!, from);
+        else { this.claimDevice(p); claimed.push(p); }
+        be = this.makeBackend(p); await be.open();
+      } catch (e) {
         for (const o of fresh.values()) await o.close().catch(() => undefined);
-        throw new ApiError(409, `Cannot open port "${p.name}" (${p.type}${p.device ? ` ${p.device}` : ''}): ${(e as Error).message}`);
+        for (const c of claimed) this.claims?.release(c.device!, c.name);
+        for (const [dev, r] of handedOver) this.claims?.relabel(dev, added.find((a) => a.device === dev)!.name, r.name);
+        const msg = e instanceof DeviceBusyError ? e.message : (e as Error).message;
+        throw new ApiError(409, `Cannot open port "${p.name}" (${p.type}${p.device ? ` ${p.device}` : ''}): ${msg}`);
       }
       fresh.set(p.name, be);
     }
@@ -259,7 +300,7 @@ export class SwitchDaemon {
     }
     // 3. Ports removed (or re-attached).
     for (const p of removed) {
-      await this.closePort(p.name);
+      await this.closePort(p.name, p.device === undefined || !handedOver.has(p.device));
       changes.push(`port ${p.name} removed`);
     }
     // 4. Ports kept: VLAN and channels.
@@ -311,9 +352,11 @@ export class SwitchDaemon {
     return changes;
   }
 
-  private async closePort(name: string): Promise<void> {
+  /** Close a port; its device claim goes too unless `releaseClaim` is false (handed to a new port). */
+  private async closePort(name: string, releaseClaim = true): Promise<void> {
     const ofport = this.bridge.portByName(name);
     const be = this.backends.get(name);
+    const device = this.bridgeConfig.ports[name]?.device;
     if (be) this.runner.detach(be);
     if (ofport !== undefined) this.bridge.removePort(ofport);
     this.backends.delete(name);
@@ -323,6 +366,7 @@ export class SwitchDaemon {
       if ('onStatus' in b) b.onStatus = null;
       await be.close().catch((err: unknown) => this.log.warn({ err, port: name }, 'closing the port failed'));
     }
+    if (releaseClaim && device !== undefined) this.claims?.release(device, name);
   }
 
   /** SIGHUP: re-read the config file and apply the difference; a bad file changes nothing. */
@@ -594,6 +638,7 @@ export class SwitchDaemon {
     if (this.openflowAgent) await Promise.resolve(this.openflowAgent.stop()).catch((err: unknown) => this.log.warn({ err }, 'stopping the OpenFlow agent failed'));
     this.runner.stop();
     for (const name of [...this.backends.keys()]) await this.closePort(name);
+    this.claims?.releaseAll();
     this.log.info({ bridge: this.bridgeName }, 'switch stopped');
   }
 }

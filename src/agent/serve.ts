@@ -30,7 +30,7 @@ export async function serveSwitch(opts: ServeOptions): Promise<RunningSwitch> {
   const config = await loadConfig(opts.configPath);
   const socketPath = opts.socketPath ?? defaultSocketPath(pickBridge(config, opts.bridge));
   await claimSocketPath(socketPath);
-  const daemon = await SwitchDaemon.startWith(opts, config);
+  const daemon = await SwitchDaemon.startWith({ ...opts, socketPath }, config);
   const mgmt = new MgmtServer(daemon, socketPath, log.child({ component: 'mgmt' }));
   let metrics: MetricsServer | null = null;
   try {

@@ -40,6 +40,8 @@ export interface NativeBinding {
   ifSetUp(name: string, up: boolean): void;
   /** SIOCSIFTXQLEN: for a TAP, how many frames the kernel queues for its reader before dropping. */
   ifSetTxQueueLen(name: string, len: number): void;
+  /** flock(fd, LOCK_EX|LOCK_NB): true when held now, false when another open file holds it. */
+  flockExclusive(fd: number): boolean;
   ifIndexToName(ifindex: number): string | null;
   errnoName(errno: number): string;
   /** Pending socket error (SO_ERROR; reading clears it), 0 if none. */
