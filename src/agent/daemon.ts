@@ -1,13 +1,14 @@
 // The `sluice switch` daemon: opens the ports of one bridge from the config, runs the live loop,
 // and owns the RUNNING config. Every change (management API, SIGHUP reload) is validated as a whole
 // new config by the same parser as the file, then applied as a difference; on error nothing changes.
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { buildSwitch, pickBridge } from './build.js';
-import { ConfigError, cleanStaleTempFiles, loadConfig, parseConfig, saveConfig, toFileObject } from './config.js';
+import { ConfigError, cleanStaleTempFiles, loadConfigFile, parseConfig, saveConfig, toFileObject } from './config.js';
+import { editConfigText } from './config-edit.js';
 import type { BridgeConfig, ChannelConfig, PortConfig, SluiceConfig } from './config.js';
 import { Runner, nowEpochMs } from './runner.js';
 import type { Bridge } from '../datapath/bridge.js';
@@ -120,6 +121,8 @@ export class SwitchDaemon {
   private stopped = false;
   /** Device claims (null: not claiming, or the claim directory is unusable here). */
   private claims: DeviceClaims | null = null;
+  /** The user's document: the config file as loaded (start, reload) or as last saved. */
+  private sourceText: string | null = null;
 
   private constructor(readonly opts: DaemonOptions, config: SluiceConfig, bridgeName: string, private readonly saveTarget: string | Error) {
     this.config = config;
@@ -157,11 +160,13 @@ export class SwitchDaemon {
 
   /** Load the config, open every port (all or nothing), start the loop and the OpenFlow agent. */
   static async start(opts: DaemonOptions): Promise<SwitchDaemon> {
-    return SwitchDaemon.startWith(opts, await loadConfig(opts.configPath));
+    const { config, text } = await loadConfigFile(opts.configPath);
+    return SwitchDaemon.startWith(opts, config, text);
   }
 
   /** start() with the config already loaded from opts.configPath (serveSwitch reads it first to find the socket). */
-  static async startWith(opts: DaemonOptions, config: SluiceConfig): Promise<SwitchDaemon> {
+  /** `sourceText`: the text `config` was parsed from (the document `config save` edits); read again when not given. */
+  static async startWith(opts: DaemonOptions, config: SluiceConfig, sourceText?: string): Promise<SwitchDaemon> {
     const name = pickBridge(config, opts.bridge);
     // --save-to must be usable at start; a config file that cannot be saved over (a pipe, say)
     // only makes `config save` refuse.
@@ -173,6 +178,8 @@ export class SwitchDaemon {
     // Temp files of saves a kill -9 interrupted: ours by name, their writer gone.
     const stale = typeof saveTarget === 'string' ? cleanStaleTempFiles(saveTarget) : [];
     const d = new SwitchDaemon(opts, config, name, saveTarget);
+    if (sourceText !== undefined) d.sourceText = sourceText;
+    else { try { d.sourceText = readFileSync(opts.configPath, 'utf8'); } catch { /* saves write the full form */ } }
     if (stale.length) d.log.info({ removed: stale }, 'removed temp files left by interrupted config saves');
     const opened: PortBackend[] = [];
     for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
@@ -372,15 +379,16 @@ export class SwitchDaemon {
   /** SIGHUP: re-read the config file and apply the difference; a bad file changes nothing. */
   reload(): Promise<string[]> {
     return this.serial(async () => {
-      let next: SluiceConfig;
+      let next: SluiceConfig, text: string;
       try {
-        next = await loadConfig(this.configPath);
+        ({ config: next, text } = await loadConfigFile(this.configPath));
       } catch (e) {
         if (e instanceof ConfigError) throw new ApiError(400, e.message);
         throw e;
       }
       if (!next.bridges[this.bridgeName]) throw new ApiError(400, `${this.configPath}: no bridge "${this.bridgeName}" in the new config; nothing changed`);
       const changes = await this.apply(next);
+      this.sourceText = text;
       this.log.info({ changes }, changes.length ? 'config reloaded' : 'config reloaded: no change');
       return changes;
     });
@@ -618,7 +626,13 @@ export class SwitchDaemon {
     return this.serial(async () => {
       if (typeof this.saveTarget !== 'string') throw new ApiError(409, `cannot save: ${this.saveTarget.message}; start the switch with --save-to FILE`);
       const to = this.saveTarget;
-      try { await saveConfig(to, this.config); } catch (e) {
+      // The user's document with only the changes made (comments, style, implicit defaults kept).
+      let edited: string | undefined;
+      if (this.sourceText !== null) {
+        edited = editConfigText(this.sourceText, this.configPath, this.config) ?? undefined;
+        if (edited === undefined) this.log.warn({ path: to }, 'the config file could not be edited in place; writing the full form');
+      }
+      try { this.sourceText = await saveConfig(to, this.config, edited); } catch (e) {
         if (e instanceof ConfigError) {
           this.log.error({ path: to, reason: e.message }, 'saving the running config failed');
           throw new ApiError(500, e.message);
