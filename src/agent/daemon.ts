@@ -181,6 +181,8 @@ export class SwitchDaemon {
     if (sourceText !== undefined) d.sourceText = sourceText;
     else { try { d.sourceText = readFileSync(opts.configPath, 'utf8'); } catch { /* saves write the full form */ } }
     if (stale.length) d.log.info({ removed: stale }, 'removed temp files left by interrupted config saves');
+    const unheld = d.claims?.sweep() ?? [];
+    if (unheld.length) d.log.info({ removed: unheld }, 'removed device claim files no switch holds (left by killed switches)');
     const opened: PortBackend[] = [];
     for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
       const be = d.backends.get(p.name)!;

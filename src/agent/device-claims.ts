@@ -3,7 +3,7 @@
 // for as long as the port is open, and naming the holder (bridge, socket, pid). The kernel drops a
 // flock when its holder closes the file or dies, kill -9 included: a claim is never stale, however
 // the switch ended, and no pid (which may have been reused) is ever trusted.
-import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
+import { closeSync, fstatSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readlinkSync, statSync, unlinkSync, writeSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { native } from '../datapath/native/index.js';
 
@@ -121,6 +121,32 @@ export class DeviceClaims {
   }
 
   releaseAll(): void { for (const d of [...this.held.keys()]) this.release(d); }
+
+  /**
+   * Remove claim files nobody holds (left by switches that were killed): lock, check it is still
+   * the file at its path, unlink, close; the same steps as a release, so a switch claiming at the
+   * same moment simply starts again with a new file. Returns the files removed; never throws.
+   */
+  sweep(): string[] {
+    const removed: string[] = [];
+    let names: string[];
+    try { names = readdirSync(this.dir); } catch { return removed; }
+    for (const name of names) {
+      const path = join(this.dir, name);
+      let fd = -1;
+      try {
+        fd = openSync(path, constants.O_RDWR);
+        if (!fstatSync(fd).isFile() || !this.lock(fd)) continue;
+        const a = fstatSync(fd), b = statSync(path);
+        if (a.ino !== b.ino || a.dev !== b.dev) continue;
+        unlinkSync(path);
+        removed.push(path);
+      } catch { /* raced away, or not ours */ } finally {
+        if (fd >= 0) try { closeSync(fd); } catch { /* closed */ }
+      }
+    }
+    return removed;
+  }
 
   /** Who holds the claim file: its content, read a few times (a new holder writes it just after locking). */
   private readHolder(path: string): DeviceHolder | null {

@@ -57,10 +57,56 @@ describe.skipIf(!nativeAvailable())('DeviceClaims', () => {
     expect(JSON.parse(readFileSync(c.pathOf('veth7'), 'utf8'))).toMatchObject({ bridge: 'brk' });
     c.claim('veth7', 'p');
     expect(JSON.parse(readFileSync(c.pathOf('veth7'), 'utf8'))).toMatchObject({ bridge: 'br0' });
+    // sweep() removes only files nobody holds.
+    c.claim('veth8', 'q');
+    c.release('veth7');
+    const other = new DeviceClaims({ bridge: 'br2', socket: 's2', pid: 3 }, d);
+    other.claim('veth9', 'r');
+    const leftover = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+      `import { DeviceClaims } from './src/agent/device-claims.ts'; new DeviceClaims({ bridge: 'brk', socket: 'k', pid: 1 }, ${JSON.stringify(d)}).claim('vetha', 'p'); process.kill(process.pid, 'SIGKILL');`],
+      { cwd: ROOT, encoding: 'utf8', timeout: 30_000 });
+    expect(leftover.signal).toBe('SIGKILL');
+    expect(c.sweep()).toEqual([c.pathOf('vetha')]);
+    expect(existsSync(c.pathOf('veth8')) && existsSync(c.pathOf('veth9'))).toBe(true);
+    other.releaseAll();
     c.releaseAll();
   });
 
   it('names no holder rather than a wrong one when the claim file is empty', () => {
     expect(busyMessage('x', null)).toMatch(/held by another sluice switch/);
+  });
+});
+
+describe.skipIf(!nativeAvailable())('SwitchDaemon device claims (memory backends standing in for devices)', () => {
+  it('claims at start, refuses a second port on the same device (409), keeps the claim when a port is re-attached, releases on remove and stop', async () => {
+    const { SwitchDaemon, ApiError } = await import('../../../src/agent/daemon.js');
+    const { MemoryPort } = await import('../../../src/datapath/ports/memory.js');
+    const { pino } = await import('pino');
+    const { writeFileSync } = await import('node:fs');
+    const devicesDir = dir();
+    const cfg = join(devicesDir, '..', 'sluice.yaml');
+    writeFileSync(cfg, 'bridges:\n  br0:\n    ports:\n      pa: { ofport: 1, type: system, device: vethq1 }\n');
+    const d = await SwitchDaemon.start({ configPath: cfg, log: pino({ level: 'silent' }), makeBackend: (p) => new MemoryPort(p.name), claimDevices: true, devicesDir, socketPath: '/tmp/x.sock' });
+    const probe = new DeviceClaims({ bridge: 'probe', socket: '-', pid: 0 }, devicesDir);
+    try {
+      expect(() => probe.claim('vethq1', 'p')).toThrow('device vethq1 is held by switch br0 (socket /tmp/x.sock, pid ' + process.pid + ', port pa)');
+      const dup = await d.addPort({ name: 'pb', ofport: 2, type: 'system', device: 'vethq1' }).catch((e: unknown) => e);
+      expect(dup).toBeInstanceOf(ApiError);
+      expect((dup as InstanceType<typeof ApiError>).status).toBe(409);
+      expect((dup as Error).message).toBe('Cannot open port "pb" (system vethq1): device vethq1 is already port pa of this switch (bridge br0)');
+      // Re-attached (new ofport, same device) by a reload: the claim passes to the new port, never dropped.
+      writeFileSync(cfg, 'bridges:\n  br0:\n    ports:\n      pa: { ofport: 7, type: system, device: vethq1 }\n');
+      expect(await d.reload()).toEqual(expect.arrayContaining(['port pa removed', 'port pa added']));
+      expect(() => probe.claim('vethq1', 'p')).toThrow(/held by switch br0/);
+      await d.removePort('pa');
+      probe.claim('vethq1', 'p');
+      probe.release('vethq1');
+      await d.addPort({ name: 'pc', ofport: 3, type: 'system', device: 'vethq2' });
+      expect(() => probe.claim('vethq2', 'p')).toThrow(/port pc\)/);
+    } finally {
+      await d.stop();
+    }
+    probe.claim('vethq2', 'p');                // stop released it
+    probe.releaseAll();
   });
 });
