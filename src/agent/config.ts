@@ -1,7 +1,8 @@
 // The switch daemon's configuration file (sluice.yaml): YAML read with `yaml`, checked with zod,
 // cross-checked (ofports, port names, channels, VLAN modes, flow strings), and returned as typed
 // camelCase objects. Every error is a ConfigError with ONE line naming file, key path and why.
-// saveConfig writes the same kebab-case form back atomically (temp file, fsync, rename).
+// saveConfig writes back atomically (temp file, fsync, rename): the user's own document with only
+// the changes made in it (config-edit.ts), or the full kebab-case form when there is none.
 import { readFile, open, rename, stat, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { lstatSync, readdirSync, unlinkSync } from 'node:fs';
@@ -187,13 +188,18 @@ export function parseConfig(text: string, fileName: string): SluiceConfig {
 
 /** Read and parse a config file. Throws ConfigError (CONFIG_IO when unreadable). */
 export async function loadConfig(path: string): Promise<SluiceConfig> {
+  return (await loadConfigFile(path)).config;
+}
+
+/** loadConfig, and the text it parsed (the user's document, which `config save` edits). */
+export async function loadConfigFile(path: string): Promise<{ config: SluiceConfig; text: string }> {
   let text: string;
   try { text = await readFile(path, 'utf8'); } catch (e) {
     const err = e as NodeJS.ErrnoException;
     const why = err.code === 'ENOENT' ? 'no such file' : err.code === 'EACCES' ? 'permission denied' : err.code === 'EISDIR' ? 'is a directory' : err.message;
     throw new ConfigError(`${path}: cannot read config: ${why}${err.code ? ` (${err.code})` : ''}`, 'CONFIG_IO');
   }
-  return parseConfig(text, path);
+  return { config: parseConfig(text, path), text };
 }
 
 function check(raw: RawFile, file: string): SluiceConfig {
@@ -401,8 +407,9 @@ export function cleanStaleTempFiles(path: string, nowMs = Date.now()): string[] 
  * mode and owner of the file it replaces), fsync, rename over `path`, fsync the directory. A crash
  * leaves the old file or the new one, and at worst a temp file that cleanStaleTempFiles removes.
  */
-export async function saveConfig(path: string, cfg: SluiceConfig): Promise<void> {
-  const text = `# Sluice switch configuration (written by sluice)\n${stringify(toFileObject(cfg), { lineWidth: 0 })}`;
+export async function saveConfig(path: string, cfg: SluiceConfig, edited?: string): Promise<string> {
+  // `edited`: the user's document with the changes made in it (config-edit.ts); else the full form.
+  const text = edited ?? `# Sluice switch configuration (written by sluice)\n${stringify(toFileObject(cfg), { lineWidth: 0 })}`;
   parseConfig(text, path);                         // never write what we could not load back
   const tmp = `${path}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
   let fh: FileHandle | undefined;
@@ -419,6 +426,7 @@ export async function saveConfig(path: string, cfg: SluiceConfig): Promise<void>
     fh = undefined;
     await rename(tmp, path);
     await syncDir(dirname(path));
+    return text;
   } catch (e) {
     await fh?.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);

@@ -1,13 +1,14 @@
 // The `sluice switch` daemon: opens the ports of one bridge from the config, runs the live loop,
 // and owns the RUNNING config. Every change (management API, SIGHUP reload) is validated as a whole
 // new config by the same parser as the file, then applied as a difference; on error nothing changes.
-import { existsSync, realpathSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
 import { buildSwitch, pickBridge } from './build.js';
-import { ConfigError, cleanStaleTempFiles, loadConfig, parseConfig, saveConfig, toFileObject } from './config.js';
+import { ConfigError, cleanStaleTempFiles, loadConfigFile, parseConfig, saveConfig, toFileObject } from './config.js';
+import { editConfigText } from './config-edit.js';
 import type { BridgeConfig, ChannelConfig, PortConfig, SluiceConfig } from './config.js';
 import { Runner, nowEpochMs } from './runner.js';
 import type { Bridge } from '../datapath/bridge.js';
@@ -17,11 +18,13 @@ import { SystemPort } from '../datapath/ports/system.js';
 import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
 import { MemoryPort } from '../datapath/ports/memory.js';
 import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
+import { IFF_RUNNING, IFF_UP } from '../datapath/native/index.js';
 import { formatFlow, formatMatch, parseFlow, parseFlowFilter, FlowSyntaxError } from '../flow/syntax.js';
 import type { FlowSpec } from '../flow/types.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
 import { formatMac } from '../packet/flow-key.js';
 import type { ChannelRegistry } from '../qos/channel.js';
+import { DeviceBusyError, DeviceClaims } from './device-claims.js';
 
 export type ApiStatus = 400 | 404 | 405 | 409 | 413 | 500;
 const API_CODES: Record<ApiStatus, string> = {
@@ -39,7 +42,7 @@ export class ApiError extends Error {
 
 /** Startup failures the CLI reports on one line (exit 2). */
 export class SwitchError extends Error {
-  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS' | 'SW_ERR_SAVE_TO', message: string) { super(message); this.name = 'SwitchError'; }
+  constructor(readonly code: 'SW_ERR_PORT_OPEN' | 'SW_ERR_SOCKET' | 'SW_ERR_METRICS' | 'SW_ERR_SAVE_TO' | 'SW_ERR_DEVICE_BUSY', message: string) { super(message); this.name = 'SwitchError'; }
 }
 
 export type LinkState = 'up' | 'down' | 'gone';
@@ -48,6 +51,12 @@ export interface PortView {
   vlan?: { mode: string; vid?: number; vids?: number[] };
   channel?: string; egressChannel?: string;
   link: LinkState; reason?: string;
+  /**
+   * Device ports (tap, system): the device's administrative state (IFF_UP) and whether it has a
+   * carrier (IFF_RUNNING: for a TAP, someone holds its fd; for a veth, the peer is up), read when
+   * asked. Absent when the device cannot be seen (gone, or a TAP moved to another namespace).
+   */
+  admin?: 'up' | 'down'; carrier?: boolean;
   rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number>;
 }
 export interface ChannelView {
@@ -65,6 +74,15 @@ export interface DaemonOptions {
   makeBackend?: (port: PortConfig) => PortBackend;
   /** Start the OpenFlow agent when configured (default true). */
   openflow?: boolean;
+  /** The management socket (named in this switch's device claims). */
+  socketPath?: string;
+  /**
+   * Claim tap/system devices (device-claims.ts) so that no other switch opens them; default: when
+   * the real backends are used (no makeBackend). Claims live in devicesDir (default
+   * /run/sluice/devices, or SLUICE_DEVICES_DIR).
+   */
+  claimDevices?: boolean;
+  devicesDir?: string;
 }
 
 interface LiveStatus { up: boolean; gone: boolean; reason?: string }
@@ -101,6 +119,10 @@ export class SwitchDaemon {
   /** Serialises control operations (API calls and reloads never interleave). */
   private queue: Promise<unknown> = Promise.resolve();
   private stopped = false;
+  /** Device claims (null: not claiming, or the claim directory is unusable here). */
+  private claims: DeviceClaims | null = null;
+  /** The user's document: the config file as loaded (start, reload) or as last saved. */
+  private sourceText: string | null = null;
 
   private constructor(readonly opts: DaemonOptions, config: SluiceConfig, bridgeName: string, private readonly saveTarget: string | Error) {
     this.config = config;
@@ -110,6 +132,24 @@ export class SwitchDaemon {
     this.bridge = built.bridge;
     this.channels = built.channels;
     this.runner = new Runner(this.bridge, opts.log.child({ component: 'runner' }));
+    if (opts.claimDevices ?? opts.makeBackend === undefined) {
+      this.claims = new DeviceClaims({ bridge: bridgeName, socket: opts.socketPath ?? '(no socket)', pid: process.pid }, opts.devicesDir);
+    }
+  }
+
+  /**
+   * Claim the device of a tap/system port before it opens. DeviceBusyError (another switch, or
+   * another port of this one, has it) goes to the caller; a claim directory we cannot use (not
+   * root, read-only /run) turns claims off with one warning rather than refusing to switch.
+   */
+  private claimDevice(p: PortConfig): void {
+    const claims = this.claims;
+    if (claims === null || (p.type !== 'tap' && p.type !== 'system') || p.device === undefined) return;
+    try { claims.claim(p.device, p.name); } catch (e) {
+      if (e instanceof DeviceBusyError) throw e;
+      this.log.warn({ dir: claims.dir, err: (e as Error).message }, 'cannot keep device claims here: another switch could open the same devices');
+      this.claims = null;
+    }
   }
 
   get log(): Logger { return this.opts.log; }
@@ -120,11 +160,13 @@ export class SwitchDaemon {
 
   /** Load the config, open every port (all or nothing), start the loop and the OpenFlow agent. */
   static async start(opts: DaemonOptions): Promise<SwitchDaemon> {
-    return SwitchDaemon.startWith(opts, await loadConfig(opts.configPath));
+    const { config, text } = await loadConfigFile(opts.configPath);
+    return SwitchDaemon.startWith(opts, config, text);
   }
 
   /** start() with the config already loaded from opts.configPath (serveSwitch reads it first to find the socket). */
-  static async startWith(opts: DaemonOptions, config: SluiceConfig): Promise<SwitchDaemon> {
+  /** `sourceText`: the text `config` was parsed from (the document `config save` edits); read again when not given. */
+  static async startWith(opts: DaemonOptions, config: SluiceConfig, sourceText?: string): Promise<SwitchDaemon> {
     const name = pickBridge(config, opts.bridge);
     // --save-to must be usable at start; a config file that cannot be saved over (a pipe, say)
     // only makes `config save` refuse.
@@ -136,13 +178,18 @@ export class SwitchDaemon {
     // Temp files of saves a kill -9 interrupted: ours by name, their writer gone.
     const stale = typeof saveTarget === 'string' ? cleanStaleTempFiles(saveTarget) : [];
     const d = new SwitchDaemon(opts, config, name, saveTarget);
+    if (sourceText !== undefined) d.sourceText = sourceText;
+    else { try { d.sourceText = readFileSync(opts.configPath, 'utf8'); } catch { /* saves write the full form */ } }
     if (stale.length) d.log.info({ removed: stale }, 'removed temp files left by interrupted config saves');
+    const unheld = d.claims?.sweep() ?? [];
+    if (unheld.length) d.log.info({ removed: unheld }, 'removed device claim files no switch holds (left by killed switches)');
     const opened: PortBackend[] = [];
     for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
       const be = d.backends.get(p.name)!;
-      try { await be.open(); } catch (e) {
+      try { d.claimDevice(p); await be.open(); } catch (e) {
         for (const o of opened) await o.close().catch(() => undefined);
-        throw new SwitchError('SW_ERR_PORT_OPEN', `Cannot open port "${p.name}" (${p.type} ${be.name}): ${(e as Error).message}`);
+        d.claims?.releaseAll();
+        throw new SwitchError(e instanceof DeviceBusyError ? 'SW_ERR_DEVICE_BUSY' : 'SW_ERR_PORT_OPEN', `Cannot open port "${p.name}" (${p.type} ${be.name}): ${(e as Error).message}`);
       }
       opened.push(be);
       d.watch(p.name, be);
@@ -232,13 +279,23 @@ export class SwitchDaemon {
       if (!op || !sameAttachment(op, np)) added.push(np);
     }
     // An ofport freed by a removed port may be reused by an added one (removals go first below).
-    // 1. Open new devices; on failure close them and change nothing.
+    // 1. Claim and open new devices; on failure close them and change nothing. A device a removed
+    // port held (a port re-attached under a new name or ofport) passes to its new port.
     const fresh = new Map<string, PortBackend>();
+    const claimed: PortConfig[] = [], handedOver = new Map<string, PortConfig>();
     for (const p of added) {
       let be: PortBackend;
-      try { be = this.makeBackend(p); await be.open(); } catch (e) {
+      try {
+        const from = p.device !== undefined ? removed.find((r) => r.device === p.device && (r.type === 'tap' || r.type === 'system')) : undefined;
+        if (from && this.claims?.relabel(p.device!, from.name, p.name)) handedOver.set(p.device!, from);
+        else { this.claimDevice(p); claimed.push(p); }
+        be = this.makeBackend(p); await be.open();
+      } catch (e) {
         for (const o of fresh.values()) await o.close().catch(() => undefined);
-        throw new ApiError(409, `Cannot open port "${p.name}" (${p.type}${p.device ? ` ${p.device}` : ''}): ${(e as Error).message}`);
+        for (const c of claimed) this.claims?.release(c.device!, c.name);
+        for (const [dev, r] of handedOver) this.claims?.relabel(dev, added.find((a) => a.device === dev)!.name, r.name);
+        const msg = e instanceof DeviceBusyError ? e.message : (e as Error).message;
+        throw new ApiError(409, `Cannot open port "${p.name}" (${p.type}${p.device ? ` ${p.device}` : ''}): ${msg}`);
       }
       fresh.set(p.name, be);
     }
@@ -252,7 +309,7 @@ export class SwitchDaemon {
     }
     // 3. Ports removed (or re-attached).
     for (const p of removed) {
-      await this.closePort(p.name);
+      await this.closePort(p.name, p.device === undefined || !handedOver.has(p.device));
       changes.push(`port ${p.name} removed`);
     }
     // 4. Ports kept: VLAN and channels.
@@ -304,9 +361,11 @@ export class SwitchDaemon {
     return changes;
   }
 
-  private async closePort(name: string): Promise<void> {
+  /** Close a port; its device claim goes too unless `releaseClaim` is false (handed to a new port). */
+  private async closePort(name: string, releaseClaim = true): Promise<void> {
     const ofport = this.bridge.portByName(name);
     const be = this.backends.get(name);
+    const device = this.bridgeConfig.ports[name]?.device;
     if (be) this.runner.detach(be);
     if (ofport !== undefined) this.bridge.removePort(ofport);
     this.backends.delete(name);
@@ -316,20 +375,22 @@ export class SwitchDaemon {
       if ('onStatus' in b) b.onStatus = null;
       await be.close().catch((err: unknown) => this.log.warn({ err, port: name }, 'closing the port failed'));
     }
+    if (releaseClaim && device !== undefined) this.claims?.release(device, name);
   }
 
   /** SIGHUP: re-read the config file and apply the difference; a bad file changes nothing. */
   reload(): Promise<string[]> {
     return this.serial(async () => {
-      let next: SluiceConfig;
+      let next: SluiceConfig, text: string;
       try {
-        next = await loadConfig(this.configPath);
+        ({ config: next, text } = await loadConfigFile(this.configPath));
       } catch (e) {
         if (e instanceof ConfigError) throw new ApiError(400, e.message);
         throw e;
       }
       if (!next.bridges[this.bridgeName]) throw new ApiError(400, `${this.configPath}: no bridge "${this.bridgeName}" in the new config; nothing changed`);
       const changes = await this.apply(next);
+      this.sourceText = text;
       this.log.info({ changes }, changes.length ? 'config reloaded' : 'config reloaded: no change');
       return changes;
     });
@@ -354,6 +415,15 @@ export class SwitchDaemon {
       }
       if (st?.reason && v.link !== 'up') v.reason = st.reason;
       if (pi.config.down && v.link === 'up') v.link = 'down';
+      const be = this.backends.get(pi.name) as { deviceFlags?: () => number | null; adminError?: string | null } | undefined;
+      const flags = typeof be?.deviceFlags === 'function' ? be.deviceFlags() : null;
+      if (flags !== null) {
+        v.admin = (flags & IFF_UP) !== 0 ? 'up' : 'down';
+        v.carrier = (flags & IFF_RUNNING) !== 0;
+        // Why a device port is down, in the words of `ip link` (the table shows the reason).
+        if (v.link === 'down' && !v.reason) v.reason = v.admin === 'down' ? 'admin down' : 'no carrier';
+        if (v.admin === 'down' && be?.adminError) v.reason = `admin down: ${be.adminError}`;
+      }
       return v;
     });
   }
@@ -558,7 +628,13 @@ export class SwitchDaemon {
     return this.serial(async () => {
       if (typeof this.saveTarget !== 'string') throw new ApiError(409, `cannot save: ${this.saveTarget.message}; start the switch with --save-to FILE`);
       const to = this.saveTarget;
-      try { await saveConfig(to, this.config); } catch (e) {
+      // The user's document with only the changes made (comments, style, implicit defaults kept).
+      let edited: string | undefined;
+      if (this.sourceText !== null) {
+        edited = editConfigText(this.sourceText, this.configPath, this.config) ?? undefined;
+        if (edited === undefined) this.log.warn({ path: to }, 'the config file could not be edited in place; writing the full form');
+      }
+      try { this.sourceText = await saveConfig(to, this.config, edited); } catch (e) {
         if (e instanceof ConfigError) {
           this.log.error({ path: to, reason: e.message }, 'saving the running config failed');
           throw new ApiError(500, e.message);
@@ -578,6 +654,7 @@ export class SwitchDaemon {
     if (this.openflowAgent) await Promise.resolve(this.openflowAgent.stop()).catch((err: unknown) => this.log.warn({ err }, 'stopping the OpenFlow agent failed'));
     this.runner.stop();
     for (const name of [...this.backends.keys()]) await this.closePort(name);
+    this.claims?.releaseAll();
     this.log.info({ bridge: this.bridgeName }, 'switch stopped');
   }
 }

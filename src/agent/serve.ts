@@ -5,7 +5,7 @@ import type { Logger } from 'pino';
 import { SwitchDaemon } from './daemon.js';
 import type { DaemonOptions } from './daemon.js';
 import { MgmtServer, claimSocketPath, defaultSocketPath } from './mgmt-server.js';
-import { loadConfig } from './config.js';
+import { loadConfigFile } from './config.js';
 import { pickBridge } from './build.js';
 import { MetricsServer, createMetricsRegistry } from './metrics.js';
 
@@ -27,10 +27,10 @@ export async function serveSwitch(opts: ServeOptions): Promise<RunningSwitch> {
   const log: Logger = opts.log;
   // The socket is claimed before any port opens: a second switch started on a live socket must
   // not attach to the first one's devices even for a moment.
-  const config = await loadConfig(opts.configPath);
+  const { config, text } = await loadConfigFile(opts.configPath);
   const socketPath = opts.socketPath ?? defaultSocketPath(pickBridge(config, opts.bridge));
   await claimSocketPath(socketPath);
-  const daemon = await SwitchDaemon.startWith(opts, config);
+  const daemon = await SwitchDaemon.startWith({ ...opts, socketPath }, config, text);
   const mgmt = new MgmtServer(daemon, socketPath, log.child({ component: 'mgmt' }));
   let metrics: MetricsServer | null = null;
   try {

@@ -36,9 +36,12 @@ export interface NativeBinding {
   packetStats(fd: number, out: Float64Array): boolean;
   /** IFF_* flags of a device in this network namespace; throws (code ENODEV) when absent. */
   ifFlags(name: string): number;
+  /** Set or clear IFF_UP (SIOCGIFFLAGS + SIOCSIFFLAGS); throws EPERM without CAP_NET_ADMIN, ENODEV when absent. */
   ifSetUp(name: string, up: boolean): void;
   /** SIOCSIFTXQLEN: for a TAP, how many frames the kernel queues for its reader before dropping. */
   ifSetTxQueueLen(name: string, len: number): void;
+  /** flock(fd, LOCK_EX|LOCK_NB): true when held now, false when another open file holds it. */
+  flockExclusive(fd: number): boolean;
   ifIndexToName(ifindex: number): string | null;
   errnoName(errno: number): string;
   /** Pending socket error (SO_ERROR; reading clears it), 0 if none. */

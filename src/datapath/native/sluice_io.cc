@@ -14,6 +14,7 @@
 #include <linux/if_tun.h>
 #include <net/if.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -216,7 +217,10 @@ Napi::Value IfFlags(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, (uint16_t)ifr.ifr_flags);
 }
 
-// ifSetUp(name, up): set or clear IFF_UP (SIOCSIFFLAGS).
+// ifSetUp(name, up): set or clear IFF_UP, read-modify-write of the flags word (SIOCGIFFLAGS then
+// SIOCSIFFLAGS, any AF_INET socket will do; needs CAP_NET_ADMIN). TapPort raises the TAP it
+// creates; SystemPort raises the device it attaches to (a QEMU TAP or a veth left down), as Open
+// vSwitch does for the interfaces it adds.
 Napi::Value IfSetUp(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
@@ -252,6 +256,21 @@ Napi::Value IfSetTxQueueLen(const Napi::CallbackInfo& info) {
   close(s);
   if (r < 0) ThrowErrno(env, name, "SIOCSIFTXQLEN", e);
   return env.Undefined();
+}
+
+// flockExclusive(fd) -> true when the open file `fd` now holds an exclusive flock(2), false when
+// another open file holds it (EWOULDBLOCK); throws on other errors. Used for the per-device claim
+// files of src/agent/device-claims.ts. flock rather than fcntl locks: it belongs to the open file
+// description, so it goes exactly when the holder closes the fd or dies (kill -9 too: no stale
+// claim), and closing some other fd of the same file in the same process does not drop it.
+Napi::Value FlockExclusive(const Napi::CallbackInfo& info) {
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int r;
+  do { r = flock(fd, LOCK_EX | LOCK_NB); } while (r < 0 && errno == EINTR);
+  if (r == 0) return Napi::Boolean::New(info.Env(), true);
+  if (errno == EWOULDBLOCK) return Napi::Boolean::New(info.Env(), false);
+  ThrowErrno(info.Env(), "fd " + std::to_string(fd), "flock", errno);
+  return info.Env().Undefined();
 }
 
 // ifIndexToName(ifindex) -> name or null (device gone from this netns).
@@ -631,6 +650,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifFlags", Napi::Function::New(env, IfFlags));
   exports.Set("ifSetUp", Napi::Function::New(env, IfSetUp));
   exports.Set("ifSetTxQueueLen", Napi::Function::New(env, IfSetTxQueueLen));
+  exports.Set("flockExclusive", Napi::Function::New(env, FlockExclusive));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("sockError", Napi::Function::New(env, SockError));
   exports.Set("errnoName", Napi::Function::New(env, ErrnoName));

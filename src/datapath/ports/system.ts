@@ -5,11 +5,13 @@
 //     port costs nothing to poll; readiness is per frame (unlike TPACKET_V3, which wakes per
 //     retired block, ~1 ms), so a lone frame is read at once;
 //   - 'mmsg': recvmmsg() one call per batch (the fallback if the ring cannot be set up).
-// Transmit is sendmmsg() one call per batch in both modes.
+// Transmit is sendmmsg() one call per batch in both modes. The device is set administratively up
+// at open (as Open vSwitch does), so a TAP QEMU created down carries frames without `ip link set up`.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { FdPort, loadNative } from './fd-port.js';
 import { IFF_RUNNING, IFF_UP, KIND_PACKET, KIND_RING } from '../native/index.js';
+import type { NativeBinding } from '../native/index.js';
 
 const E = os.constants.errno;
 /** NOTES-io: bursts overflowed 4 MiB; 32 MiB (SO_RCVBUFFORCE as root) removed the loss. */
@@ -51,6 +53,8 @@ export class SystemPort extends FdPort {
   ifindex = 0;
   /** SO_RCVBUF as granted by the kernel (twice the requested value for bookkeeping). */
   rcvbufBytes = 0;
+  /** Why the device could not be set administratively up at open (null: it was, or already was). */
+  adminError: string | null = null;
   private watch: NodeJS.Timeout | null = null;
   /** PACKET_STATISTICS accumulated: [frames queued, frames dropped by the kernel]. */
   private readonly kstats = new Float64Array(2);
@@ -68,6 +72,7 @@ export class SystemPort extends FdPort {
   async open(): Promise<void> {
     if (this.fd >= 0) return;
     const nat = loadNative();
+    this.bringUp(nat);
     let s: ReturnType<typeof nat.packetOpen> | null = null;
     if (this.rxWanted === 'ring' && typeof nat.packetStats === 'function') {
       try {
@@ -90,6 +95,34 @@ export class SystemPort extends FdPort {
     try { up = isUp(nat.ifFlags(this.name)); } catch { up = false; }
     this.attached(s.fd, nat, up);
     if (!up) this.startWatch();
+  }
+
+  /**
+   * Set IFF_UP on the device, as Open vSwitch does for every interface it adds: a TAP that QEMU
+   * opened (`-netdev tap,script=no`), one made by `ip tuntap add`, or a veth end is created down,
+   * and AF_PACKET on a down device neither receives nor sends, so the guest's frames were lost
+   * until someone ran `ip link set DEV up`. Only at open: a device an operator sets down later
+   * stays down (reported as link down, admin down). Left up at close, like OVS: QEMU's TAP keeps
+   * its state for whoever attaches next. A refusal (no CAP_NET_ADMIN) is not fatal: the port
+   * opens, reports `admin down` and the link watch picks the device up once someone raises it.
+   */
+  private bringUp(nat: NativeBinding): void {
+    this.adminError = null;
+    try {
+      if ((nat.ifFlags(this.name) & IFF_UP) === 0) nat.ifSetUp(this.name, true);
+    } catch (err) {
+      // ENODEV surfaces from packetOpen below with the usual message.
+      if ((err as { code?: string }).code !== 'ENODEV') this.adminError = (err as Error).message;
+    }
+  }
+
+  /** IFF_* flags of the device behind our ifindex (it may have been renamed), null if closed or gone. */
+  deviceFlags(): number | null {
+    const nat = this.nat;
+    if (nat === null || this.fd < 0 || this.isGone) return null;
+    const current = nat.ifIndexToName(this.ifindex);
+    if (current === null) return null;
+    try { return nat.ifFlags(current); } catch { return null; }
   }
 
   /** Frames still in the ring or socket queue from before a link-down prove nothing: ask the device. */

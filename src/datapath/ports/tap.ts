@@ -50,6 +50,13 @@ export class TapPort extends FdPort {
     this.attached(fd, nat, true);
   }
 
+  /** IFF_* flags of the TAP, null if closed, gone, or moved to another network namespace. */
+  deviceFlags(): number | null {
+    const nat = this.nat;
+    if (nat === null || this.fd < 0 || this.isGone) return null;
+    try { return nat.ifFlags(this.name); } catch { return null; }
+  }
+
   protected override linkUpOnTx(): boolean { return true; }
 
   protected ioError(errno: number, op: string): void {
