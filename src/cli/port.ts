@@ -86,8 +86,9 @@ const list: CommandModule<ClientArgs, ClientArgs> = {
   handler: async (a) => {
     const r = await client(a).get<{ ports: PortView[] }>('/ports');
     if (a.json) { outJson(r); return; }
-    out(table(['port', 'ofport', 'type', 'device', 'link', 'vlan', 'channel', 'egress', 'rx pkts', 'tx pkts', 'drops'],
+    out(table(['port', 'ofport', 'type', 'device', 'admin', 'link', 'vlan', 'channel', 'egress', 'rx pkts', 'tx pkts', 'drops'],
       r.ports.map((p) => [p.name, p.ofport, p.type, p.device ?? p.path ?? (p.host ? `${p.host}:${p.port}` : '-'),
+        p.admin === undefined ? '-' : `${p.admin}${p.carrier === false ? ', no carrier' : ''}`,
         p.link + (p.reason && p.link !== 'up' ? ` (${p.reason})` : ''), vlanText(p.vlan), p.channel ?? '-', p.egressChannel ?? '-',
         fmtCount(p.rxPackets), fmtCount(p.txPackets), dropsText(p.drops)])));
   },

@@ -1,6 +1,6 @@
 // e2e: QEMU's own tap scripts attach a real guest to a running `sluice switch`:
 // `-netdev tap,ifname=X,script=packaging/qemu/sluice-ifup,downscript=packaging/qemu/sluice-ifdown`
-// with SLUICE_SOCKET in QEMU's environment and SLUICE_VLAN in qemu.d/IFNAME.conf. The guest lands on its VLAN (pings a
+// with SLUICE_SOCKET in QEMU's environment and SLUICE_VLAN, SLUICE_CHANNEL in qemu.d/IFNAME.conf. The guest lands on its VLAN (pings a
 // namespace host on that VLAN, not one with the same subnet on another VLAN), and when QEMU exits
 // its down-script takes the port off the switch.
 import { expect, it } from 'vitest';
@@ -32,7 +32,7 @@ function readmeNetdev(tap: string): string {
 }
 
 describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
-  it('a guest started with script=sluice-ifup is an access port of $SLUICE_VLAN, and leaves the switch when QEMU exits', { timeout: 120_000 }, async () => {
+  it('a guest started with script=sluice-ifup is an access port of $SLUICE_VLAN with channel $SLUICE_CHANNEL, and leaves the switch when QEMU exits', { timeout: 120_000 }, async () => {
     const kit = getKit();
     const dir = mkdtempSync(join(tmpdir(), 'sluice-ifup-'));
     defer(() => rmSync(dir, { recursive: true, force: true }));
@@ -46,6 +46,8 @@ describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
     ports:
       a: { ofport: 1, type: system, device: ${a.root}, vlan: { mode: access, vid: 42 } }
       b: { ofport: 2, type: system, device: ${b.root}, vlan: { mode: access, vid: 43 } }
+channels:
+  gold: { rate: 50mbit }
 `);
     const tap = lab.name('vm');
     lab.track(tap);
@@ -54,7 +56,7 @@ describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
     // passes its environment to the scripts).
     const conf = readmeShellLines('Attach VMs (QEMU, libvirt)').find((l) => l.includes('/etc/sluice/qemu.d/vm1tap.conf'));
     expect(conf).toMatch(/^echo 'SLUICE_VLAN=42' \|/);   // the README's line, written here to our config dir
-    writeFileSync(join(dir, `${tap}.conf`), 'SLUICE_VLAN=42\n');
+    writeFileSync(join(dir, `${tap}.conf`), 'SLUICE_VLAN=42\nSLUICE_CHANNEL=gold\n');
     const env = { SLUICE_SOCKET: sw.socket, SLUICE_QEMU_CONF: join(dir, 'none.conf'), SLUICE_QEMU_CONF_DIR: dir,
       SLUICE_CMD: `${process.execPath} --import tsx ${join(ROOT, 'src/cli/main.ts')}`, SLUICE_LOG_LEVEL: 'warn' };
     const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
@@ -68,10 +70,10 @@ describeWithQemu('QEMU tap scripts sluice-ifup / sluice-ifdown', (getKit) => {
     defer(() => vm.stop());
     await vm.waitReady(60_000);
 
-    const ports = await sw.cliJson<{ ports: Array<{ name: string; ofport: number; type: string; device?: string; vlan?: { mode: string; vid?: number }; link: string }> }>(['port', 'list']);
+    const ports = await sw.cliJson<{ ports: Array<{ name: string; ofport: number; type: string; device?: string; vlan?: { mode: string; vid?: number }; channel?: string; link: string }> }>(['port', 'list']);
     const p = ports.ports.find((x) => x.name === tap);
     expect(p, JSON.stringify(ports)).toBeDefined();
-    expect(p).toMatchObject({ ofport: 3, type: 'system', device: tap, vlan: { mode: 'access', vid: 42 }, link: 'up' });
+    expect(p).toMatchObject({ ofport: 3, type: 'system', device: tap, vlan: { mode: 'access', vid: 42 }, channel: 'gold', link: 'up' });
 
     const toA = await vmPing(vm, A_IP);
     expect(toA.ok, `${toA.output}\nswitch: ${sw.stderr.slice(-1500)}`).toBe(true);

@@ -58,6 +58,8 @@ describePrivileged('sluice switch as a host service: devices', () => {
     expect(before.ports.find((p) => p.name === 'vmq')).toMatchObject({ link: 'down', admin: 'up', carrier: false });
     const table = await sw.cli(['port', 'list']);
     expect(table.stdout).toMatch(/vmq.*down \(.*\)/);
+    expect(table.stdout).toMatch(/│ admin\s*│/);
+    expect(table.stdout).toMatch(/vmq.*│ up, no carrier\s*│ down/);
 
     // The "guest": this process holds the TAP's fd (as QEMU would) and relays it to a namespace.
     const b = addHost(l, 'b', '10.96.0.2');

@@ -99,7 +99,7 @@ describePrivileged('sluice switch: operations on a running switch', () => {
     expect((await ping(l, a, b.ip, 2)).code).toBe(0);
 
     // Runtime changes, then save over the (broken) file: what loads back is the running state.
-    expect((await sw.cli(['channel', 'set', 'gold', '--rate', '50mbit', '--burst', '64kb', '--mode', 'shape'])).code).toBe(0);
+    expect((await sw.cli(['channel', 'create', 'gold', '--rate', '50mbit', '--burst', '64kb', '--mode', 'shape'])).code).toBe(0);
     expect((await sw.cli(['port', 'set', 'pb', '--egress-channel', 'gold'])).code).toBe(0);
     expect((await sw.cli(['port', 'set', 'pa', '--no-channel'])).code).toBe(0);
     expect((await sw.cli(['flows', 'add', 'priority=100,arp,actions=NORMAL'])).code).toBe(0);
