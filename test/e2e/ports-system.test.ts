@@ -18,6 +18,18 @@ const labs: NetnsLab[] = [];
 const ports: PortBackend[] = [];
 function lab(): NetnsLab { const l = new NetnsLab(); labs.push(l); return l; }
 function track<T extends PortBackend>(p: T): T { ports.push(p); return p; }
+
+type RxMode = ConstructorParameters<typeof SystemPort>[1];
+/** A veth pair a <-> z in a new lab, a SystemPort open on each end. */
+async function vethPorts(rxA?: RxMode, rxZ: RxMode = rxA): Promise<{ l: NetnsLab; a: string; z: string; pa: SystemPort; pz: SystemPort }> {
+  const l = lab();
+  const a = l.name('a'), z = l.name('z');
+  l.addVeth(a, z);
+  const pa = track(new SystemPort(a, rxA)), pz = track(new SystemPort(z, rxZ));
+  await pa.open();
+  await pz.open();
+  return { l, a, z, pa, pz };
+}
 afterEach(async () => { for (const p of ports.splice(0)) await p.close(); for (const l of labs.splice(0)) l.cleanup(); });
 afterAll(async () => { for (const p of ports.splice(0)) await p.close(); for (const l of labs.splice(0)) l.cleanup(); });
 
@@ -58,12 +70,7 @@ describePrivileged('SystemPort (AF_PACKET) on veth', () => {
     // The receiving kernel untags every 0x8100/0x88a8 frame into skb metadata before packet taps
     // see it (this kernel has no 8021q module for vlan subinterfaces, so the tagged frames come
     // from a SystemPort on the other end of the veth).
-    const l = lab();
-    const a = l.name('a'), z = l.name('z');
-    l.addVeth(a, z);
-    const pa = track(new SystemPort(a)), pz = track(new SystemPort(z));
-    await pa.open();
-    await pz.open();
+    const { l, a, z, pa, pz } = await vethPorts();
     const pool = new PacketPool(256);
     const atZ = collect(pz, pool);
     const mk = (tpid: number, tci: number, seq: number): Buffer => {
@@ -85,12 +92,7 @@ describePrivileged('SystemPort (AF_PACKET) on veth', () => {
   });
 
   it('sends 64 frames in one native call; all arrive in order on the peer, none loop back', async () => {
-    const l = lab();
-    const a = l.name('a'), z = l.name('z');
-    l.addVeth(a, z);
-    const pa = track(new SystemPort(a)), pz = track(new SystemPort(z));
-    await pa.open();
-    await pz.open();
+    const { l, a, z, pa, pz } = await vethPorts();
     const pool = new PacketPool(512);
     const atA = collect(pa, pool), atZ = collect(pz, pool);
 
@@ -181,12 +183,7 @@ describePrivileged('SystemPort (AF_PACKET) on veth', () => {
 describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', () => {
   for (const mode of ['ring', 'mmsg'] as const) {
     it(`${mode}: restores 802.1Q/802.1ad tags byte-exact and relays ping`, async () => {
-      const l = lab();
-      const a = l.name('a'), z = l.name('z');
-      l.addVeth(a, z);
-      const pa = track(new SystemPort(a, { rx: mode })), pz = track(new SystemPort(z, { rx: mode }));
-      await pa.open();
-      await pz.open();
+      const { l, a, z, pa, pz } = await vethPorts({ rx: mode });
       expect(pz.rxMode).toBe(mode);
       expect(pz.ringFrames > 0).toBe(mode === 'ring');
       const pool = new PacketPool(256);
@@ -228,12 +225,7 @@ describePrivileged('SystemPort receive modes (TPACKET_V2 RX ring, recvmmsg)', ()
   }
 
   it('ring: frames the kernel could not queue (ring full, nobody reading) show as kernel-drops', async () => {
-    const l = lab();
-    const a = l.name('a'), z = l.name('z');
-    l.addVeth(a, z);
-    const pa = track(new SystemPort(a, { rx: 'mmsg' })), pz = track(new SystemPort(z, { rx: 'ring' }));
-    await pa.open();
-    await pz.open();
+    const { l, a, z, pa, pz } = await vethPorts({ rx: 'mmsg' }, { rx: 'ring' });
     const pool = new PacketPool(MAX_BURST);
     const b = new Batch(MAX_BURST);
     const f = Buffer.alloc(60, 0);
@@ -295,12 +287,7 @@ describePrivileged('SystemPort: partial checksums (TP_STATUS_CSUMNOTREADY)', () 
 
 describePrivileged('SystemPort: frames over the device MTU', () => {
   it('a frame longer than the device MTU is refused (lastSendTooBig); the rest of the batch still goes; bytes count what left', async () => {
-    const l = lab();
-    const a = l.name('a'), z = l.name('z');
-    l.addVeth(a, z);
-    const pa = track(new SystemPort(a)), pz = track(new SystemPort(z));
-    await pa.open();
-    await pz.open();
+    const { l, a, z, pa, pz } = await vethPorts();
     const pool = new PacketPool(64);
     const atZ = collect(pz, pool);
     const mk = (len: number, seq: number): Buffer => {
