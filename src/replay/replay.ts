@@ -34,7 +34,10 @@ export class ReplayError extends Error {
 }
 
 /** Run the datapath over the inputs; throws ReplayError/CaptureError on bad input, never mid-run. */
-export async function replay(config: SluiceConfig, inputs: ReplayInput[], opts: { bridge?: string } = {}): Promise<ReplayResult> {
+/** Flow-cache mode of a replay: the configured default (megaflow), exact-key, or no cache at all. */
+export type ReplayFlowCache = 'megaflow' | 'exact' | 'off';
+
+export async function replay(config: SluiceConfig, inputs: ReplayInput[], opts: { bridge?: string; flowCache?: ReplayFlowCache } = {}): Promise<ReplayResult> {
   const bridgeName = pickBridge(config, opts.bridge);
   const memPorts = new Map<string, MemoryPort>();
   const built = buildSwitch(config, bridgeName, (name) => {
@@ -65,6 +68,11 @@ export async function replay(config: SluiceConfig, inputs: ReplayInput[], opts: 
   records.sort((a, b) => a.ts - b.ts || a.seq - b.seq);
 
   const bridge = built.bridge;
+  if (opts.flowCache !== undefined) {
+    // Golden cases must not depend on the cache: test/pcap replays each in all three modes.
+    bridge.exec.cacheEnabled = opts.flowCache !== 'off';
+    bridge.exec.megaflow = opts.flowCache !== 'exact';
+  }
   const startMs = records.length > 0 ? records[0].ts : 0;
   let now = startMs;
   for (const r of records) {

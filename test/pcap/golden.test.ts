@@ -5,7 +5,7 @@ import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadConfig } from '../../src/agent/config.js';
-import { replay } from '../../src/replay/replay.js';
+import { replay, type ReplayFlowCache } from '../../src/replay/replay.js';
 import { compareWithExpected, compareCounters } from '../../src/replay/expect.js';
 import { caseInputs } from '../../src/cli/replay.js';
 
@@ -32,6 +32,20 @@ describe('golden scenarios in pcaps/', () => {
     expect(counterDiffs).toEqual([]);
     // A scenario that sends nothing anywhere would prove nothing.
     expect(result.summary.reduce((n, s) => n + s.out, 0)).toBeGreaterThan(0);
+  });
+
+  // The flow cache is an optimisation: every case must give byte-identical outputs and the same
+  // counters with it in megaflow mode (the default, and the standalone fast path), in exact-key mode
+  // (the generic interpreter) and off (no cache probes at all).
+  const modes: ReplayFlowCache[] = ['megaflow', 'exact', 'off'];
+  it.each(cases.flatMap((c) => modes.map((m) => [c, m] as const)))('%s with the flow cache %s: the same frames and counters', async (name, mode) => {
+    const dir = join(PCAPS, name);
+    const result = await replay(await loadConfig(join(dir, 'topo.yaml')), caseInputs(dir), { flowCache: mode });
+    const diffs = await compareWithExpected(result, dir);
+    expect(diffs.map((d) => `${d.port} #${d.frame}: expected ${d.expected} | got ${d.got}`)).toEqual([]);
+    expect(await compareCounters(result, dir)).toEqual([]);
+    const exec = result.built.bridge.stats().exec;
+    if (mode === 'off') expect(exec['cache-hits'] ?? 0).toBe(0);
   });
 
   it('channel-shaping: queued frames leave at the channel rate on the capture clock', async () => {
