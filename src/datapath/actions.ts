@@ -3,6 +3,8 @@
 // executor (pipeline.ts) runs them with indexed loops and no allocation per frame.
 import { OFPP } from '../flow/types.js';
 import type { Action, FieldName, Instructions } from '../flow/types.js';
+import type { Limiter } from '../qos/limiter.js';
+import type { Group } from './groups.js';
 import { FlowModResult } from './results.js';
 import type { FlowModResultCode } from './results.js';
 
@@ -44,20 +46,39 @@ export const OP_NAMES: readonly string[] = [
 export const STRIDE = 4;
 
 /**
- * A compiled action list. Immutable once built: flows whose lists compile to the same ops may share
- * one ActionList (then `source` is an equal list of another flow, not necessarily their own).
+ * A compiled action list. Its ops are immutable once built: flows whose lists compile to the same
+ * ops may share one ActionList (then `source` is an equal list of another flow, not necessarily
+ * their own). The only mutable part is the group references below, a cache of the group table.
  */
 export class ActionList {
-  constructor(readonly ops: Float64Array, readonly count: number, readonly source: Action[]) {}
+  /**
+   * The Group object of each GROUP op (by op index), resolved for pipeline generation `refGen`
+   * (groups.ts resolveGroupRefs): a frame follows an object reference instead of a Map lookup.
+   * Generations are unique across pipelines, so a list shared by two bridges re-resolves when
+   * the other one ran it last, never uses the other's groups. null when the list has no GROUP op.
+   */
+  readonly groupRefs: (Group | null)[] | null;
+  refGen = 0;
+  constructor(readonly ops: Float64Array, readonly count: number, readonly source: Action[]) {
+    let groups = false;
+    for (let i = 0; i < count; i++) if (ops[i * STRIDE] === OP.GROUP) groups = true;
+    this.groupRefs = groups ? new Array<Group | null>(count).fill(null) : null;
+  }
   static readonly EMPTY = new ActionList(new Float64Array(0), 0, []);
 }
 
 /** Shared empty outPorts/groupIds (programs never mutate these lists after compilation; not frozen so every list keeps one elements kind). */
 const NO_IDS: number[] = [];
 
-/** Compiled instructions of one flow entry (or a packet-out). Never mutated once compiled: flows with identical instructions may share one. */
+/**
+ * Compiled instructions of one flow entry (or a packet-out). Never mutated once compiled (flows with
+ * identical instructions may share one), except the meter reference cache `meter`/`refGen`.
+ */
 export class Program {
   meterId = -1;
+  /** The meter's limiter at pipeline generation `refGen` (null: none or missing); see Executor.meter. */
+  meter: Limiter | null = null;
+  refGen = 0;
   apply: ActionList = ActionList.EMPTY;
   clearActions = false;
   write: ActionList = ActionList.EMPTY;

@@ -5,11 +5,11 @@
 // with `defaultNormal: false` (fail-mode secure) it starts empty and nothing moves until a flow says so.
 import { FlowKey, K, ParseError } from '../packet/flow-key.js';
 import { extractFlowKey, extractL2Key } from '../packet/extract.js';
-import { isVlanTpid } from '../packet/vlan.js';
 import { Batch, MAX_BURST } from '../packet/batch.js';
 import type { Packet } from '../packet/packet.js';
 import { PacketPool } from '../packet/pool.js';
 import { completeChecksum } from '../packet/complete-checksum.js';
+import { egressVlanEdit } from '../vlan/tag.js';
 import type { PortBackend } from './port.js';
 import type { Limiter } from '../qos/limiter.js';
 import { OFPP } from '../flow/types.js';
@@ -103,16 +103,12 @@ class PortState {
 const DIRECT_PORTS = 4096;
 // Flow-key word indices used per frame, as module constants (TurboFan folds these; K.X from the
 // imported object is a load per access). Checked against K at load.
+const W_VLAN_VID = 8;
+if (K.VLAN_VID !== W_VLAN_VID) throw new Error('bridge.ts: VLAN_VID word out of step with K');
 const W_IN_PORT = 0, W_METADATA_HI = 1, W_METADATA_LO = 2, W_TUNNEL_ID_HI = 36, W_TUNNEL_ID_LO = 37, W_TUN_IPV4_SRC = 38, W_TUN_IPV4_DST = 39;
 if (K.IN_PORT !== W_IN_PORT || K.METADATA_HI !== W_METADATA_HI || K.METADATA_LO !== W_METADATA_LO || K.TUNNEL_ID_HI !== W_TUNNEL_ID_HI ||
   K.TUNNEL_ID_LO !== W_TUNNEL_ID_LO || K.TUN_IPV4_SRC !== W_TUN_IPV4_SRC || K.TUN_IPV4_DST !== W_TUN_IPV4_DST) throw new Error('bridge.ts: flow-key word indices out of step with K');
-const W_ETH_DST_HI = 3, W_ETH_DST_LO = 4, W_ETH_SRC_HI = 5, W_ETH_SRC_LO = 6, W_ETH_TYPE = 7, W_VLAN_VID = 8, W_VLAN_PCP = 9, W_VLAN_OUTER_TPID = 41, W_L3_OFF = 42;
-if (K.ETH_DST_HI !== W_ETH_DST_HI || K.ETH_DST_LO !== W_ETH_DST_LO || K.ETH_SRC_HI !== W_ETH_SRC_HI || K.ETH_SRC_LO !== W_ETH_SRC_LO || K.ETH_TYPE !== W_ETH_TYPE ||
-  K.VLAN_VID !== W_VLAN_VID || K.VLAN_PCP !== W_VLAN_PCP || K.VLAN_OUTER_TPID !== W_VLAN_OUTER_TPID || K.L3_OFF !== W_L3_OFF) throw new Error('bridge.ts: L2 flow-key word indices out of step with K');
 const EXPIRE_EVERY_MS = 1000;
-// Outer-tag TPIDs (isVlanTpid's set), as module constants for the fused standalone loop.
-const TPID_VLAN = 0x8100, TPID_QINQ = 0x88a8, TPID_QINQ_OLD = 0x9100;
-if (!isVlanTpid(TPID_VLAN) || !isVlanTpid(TPID_QINQ) || !isVlanTpid(TPID_QINQ_OLD) || isVlanTpid(0x0800)) throw new Error('bridge.ts: TPID constants out of step with isVlanTpid');
 
 export class Bridge implements ExecHost {
   readonly name: string;
@@ -298,6 +294,16 @@ export class Bridge implements ExecHost {
   }
 
   txQueue(pkt: Packet, ofport: number, nowMs: number): void {
+    // The common case (a live port without an egress channel) is kept this small so V8 can inline
+    // it into the standalone loop next to the L2 parse and the tag edit (it counts inlined bytecode
+    // per function); everything else, limiters included, is txQueueChecked.
+    const ps = this.port(ofport);
+    if (ps === null || ps.noTx || ps.noForward || ps.egress !== null) { this.txQueueChecked(pkt, ofport, nowMs); return; }
+    this.enqueueTx(ps, pkt, nowMs);
+  }
+
+  /** txQueue() in full: unknown/down/no-forward ports, then the egress channel (police or shape). */
+  private txQueueChecked(pkt: Packet, ofport: number, nowMs: number): void {
     const ps = this.port(ofport);
     if (ps === null) { this.drops[DROP.UnknownPort]++; this.pool.release(pkt); return; }
     if (ps.noTx) { this.countDrop(ofport, DROP.PortDown); this.pool.release(pkt); return; }
@@ -396,15 +402,6 @@ export class Bridge implements ExecHost {
     w[W_TUNNEL_ID_HI] = tid > 0xffffffff ? Math.floor(tid / 0x1_0000_0000) : 0; w[W_TUNNEL_ID_LO] = tid >>> 0;
     w[W_TUN_IPV4_SRC] = pkt.tunIpv4Src; w[W_TUN_IPV4_DST] = pkt.tunIpv4Dst;
     const exec = this.exec;
-    const fast = exec.standaloneEntry();
-    if (fast !== null) {
-      // Standalone (table 0 = NORMAL only): NORMAL reads nothing beyond L2, so parse only that.
-      // (a) ~2.4 -> ~4.6 Mpps per CPU-second on Node 20 with this path (rx copy to tx incl.); bench/pipeline.bench.ts.
-      const e2 = extractL2Key(pkt.buf, pkt.off, len, key);
-      if (e2 !== ParseError.None) { this.dropRx(ps, pkt, e2 === ParseError.TooShort ? DROP.TooShort : DROP.Malformed); return; }
-      exec.processStandalone(pkt, key, fast, nowMs);
-      return;
-    }
     const err = extractFlowKey(pkt.buf, pkt.off, len, key);
     if (err !== ParseError.None) {
       if (err === ParseError.TooShort) { this.dropRx(ps, pkt, DROP.TooShort); return; }
@@ -431,44 +428,20 @@ export class Bridge implements ExecHost {
       pkt.inPort = inPort;
       if (len < 14) { this.dropRx(ps, pkt, DROP.TooShort); continue; }
       if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); continue; }
-      const b = pkt.buf, o = pkt.off;
-      const t = (b[o + 12] << 8) | b[o + 13];
-      if (t >= 0x0600 && t !== TPID_VLAN && t !== TPID_QINQ && t !== TPID_QINQ_OLD) {
-        // extractL2Key's untagged Ethernet II case inline (the same words; len >= 14 checked above)
-        w[W_ETH_DST_HI] = (b[o] << 8) | b[o + 1];
-        w[W_ETH_DST_LO] = ((b[o + 2] << 24) | (b[o + 3] << 16) | (b[o + 4] << 8) | b[o + 5]) >>> 0;
-        w[W_ETH_SRC_HI] = (b[o + 6] << 8) | b[o + 7];
-        w[W_ETH_SRC_LO] = ((b[o + 8] << 24) | (b[o + 9] << 16) | (b[o + 10] << 8) | b[o + 11]) >>> 0;
-        w[W_VLAN_VID] = 0; w[W_VLAN_PCP] = 0; w[W_VLAN_OUTER_TPID] = 0;
-        w[W_ETH_TYPE] = t; w[W_L3_OFF] = 14;
-        key.error = ParseError.None;
-      } else {
-        const e2 = extractL2Key(b, o, len, key);
-        if (e2 !== ParseError.None) { this.dropRx(ps, pkt, e2 === ParseError.TooShort ? DROP.TooShort : DROP.Malformed); continue; }
-      }
+      const e2 = extractL2Key(pkt.buf, pkt.off, len, key);
+      if (e2 !== ParseError.None) { this.dropRx(ps, pkt, e2 === ParseError.TooShort ? DROP.TooShort : DROP.Malformed); continue; }
       count++; bytes += len;
+      // NORMAL reads nothing beyond L2 (extractL2Key). One output (a learned unicast) leaves here:
+      // the egress tag edit, then the port's tx batch; drops and floods go to the executor.
+      // extractL2Key, applyEgressVlan and txQueue are inlined by V8 (bench/pipeline.bench.ts (a)).
       normal.decide(inPort, key, nowMs, d);
       if (d.count === 1 && d.dropReason === 0) {
-        // One output (a learned unicast): the tag edit and tx queueing of Executor.normalApply()
-        // inline for the two common cases; everything else (pop/rewrite, no headroom, drops,
-        // floods) goes through normalApply(). (a) ~8 -> ~10 Mpps on Node 20; bench/pipeline.bench.ts.
-        const tag = dTagged[0];
-        const tagged = len >= 18 && (t === TPID_VLAN || t === TPID_QINQ || t === TPID_QINQ_OLD);
-        if (!tagged) {
-          if (tag === 1 && o >= 4) {
-            // = pushVlan(pkt, 0x8100, makeTci(vid, pcp, 0)): the 12 MAC bytes move down 4, then the tag
-            const f = o, to = o - 4, tci = ((d.pcp & 7) << 13) | (d.vid & 0xfff);
-            b[to] = b[f]; b[to + 1] = b[f + 1]; b[to + 2] = b[f + 2]; b[to + 3] = b[f + 3]; b[to + 4] = b[f + 4]; b[to + 5] = b[f + 5];
-            b[to + 6] = b[f + 6]; b[to + 7] = b[f + 7]; b[to + 8] = b[f + 8]; b[to + 9] = b[f + 9]; b[to + 10] = b[f + 10]; b[to + 11] = b[f + 11];
-            b[to + 12] = 0x81; b[to + 13] = 0x00; b[to + 14] = tci >>> 8; b[to + 15] = tci & 0xff;
-            pkt.off = to; pkt.len = len + 4;
-            this.txQueue(pkt, dPorts[0], nowMs);
-            continue;
-          }
-          if (tag === 0) { this.txQueue(pkt, dPorts[0], nowMs); continue; }
-        }
+        const port = dPorts[0];
+        if (egressVlanEdit(pkt, w[W_VLAN_VID] !== 0, dTagged[0], d.vid, d.pcp)) this.txQueue(pkt, port, nowMs);
+        else { this.countDrop(port, DROP.ActionFailed); this.pool.release(pkt); }
+        continue;
       }
-      exec.normalApply(pkt, nowMs);
+      exec.normalDropOrFlood(pkt, nowMs);
     }
     const c = ps.counters.traffic;
     c[PC.RxPackets] += n; c[PC.RxBytes] += rxBytes;

@@ -1,6 +1,7 @@
 // The OpenFlow pipeline's state and control side: flow tables (created lazily), groups, meters and
 // FLOW_MOD / GROUP_MOD / meter semantics of OpenFlow 1.3, timeouts and flow stats. Every change bumps
-// `generation`, which invalidates the flow cache. Packet execution lives in executor.ts.
+// `generation`, which invalidates the flow cache and the meter/group references compiled into
+// programs. Packet execution lives in executor.ts.
 import { OFPP, OFPG_ANY, FlowFlags, RemovedReason } from '../flow/types.js';
 import type { FlowEntryStats, FlowSpec, GroupSpec, Instructions, MatchSpec } from '../flow/types.js';
 import type { Limiter } from '../qos/limiter.js';
@@ -54,6 +55,9 @@ export function flowStats(e: FlowEntry, nowMs: number): FlowStats {
   };
 }
 
+let lastGeneration = 0;
+function nextGeneration(): number { lastGeneration = (lastGeneration + 1) >>> 0 || 1; return lastGeneration; }
+
 const validTimeout = (s: number): boolean => Number.isInteger(s) && s >= 0 && s <= 0xffff;
 
 export class Pipeline {
@@ -62,8 +66,13 @@ export class Pipeline {
   readonly tables: (FlowTable | null)[];
   readonly groups = new GroupTable();
   readonly meters = new Map<number, Limiter>();
-  /** Bumped on every change that can alter a frame's classification or actions. Starts at 1. */
-  generation = 1;
+  /**
+   * Bumped on every change that can alter a frame's classification or actions (never 0). Values
+   * come from one process-wide counter, so no two pipelines ever share one: caches keyed on a
+   * generation (flow cache rows, the meter and group references compiled into programs) cannot
+   * mistake one bridge's state for another's.
+   */
+  generation = nextGeneration();
   /** Called for every removed entry that has SEND_FLOW_REM (not for ADD replacements). */
   onRemoved: ((e: FlowEntry, reason: number) => void) | null = null;
 
@@ -73,7 +82,7 @@ export class Pipeline {
     this.tables = new Array<FlowTable | null>(tableCount).fill(null);
   }
 
-  bump(): void { this.generation = (this.generation + 1) >>> 0 || 1; }
+  bump(): void { this.generation = nextGeneration(); }
 
   table(id: number): FlowTable {
     let t = this.tables[id];
