@@ -73,7 +73,10 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
   constructor(readonly socket: Socket, private readonly opts: SessionOptions) {
     super();
     this.log = opts.log;
-    this.framer = new OfpFramer((buf, off, len) => this.onMessage(buf, off, len));
+    // Turns the framer schedules after its per-turn message budget fail like a push does.
+    this.framer = new OfpFramer((buf, off, len) => this.onMessage(buf, off, len), {
+      turn: (drain) => { try { drain(); } catch (e) { this.close(`framing error: ${(e as Error).message}`); } },
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
       try { this.framer.push(chunk); } catch (e) { this.close(`framing error: ${(e as Error).message}`); }

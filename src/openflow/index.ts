@@ -10,5 +10,6 @@ export { OXM_FIELDS, oxmHeader, oxmFieldName, matchLength, matchEncodingLength }
 export { helloVersions, versionBitmap } from './structs.js';
 export { MULTIPART_CODES } from './multipart.js';
 export { decodeMessage, encodeMessage, encodeMessageInto, encodingLength, readHeader, writeHeader, MESSAGE_CODES, type OfpHeader } from './codec.js';
-export { OfpFramer } from './framer.js';
+export { OfpFramer, OFP_MAX_MESSAGE_LEN, DEFAULT_FRAMER_BUDGET } from './framer.js';
+export type { FramerOptions } from './framer.js';
 export { formatMessage, formatMatch, formatAction, formatActions, formatInstruction, formatOxm, formatPort } from './format.js';

@@ -26,7 +26,7 @@ export class OfClient {
       this.received.push(m);
       if (m.type === 'echo_request' && this.answerEcho) this.send({ type: 'echo_reply', xid: m.xid, data: m.data });
       for (const w of [...this.waiters]) if (w.pred(m)) { this.waiters.splice(this.waiters.indexOf(w), 1); clearTimeout(w.timer); w.resolve(m); }
-    });
+    }, { turn: (drain) => { try { drain(); } catch { socket.destroy(); } } });
     socket.setNoDelay(true);
     socket.on('data', (c: Buffer) => { try { this.framer.push(c); } catch { socket.destroy(); } });
     socket.on('close', () => {

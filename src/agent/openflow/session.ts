@@ -80,7 +80,12 @@ export class OfSession {
     this.capture = capture
       ? new ConnectionCapture(socket.localAddress ?? '127.0.0.1', socket.localPort ?? 0, socket.remoteAddress ?? '127.0.0.1', socket.remotePort ?? 0, host.wallMs(), kind === 'active')
       : null;
-    this.framer = new OfpFramer((buf, off, len) => this.onFrame(buf, off, len));
+    // At most 256 messages per event-loop turn: a burst of FLOW_MODs yields to other sessions,
+    // timers and the datapath; the socket is paused while messages wait for the next turn.
+    this.framer = new OfpFramer((buf, off, len) => this.onFrame(buf, off, len), {
+      turn: (drain) => this.framed(drain),
+      onBacklog: (waiting) => { if (waiting) socket.pause(); else if (this.state !== 'closed') socket.resume(); },
+    });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.log.info({ err: err.message }, 'OpenFlow connection error'));
@@ -144,11 +149,18 @@ export class OfSession {
     this.lastRxMs = performance.now();
     this.echoOutstanding = false;
     if (this.capture !== null) this.capture.add(this.host.wallMs(), 'in', chunk);
-    // Replies to every message of this chunk (barrier, errors, multipart) leave in one writev.
+    this.framed(() => this.framer.push(chunk));
+  }
+
+  /**
+   * Run the framer (a push, or a turn it scheduled after yielding): replies to every message of the
+   * turn (barrier, errors, multipart) leave in one writev; a framing error closes the session.
+   */
+  private framed(run: () => void): void {
     const sock = this.socket;
     sock.cork();
     try {
-      this.framer.push(chunk);
+      run();
     } catch (e) {
       if (!sock.destroyed) sock.uncork();
       if (e instanceof OfpError) {
