@@ -8,6 +8,7 @@ import { OP } from './actions.js';
 import type { FlowEntry } from './flow-table.js';
 import { FlowCache } from './flow-cache.js';
 import type { Pipeline } from './pipeline.js';
+import { findStandaloneEntry } from './standalone.js';
 
 export class CachePolicy {
   readonly cache: FlowCache;
@@ -64,17 +65,6 @@ export class CachePolicy {
     this.sync();
     return this.megaflow && this.cache.keyWords.length === 1 ? e : null;
   }
-}
-
-function findStandaloneEntry(pl: Pipeline): FlowEntry | null {
-  const t0 = pl.tables[0];
-  const e = t0 === null ? null : t0.single();
-  if (e === null) return null;
-  for (let i = 1; i < pl.tables.length; i++) { const t = pl.tables[i]; if (t !== null && t.count > 0) return null; }
-  const p = e.program;
-  if (e.match.words.length !== 0 || p.meterId >= 0 || p.write.count !== 0 || p.hasWriteMeta || p.gotoTable >= 0) return null;
-  if (p.apply.count !== 1 || p.apply.ops[0] !== OP.OUTPUT || p.apply.ops[1] !== OFPP.NORMAL) return null;
-  return e;
 }
 
 /**

@@ -3,8 +3,8 @@
 // set, output ports incl. NORMAL/FLOOD/CONTROLLER/TABLE, group buckets, and deferred outputs (the
 // last output takes the original packet; earlier ones get copies made at the moment they happen).
 // Split out: set-field.ts (header edits and checksums), cache-policy.ts (cache key words, precompiled
-// outputs, when the bridge is standalone), groups.ts (bucket choice), vlan/tag.ts (the egress tag
-// edit), trace-describe.ts. Hot path: preallocated contexts, indexed loops, no allocation.
+// outputs), standalone.ts (when the bridge is standalone, its per-batch accounting), groups.ts
+// (bucket choice), vlan/tag.ts (the egress tag edit), trace-describe.ts. Hot path: preallocated contexts, indexed loops, no allocation.
 import { K, MATCH_WORDS, FlowKey, macJoin, PARSE_ERROR_NAMES } from '../packet/flow-key.js';
 import { extractFlowKey } from '../packet/extract.js';
 import type { Packet } from '../packet/packet.js';
@@ -19,6 +19,7 @@ import { FS_PACKETS, FS_BYTES, FS_LAST_HIT_MS, TS_LOOKUP, TS_MATCHED } from './f
 import { CACHE_DEPTH } from './flow-cache.js';
 import type { FlowCache } from './flow-cache.js';
 import { CachePolicy, fastOutput } from './cache-policy.js';
+import { accountStandalone } from './standalone.js';
 import type { Pipeline } from './pipeline.js';
 import { pickBucket, lastBucket, resolveGroupRefs } from './groups.js';
 import type { Group } from './groups.js';
@@ -180,26 +181,9 @@ export class Executor {
   /** The NORMAL entry when the bridge is standalone, else null (CachePolicy.standaloneEntry). */
   standaloneEntry(): FlowEntry | null { return this.policy.standaloneEntry(); }
 
-  /**
-   * Per-batch bookkeeping of the standalone path for `count` frames (`bytes` in all) from one port
-   * whose key words hold in_port: table 0 lookup/matched, the NORMAL entry's counters, and the flow
-   * cache exactly as per-frame lookups would count it (the first frame of an uncached in_port is a
-   * miss that inserts [e], the rest hit). One cache probe per batch instead of one per frame.
-   */
+  /** Per-batch counters of the standalone path (standalone.ts accountStandalone). */
   accountStandalone(e: FlowEntry, key: FlowKey, count: number, bytes: number, nowMs: number): void {
-    const pl = this.pipeline, t0 = pl.tables[0]!;
-    t0.counts[TS_LOOKUP] += count; t0.counts[TS_MATCHED] += count;
-    const st = e.stats;
-    if ((e.flags & FF_NO_PKT_COUNTS) === 0) st[FS_PACKETS] += count;
-    if ((e.flags & FF_NO_BYT_COUNTS) === 0) st[FS_BYTES] += bytes;
-    st[FS_LAST_HIT_MS] = nowMs;
-    if (this.policy.enabled) {
-      // key words = [in_port] (standaloneEntry checked): a hit, or a miss that caches [e]
-      const cache = this.policy.cache, w = key.w, gen = pl.generation;
-      const h = cache.hash(w);
-      if (cache.find(w, h, gen) >= 0) this.counters[XC_CACHE_HITS] += count;
-      else { this.counters[XC_CACHE_MISSES]++; this.counters[XC_CACHE_HITS] += count - 1; this.rec[0] = e; cache.insert(w, h, gen, this.rec, 1, -1); }
-    }
+    accountStandalone(this.pipeline, this.policy.enabled ? this.policy.cache : null, this.counters, e, key, count, bytes, nowMs);
   }
 
   /**
