@@ -34,8 +34,9 @@ export interface FramerOptions {
 }
 
 export class OfpFramer {
-  /** Unconsumed chunks; chunks[head] is read from byte `pos`. */
+  /** Unconsumed chunks are chunks[head .. count); chunks[head] is read from byte `pos`. Slots are reused, never shrunk. */
   private chunks: Buffer[] = [];
+  private count = 0;
   private head = 0;
   private pos = 0;
   /** Bytes not yet handed out (the whole message being received included). */
@@ -76,7 +77,8 @@ export class OfpFramer {
   push(chunk: Buffer): void {
     if (this.failed !== null) throw this.failed;
     if (chunk.length === 0) return;
-    this.chunks.push(chunk);
+    if (this.count === this.chunks.length) this.chunks.push(chunk); else this.chunks[this.count] = chunk;
+    this.count++;
     this.queued += chunk.length;
     if (this.used < this.budget) this.drain();   // else the next turn gets to it, in order
   }
@@ -136,7 +138,7 @@ export class OfpFramer {
     for (let i = 0; i < OFP_HEADER_LEN; i++) header[i] = this.byteAt(i);
     const why = len < OFP_HEADER_LEN ? `is below ${OFP_HEADER_LEN}` : `is above the limit of ${this.maxLen}`;
     this.failed = new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_LEN, `OpenFlow header length ${len} ${why}`, header);
-    this.chunks = []; this.head = 0; this.pos = 0; this.queued = 0;
+    this.chunks = []; this.count = 0; this.head = 0; this.pos = 0; this.queued = 0;
     throw this.failed;
   }
 
@@ -172,8 +174,14 @@ export class OfpFramer {
     this.chunks[this.head] = EMPTY;   // let the spent chunk go now
     this.head++;
     this.pos = 0;
-    if (this.head === this.chunks.length) { this.chunks.length = 0; this.head = 0; }
-    else if (this.head >= 1024 && this.head * 2 >= this.chunks.length) { this.chunks = this.chunks.slice(this.head); this.head = 0; }
+    if (this.head === this.count) { this.head = 0; this.count = 0; return; }
+    if (this.head >= 1024 && this.head * 2 >= this.count) {
+      // a long run of tiny reads behind a big message: move the live slots down
+      this.chunks.copyWithin(0, this.head, this.count);
+      this.chunks.fill(EMPTY, this.count - this.head, this.count);
+      this.count -= this.head;
+      this.head = 0;
+    }
   }
 }
 
