@@ -293,6 +293,27 @@ describe('OpenFlow agent session', () => {
     expect(await c.ping()).toBe(true);
   });
 
+  it('a burst longer than the per-turn message budget is answered over several turns, in order', async () => {
+    const a = await connect(), b = await connect();
+    const n = 3000;   // ~12 turns of 256 messages
+    const burst = Buffer.concat([...Array.from({ length: n }, (_, i) => encodeMessage({ type: 'echo_request', xid: 5000 + i, data: Buffer.alloc(0) })), encodeMessage({ type: 'barrier_request', xid: 9 })]);
+    const done = a.waitFor((m) => m.xid === 9, 20_000);
+    a.sendRaw(burst);
+    expect(await b.ping()).toBe(true);   // the other session is served meanwhile (no order asserted)
+    await done;
+    expect(a.received.slice(1).map((m) => m.xid)).toEqual([...Array.from({ length: n }, (_, i) => 5000 + i), 9]);
+    expect(await a.ping()).toBe(true);   // the socket was resumed
+  });
+
+  it('a framing error found in a later turn (after the budget) still answers and closes', async () => {
+    const c = await connect();
+    const e = c.waitFor(isErr, 20_000);
+    c.sendRaw(Buffer.concat([...Array.from({ length: 600 }, (_, i) => encodeMessage({ type: 'echo_request', xid: 100 + i, data: Buffer.alloc(0) })), Buffer.from([4, 2, 0, 4, 0, 0, 0, 5])]));
+    expect(await e).toMatchObject({ errType: OFPET.BAD_REQUEST, code: OFPBRC.BAD_LEN, xid: 5 });
+    expect(c.received.filter((m) => m.type === 'echo_reply').length).toBe(600);
+    await new Promise<void>((r) => (c.closed ? r() : c.socket.once('close', () => r())));
+  });
+
   it('closes the connection on a framing error (length < 8)', async () => {
     const c = await connect();
     const e = c.waitFor(isErr);
