@@ -76,6 +76,7 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     // Turns the framer schedules after its per-turn message budget fail like a push does.
     this.framer = new OfpFramer((buf, off, len) => this.onMessage(buf, off, len), {
       turn: (drain) => { try { drain(); } catch (e) { this.close(`framing error: ${(e as Error).message}`); } },
+      onBacklog: (waiting) => { if (waiting) socket.pause(); else if (!socket.destroyed) socket.resume(); },
     });
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => {
