@@ -296,7 +296,8 @@ export class Bridge implements ExecHost {
   txQueue(pkt: Packet, ofport: number, nowMs: number): void {
     // The common case (a live port without an egress channel) is kept this small so V8 can inline
     // it into the standalone loop next to the L2 parse and the tag edit (it counts inlined bytecode
-    // per function); everything else, limiters included, is txQueueChecked.
+    // per function); everything else, limiters included, is txQueueChecked. Anything every frame
+    // must meet before its tx batch belongs in both, or in flush().
     const ps = this.port(ofport);
     if (ps === null || ps.noTx || ps.noForward || ps.egress !== null) { this.txQueueChecked(pkt, ofport, nowMs); return; }
     this.enqueueTx(ps, pkt, nowMs);
@@ -432,8 +433,9 @@ export class Bridge implements ExecHost {
       if (e2 !== ParseError.None) { this.dropRx(ps, pkt, e2 === ParseError.TooShort ? DROP.TooShort : DROP.Malformed); continue; }
       count++; bytes += len;
       // NORMAL reads nothing beyond L2 (extractL2Key). One output (a learned unicast) leaves here:
-      // the egress tag edit, then the port's tx batch; drops and floods go to the executor.
-      // extractL2Key, applyEgressVlan and txQueue are inlined by V8 (bench/pipeline.bench.ts (a)).
+      // the egress tag edit, then the port's tx batch; drops and floods go to the executor. V8
+      // inlines extractL2Key, egressVlanEdit and txQueue's common case here; a push's 12-byte MAC
+      // move stays a call (datapath README, "The hot path, once").
       normal.decide(inPort, key, nowMs, d);
       if (d.count === 1 && d.dropReason === 0) {
         const port = dPorts[0];
