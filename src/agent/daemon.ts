@@ -218,7 +218,7 @@ export class SwitchDaemon {
     }
     await d.dp.start();
     await d.startOpenFlow();
-    d.log.info({ bridge: name, ports: Object.keys(d.bridgeConfig.ports).length, channels: d.channels.size }, 'switch running');
+    d.log.info({ bridge: name, ports: Object.keys(d.bridgeConfig.ports).length, channels: Object.keys(d.config.channels).length, datapath: d.dp.mode }, 'switch running');
     const bc = d.bridgeConfig;
     if (bc.failMode === 'secure' && bc.flows.length === 0 && (bc.controllers.length === 0 || d.opts.openflow === false) && bc.listen === undefined) {
       d.log.warn({ bridge: name }, 'fail-mode secure with no controller and no flows: the bridge forwards nothing until flows are added');
