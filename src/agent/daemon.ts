@@ -86,7 +86,7 @@ export interface DaemonOptions {
   devicesDir?: string;
   /**
    * Datapath worker threads: 0 runs the datapath in this thread (InlineDatapath), 1 in a worker
-   * (WorkerDatapath). Default: SLUICE_DATAPATH_THREADS, else DEFAULT_DATAPATH_THREADS. Always 0 with
+   * (WorkerDatapath). Default: SLUICE_DATAPATH_THREADS, else the config's `datapath.threads`, else DEFAULT_DATAPATH_THREADS. Always 0 with
    * makeBackend or memory ports (their frames are injected and read by code in this thread).
    */
   datapathThreads?: number;
@@ -96,10 +96,11 @@ export interface DaemonOptions {
 export const DEFAULT_DATAPATH_THREADS = 0;
 
 /** How many datapath worker threads this switch runs (0 or 1; see DaemonOptions.datapathThreads). */
-export function datapathThreads(opts: DaemonOptions, bc: BridgeConfig): number {
+export function datapathThreads(opts: DaemonOptions, config: SluiceConfig, bc: BridgeConfig): number {
   if (opts.makeBackend !== undefined || Object.values(bc.ports).some((p) => p.type === 'memory')) return 0;
   const env = process.env.SLUICE_DATAPATH_THREADS;
-  const n = opts.datapathThreads ?? (env !== undefined && env !== '' && Number.isInteger(Number(env)) ? Number(env) : DEFAULT_DATAPATH_THREADS);
+  const fromEnv = env !== undefined && env !== '' && Number.isInteger(Number(env)) ? Number(env) : undefined;
+  const n = opts.datapathThreads ?? fromEnv ?? config.datapath?.threads ?? DEFAULT_DATAPATH_THREADS;
   return n > 0 ? 1 : 0;
 }
 
@@ -131,7 +132,7 @@ export class SwitchDaemon {
     this.config = config;
     this.bridgeName = bridgeName;
     this.makeBackend = opts.makeBackend ?? defaultBackend;
-    this.dp = datapathThreads(opts, config.bridges[bridgeName]) > 0
+    this.dp = datapathThreads(opts, config, config.bridges[bridgeName]) > 0
       ? new WorkerDatapath(config, bridgeName, opts.log.child({ component: 'datapath' }))
       : new InlineDatapath(DatapathCore.fromConfig(config, bridgeName, this.makeBackend, opts.log));
     const log = opts.log;
@@ -348,6 +349,7 @@ export class SwitchDaemon {
     }
     // 8. Settings that need a restart.
     const restart = (['failMode', 'macTableSize', 'macAging', 'controllers', 'listen', 'datapathId'] as const).filter((k) => !jsonEq(ob[k], nb[k]));
+    if (!jsonEq(this.config.datapath, next.datapath)) (restart as string[]).push('datapath');
     if (restart.length) this.log.warn({ settings: restart }, 'bridge settings changed in the config take effect at the next restart');
     this.config = next;
     this.dp.runPass();

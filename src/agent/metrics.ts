@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { ChannelView, PortView, SwitchDaemon } from './daemon.js';
 import { SwitchError } from './daemon.js';
 
-type Snapshot = { ports: PortView[]; channels: ChannelView[]; drops: Record<string, number> };
+type Snapshot = { ports: PortView[]; channels: ChannelView[]; drops: Record<string, number>; packetInDropped: number };
 
 /** A counter whose value is copied from the datapath at scrape time. */
 function mirrorCounter(reg: Registry, name: string, help: string, labelNames: string[], snap: () => Promise<Snapshot>, fill: (s: Snapshot, set: (labels: Record<string, string>, v: number) => void) => void): void {
@@ -26,7 +26,7 @@ export function createMetricsRegistry(d: SwitchDaemon): Registry {
   const snap = (): Promise<Snapshot> => (pending ??= (async () => {
     const [ports, channels, st] = await Promise.all([d.listPorts(), d.listChannels(), d.dp.stats()]);
     setImmediate(() => { pending = null; });
-    return { ports, channels, drops: st.drops };
+    return { ports, channels, drops: st.drops, packetInDropped: st.exec['packet-in-dropped'] ?? 0 };
   })());
   const c = (name: string, help: string, labels: string[], fill: (s: Snapshot, set: (l: Record<string, string>, v: number) => void) => void): void => mirrorCounter(reg, name, help, labels, snap, fill);
   c('sluice_port_rx_packets_total', 'Frames received on the port', ['port'], (s, set) => { for (const p of s.ports) set({ port: p.name }, p.rxPackets); });
@@ -39,6 +39,7 @@ export function createMetricsRegistry(d: SwitchDaemon): Registry {
   c('sluice_bridge_drops_total', 'Frames dropped on the bridge, by reason', ['reason'], (s, set) => {
     for (const [r, n] of Object.entries(s.drops)) set({ reason: r }, n);
   });
+  c('sluice_packet_in_dropped_total', 'PACKET_INs dropped because the control thread was behind (worker datapath)', [], (s, set) => { set({}, s.packetInDropped); });
   new Gauge({
     name: 'sluice_port_up', help: '1 when the port link is up, 0 when down or gone', labelNames: ['port', 'state'], registers: [reg],
     async collect(this: Gauge) { const s = await snap(); this.reset(); for (const p of s.ports) this.set({ port: p.name, state: p.link }, p.link === 'up' ? 1 : 0); },

@@ -76,7 +76,9 @@ export class OfSession {
    * slot per such request, written out as soon as every slot before it is ready. While empty,
    * replies go straight to the socket (the common case: echo, features, an applied flow_mod).
    */
-  private readonly slots: Array<{ out: Buffer[]; ready: boolean }> = [];
+  private slots: Array<{ out: Buffer[]; ready: boolean }> = [];
+  /** Index of the first slot not yet written (slots before it are done; compacted now and then). */
+  private slotHead = 0;
   /** The slot the request being handled writes into (null: write to the socket). */
   private into: { out: Buffer[]; ready: boolean } | null = null;
 
@@ -203,7 +205,7 @@ export class OfSession {
     if (this.state === 'hello') { this.onHello(msg, buf, off, len); return; }
     if (msg.type === 'echo_reply' && msg.xid === this.echoXid) return;
     // A request handled while an earlier one waits for the datapath writes into its own slot.
-    const slot = this.slots.length > 0 ? { out: [] as Buffer[], ready: false } : null;
+    const slot = this.slots.length > this.slotHead ? { out: [] as Buffer[], ready: false } : null;
     if (slot !== null) this.slots.push(slot);
     this.into = slot;
     let r: void | Promise<OfpMessage[] | void>;
@@ -234,16 +236,16 @@ export class OfSession {
 
   /** Write out the replies of every leading ready slot. */
   private flushSlots(): void {
-    const slots = this.slots;
-    let n = 0;
+    const slots = this.slots, from = this.slotHead;
+    let n = from;
     while (n < slots.length && slots[n].ready) n++;
-    if (n === 0) return;
-    const done = slots.splice(0, n);
-    if (this.state === 'closed' || this.socket.destroyed) return;
-    const sock = this.socket;
-    sock.cork();
-    for (const s of done) for (const b of s.out) this.write(b);
-    sock.uncork();
+    if (n === from) return;
+    this.slotHead = n;
+    const live = this.state !== 'closed' && !this.socket.destroyed;
+    if (live) this.socket.cork();
+    for (let i = from; i < n; i++) { if (live) for (const b of slots[i].out) this.write(b); slots[i].out = []; }
+    if (live) this.socket.uncork();
+    if (n === slots.length) { this.slots = []; this.slotHead = 0; } else if (n > 1024) { this.slots = slots.slice(n); this.slotHead = 0; }
   }
 
   private fail(e: unknown, xid: number, buf: Buffer, off: number, len: number): void {
