@@ -90,10 +90,12 @@ export interface DaemonOptions {
    * makeBackend or memory ports (their frames are injected and read by code in this thread).
    */
   datapathThreads?: number;
+  /** The datapath worker died (a bug; forwarding stopped). The CLI stops the switch and exits 1. Default: logged only. */
+  onDatapathFailure?: (err: Error) => void;
 }
 
 /** Datapath threads when neither the options nor SLUICE_DATAPATH_THREADS say. */
-export const DEFAULT_DATAPATH_THREADS = 0;
+export const DEFAULT_DATAPATH_THREADS = 1;
 
 /** How many datapath worker threads this switch runs (0 or 1; see DaemonOptions.datapathThreads). */
 export function datapathThreads(opts: DaemonOptions, config: SluiceConfig, bc: BridgeConfig): number {
@@ -133,7 +135,7 @@ export class SwitchDaemon {
     this.bridgeName = bridgeName;
     this.makeBackend = opts.makeBackend ?? defaultBackend;
     this.dp = datapathThreads(opts, config, config.bridges[bridgeName]) > 0
-      ? new WorkerDatapath(config, bridgeName, opts.log.child({ component: 'datapath' }))
+      ? new WorkerDatapath(config, bridgeName, opts.log.child({ component: 'datapath' }), opts.onDatapathFailure)
       : new InlineDatapath(DatapathCore.fromConfig(config, bridgeName, this.makeBackend, opts.log));
     const log = opts.log;
     this.dp.onPortStatus = (name, ev) => {

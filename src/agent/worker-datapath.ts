@@ -53,7 +53,8 @@ export class WorkerDatapath implements DatapathHandle {
   private dead: Error | null = null;
   private readonly ready: Promise<void>;
 
-  constructor(config: SluiceConfig, bridgeName: string, private readonly log: Logger) {
+  /** `onFatal`: the worker died while running (a bug): the switch no longer forwards; the daemon's owner decides (the CLI exits 1). */
+  constructor(config: SluiceConfig, bridgeName: string, private readonly log: Logger, private readonly onFatal?: (err: Error) => void) {
     const bc = config.bridges[bridgeName];
     this.name = bridgeName;
     this.datapathId = bc.datapathId !== undefined ? BigInt(`0x${bc.datapathId}`) : derivedDatapathId(bridgeName);
@@ -72,7 +73,10 @@ export class WorkerDatapath implements DatapathHandle {
   private fail(err: Error): void {
     if (this.dead !== null) return;
     this.dead = err;
-    if (Atomics.load(this.shared, SHARED.Stopped) !== 1) this.log.error({ err: err.message }, 'datapath worker failed; forwarding stopped');
+    if (Atomics.load(this.shared, SHARED.Stopped) !== 1) {
+      this.log.error({ err: err.message }, 'datapath worker failed; forwarding stopped');
+      this.onFatal?.(err);
+    }
     for (const p of this.pending.values()) p.reject(err);
     this.pending.clear();
   }
