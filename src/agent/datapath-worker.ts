@@ -5,6 +5,7 @@
 // applied in order between poll passes, at most DRAIN_BUDGET_MS of them per turn, so a burst of
 // 10,000 FLOW_MODs never stops forwarding for long. Results go back in the same order.
 import { parentPort, workerData } from 'node:worker_threads';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { DatapathCore, defaultBackend } from './datapath-core.js';
 import type { SluiceConfig } from './config.js';
@@ -32,6 +33,13 @@ core.events = {
   flowRemoved(st, reason) { post({ t: 'frem', st, reason }); },
   portStatus(name, ev) { post({ t: 'port', name, ev }); },
 };
+
+// How long this thread's loop was kept from turning (a poll pass with its moderation sleeps, a drain
+// chunk, a GC): reported with stats() as loop-delay-max-us / loop-delay-p99-us since the last read.
+const loopDelay = monitorEventLoopDelay({ resolution: 1 });
+loopDelay.enable();
+/** Longest drain chunk (control work in one turn) since the last stats(), in µs. */
+let drainMaxUs = 0;
 
 const queue: Call[] = [];
 let head = 0;
@@ -72,6 +80,8 @@ function drain(): void {
     reply(c, r, undefined);
     if (performance.now() - t0 >= DRAIN_BUDGET_MS) break;
   }
+  const us = (performance.now() - t0) * 1000;
+  if (us > drainMaxUs) drainMaxUs = us;
   if (head === queue.length) { queue.length = 0; head = 0; }
   flush();
   if (head < queue.length) schedule();
@@ -79,6 +89,14 @@ function drain(): void {
 
 function invoke(c: Call): unknown {
   if (c.m === 'sync') return undefined;
+  if (c.m === 'stats') {
+    const s = core.stats();
+    s.exec['loop-delay-max-us'] = Math.round(loopDelay.max / 1000);
+    s.exec['loop-delay-p99-us'] = Math.round(loopDelay.percentile(99) / 1000);
+    s.exec['drain-max-us'] = Math.round(drainMaxUs);
+    loopDelay.reset(); drainMaxUs = 0;
+    return s;
+  }
   if (c.m === 'stop') return core.stop().then(() => { Atomics.store(shared, SHARED.Stopped, 1); });
   const f = (core as unknown as Record<string, (...a: unknown[]) => unknown>)[c.m];
   if (typeof f !== 'function') throw new Error(`datapath worker: no method ${c.m}`);
