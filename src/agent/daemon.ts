@@ -17,7 +17,7 @@ import { DatapathCore, PortOpenError, defaultBackend } from './datapath-core.js'
 export { defaultBackend };
 import { InlineDatapath } from './datapath-handle.js';
 import { WorkerDatapath } from './worker-datapath.js';
-import type { DatapathHandle } from './datapath-handle.js';
+import type { DatapathHandle, PortDetail } from './datapath-handle.js';
 import type { PortBackend } from '../datapath/port.js';
 import { IFF_RUNNING, IFF_UP } from '../datapath/native/index.js';
 import { formatFlow, formatMatch, parseFlow, parseFlowFilter, FlowSyntaxError } from '../flow/syntax.js';
@@ -385,9 +385,10 @@ export class SwitchDaemon {
 
   // ------------------------------------------------------------------ ports
 
-  async listPorts(): Promise<PortView[]> {
+  /** `details`: the datapath's port details when already fetched (one round trip for GET /stats). */
+  async listPorts(details?: PortDetail[]): Promise<PortView[]> {
     const bc = this.bridgeConfig;
-    return (await this.dp.portDetails()).map((pi) => {
+    return (details ?? await this.dp.portDetails()).map((pi) => {
       const pc = bc.ports[pi.name];
       const s = pi.stats;
       const v: PortView = {
@@ -470,9 +471,9 @@ export class SwitchDaemon {
 
   // ------------------------------------------------------------------ channels
 
-  async listChannels(): Promise<ChannelView[]> {
+  async listChannels(counters?: Awaited<ReturnType<DatapathHandle['channelCounters']>>): Promise<ChannelView[]> {
     const ports = Object.values(this.bridgeConfig.ports);
-    return (await this.dp.channelCounters()).map((ch) => {
+    return (counters ?? await this.dp.channelCounters()).map((ch) => {
       const c: ChannelConfig | undefined = this.config.channels[ch.name];
       const n = ch.counters;
       const v: ChannelView = {
@@ -598,13 +599,14 @@ export class SwitchDaemon {
   }
 
   async stats(): Promise<{ bridge: string; ports: Array<PortView & { io?: Record<string, number> }>; channels: ChannelView[]; drops: Record<string, number>; exec: Record<string, number>; flowCacheEntries: number; runner: Runner['stats'] }> {
-    const details = new Map((await this.dp.portDetails()).map((d) => [d.name, d]));
-    const ports = (await this.listPorts()).map((p) => {
+    // Issued together: one message to a worker datapath and one answer.
+    const [list, counters, s] = await Promise.all([this.dp.portDetails(), this.dp.channelCounters(), this.dp.stats()]);
+    const details = new Map(list.map((d) => [d.name, d]));
+    const ports = (await this.listPorts(list)).map((p) => {
       const io = details.get(p.name)?.io;
       return io !== undefined ? { ...p, io } : p;
     });
-    const s = await this.dp.stats();
-    return { bridge: this.bridgeName, ports, channels: await this.listChannels(), drops: s.drops, exec: s.exec, flowCacheEntries: s.flowCacheEntries, runner: s.runner };
+    return { bridge: this.bridgeName, ports, channels: await this.listChannels(counters), drops: s.drops, exec: s.exec, flowCacheEntries: s.flowCacheEntries, runner: s.runner };
   }
 
   /**
