@@ -47,7 +47,9 @@ let scheduled = false;
 let busy = false;
 const replies: Reply[] = [];
 
+let batchMax = 0;
 port.on('message', (batch: Call[]) => {
+  if (batch.length > batchMax) batchMax = batch.length;
   for (const c of batch) queue.push(c);
   schedule();
 });
@@ -94,7 +96,8 @@ function invoke(c: Call): unknown {
     s.exec['loop-delay-max-us'] = Math.round(loopDelay.max / 1000);
     s.exec['loop-delay-p99-us'] = Math.round(loopDelay.percentile(99) / 1000);
     s.exec['drain-max-us'] = Math.round(drainMaxUs);
-    loopDelay.reset(); drainMaxUs = 0;
+    s.exec['batch-max'] = batchMax;
+    loopDelay.reset(); drainMaxUs = 0; batchMax = 0;
     return s;
   }
   if (c.m === 'stop') return core.stop().then(() => { Atomics.store(shared, SHARED.Stopped, 1); });

@@ -24,6 +24,8 @@ import type { MeterBandSpec } from '../qos/meter.js';
 
 /** PACKET_INs the worker may have posted and this thread not yet taken (Open vSwitch's pinsched queue bound is 100 per port). */
 export const PACKET_IN_MAX = 1024;
+/** Calls per message at most (a 64 KiB read of FLOW_MODs is ~450 of them). */
+export const MAX_BATCH = 64;
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const now = (): number => performance.timeOrigin + performance.now();
 const defaultBits = (): PortBits => ({ down: false, noFlood: false, noForward: false, noRecv: false, noPacketIn: false });
@@ -135,6 +137,8 @@ export class WorkerDatapath implements DatapathHandle {
   private push(c: Call): void {
     if (this.outbox.length === 0) queueMicrotask(this.send);
     this.outbox.push(c);
+    // Bounded messages: the worker deserializes a message in one go, before any of it is applied.
+    if (this.outbox.length >= MAX_BATCH) this.send();
   }
 
   private readonly send = (): void => {
