@@ -4,7 +4,7 @@
 // Changes from the control side arrive as batches of calls on the parent port; they are queued and
 // applied in order between poll passes, at most DRAIN_BUDGET_MS of them per turn, so a burst of
 // 10,000 FLOW_MODs never stops forwarding for long. Results go back in the same order.
-import { parentPort, workerData } from 'node:worker_threads';
+import { receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { DatapathCore, defaultBackend } from './datapath-core.js';
@@ -14,8 +14,8 @@ import { SHARED, type Call, type Reply, type ToControl, type WorkerInit } from '
 /** Longest stretch of control work per event-loop turn before the poll passes get their turn. */
 export const DRAIN_BUDGET_MS = 0.5;
 
-const port = parentPort!;
 const init = workerData as WorkerInit;
+const port = init.port;
 const shared = new Int32Array(init.shared);
 
 // Log records go to the main thread, which writes them through its own logger (one destination).
@@ -48,11 +48,27 @@ let busy = false;
 const replies: Reply[] = [];
 
 let batchMax = 0;
-port.on('message', (batch: Call[]) => {
+function take(batch: Call[]): void {
   if (batch.length > batchMax) batchMax = batch.length;
   for (const c of batch) queue.push(c);
-  schedule();
-});
+}
+// Idle: a message wakes this thread's loop (epoll) and the calls are applied at once.
+port.on('message', (batch: Call[]) => { take(batch); schedule(); });
+
+// Busy: the runner calls bridge.poll() once per batch and may stay in its pass (moderation sleeps
+// included) for a few ms; calls posted meanwhile (the Pending flag says so, one load per batch) are
+// taken off the port synchronously and applied there, between two batches, within the budget.
+let draining = false;
+const realPoll = core.bridge.poll.bind(core.bridge);
+core.bridge.poll = (nowMs: number): number => {
+  if (Atomics.load(shared, SHARED.Pending) !== 0 && !draining) pump();
+  return realPoll(nowMs);
+};
+function pump(): void {
+  Atomics.store(shared, SHARED.Pending, 0);
+  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) take(m.message as Call[]);
+  if (!busy && head < queue.length) drain();
+}
 
 function schedule(): void {
   if (scheduled || busy) return;
@@ -63,6 +79,12 @@ function schedule(): void {
 /** Apply queued calls in order for at most DRAIN_BUDGET_MS; an async one (a device opening) is awaited before the next. */
 function drain(): void {
   scheduled = false;
+  if (draining) return;
+  draining = true;
+  try { drainChunk(); } finally { draining = false; }
+}
+
+function drainChunk(): void {
   const t0 = performance.now();
   while (head < queue.length) {
     const c = queue[head++];

@@ -6,7 +6,8 @@
 // PACKET_INs in flight are bounded (worker-protocol.ts SHARED), the excess counted.
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
 import type { Logger } from 'pino';
 import type { PortConfig, SluiceConfig } from './config.js';
 import { derivedDatapathId } from './build.js';
@@ -33,10 +34,11 @@ const defaultBits = (): PortBits => ({ down: false, noFlood: false, noForward: f
 /** Start the worker: the compiled .js next to this file, or (running from the TypeScript sources) the .ts through tsx. */
 function spawn(init: WorkerInit): Worker {
   const js = new URL('./datapath-worker.js', import.meta.url);
-  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init });
+  const transferList = [init.port];
+  if (existsSync(fileURLToPath(js))) return new Worker(js, { workerData: init, transferList });
   const ts = new URL('./datapath-worker.ts', import.meta.url);
   const boot = `import('tsx/esm/api').then((m) => { m.register(); return import(${JSON.stringify(ts.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: init });
+  return new Worker(boot, { eval: true, workerData: init, transferList });
 }
 
 export class WorkerDatapath implements DatapathHandle {
@@ -47,6 +49,8 @@ export class WorkerDatapath implements DatapathHandle {
   private packetInCb: PacketInListener | null = null;
   private flowRemovedCb: FlowRemovedListener | null = null;
   private readonly worker: Worker;
+  /** This thread's end of the control channel. */
+  private readonly port: MessagePort;
   private readonly shared = new Int32Array(new SharedArrayBuffer(SHARED.LENGTH * 4));
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private outbox: Call[] = [];
@@ -61,10 +65,12 @@ export class WorkerDatapath implements DatapathHandle {
     this.name = bridgeName;
     this.datapathId = bc.datapathId !== undefined ? BigInt(`0x${bc.datapathId}`) : derivedDatapathId(bridgeName);
     this.mirror = Object.values(bc.ports).sort((a, b) => a.ofport - b.ofport).map((p) => ({ ofport: p.ofport, name: p.name, config: defaultBits(), linkUp: true }));
-    this.worker = spawn({ config, bridge: bridgeName, logLevel: log.level, shared: this.shared.buffer as SharedArrayBuffer, packetInMax: PACKET_IN_MAX });
+    const { port1, port2 } = new MessageChannel();
+    this.port = port1;
+    this.worker = spawn({ config, bridge: bridgeName, logLevel: log.level, shared: this.shared.buffer as SharedArrayBuffer, packetInMax: PACKET_IN_MAX, port: port2 });
     let started!: () => void;
     this.ready = new Promise<void>((r) => { started = r; });
-    this.worker.on('message', (m: ToControl) => { if (m.t === 'ready') started(); else this.onMessage(m); });
+    port1.on('message', (m: ToControl) => { if (m.t === 'ready') started(); else this.onMessage(m); });
     this.worker.on('error', (err) => this.fail(err));
     this.worker.on('exit', (code) => this.fail(new Error(`the datapath worker exited (code ${code})`)));
   }
@@ -144,7 +150,9 @@ export class WorkerDatapath implements DatapathHandle {
   private readonly send = (): void => {
     const batch = this.outbox;
     this.outbox = [];
-    if (batch.length > 0 && this.dead === null) this.worker.postMessage(batch);
+    if (batch.length === 0 || this.dead !== null) return;
+    this.port.postMessage(batch);
+    Atomics.store(this.shared, SHARED.Pending, 1);
   };
 
   get onPacketIn(): PacketInListener | null { return this.packetInCb; }
@@ -161,6 +169,7 @@ export class WorkerDatapath implements DatapathHandle {
   async stop(): Promise<void> {
     if (this.dead === null) await this.call('stop', []).catch(() => undefined);
     this.dead ??= new Error('the datapath is stopped');
+    this.port.close();
     await this.worker.terminate();
   }
   openPort(p: PortConfig): Promise<void> { return this.call('openPort', [p]); }

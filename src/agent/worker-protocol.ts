@@ -4,6 +4,7 @@
 // the counters both sides read without a message (SHARED indices).
 import type { FlowStats } from '../datapath/pipeline.js';
 import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
+import type { MessagePort } from 'node:worker_threads';
 
 /** Indices into the shared Int32Array. */
 export const SHARED = {
@@ -13,6 +14,8 @@ export const SHARED = {
   PacketInDropped: 1,
   /** 1 once the worker has closed every port. */
   Stopped: 2,
+  /** Set by the control thread after posting calls: the worker takes them before its next batch. */
+  Pending: 3,
   LENGTH: 4,
 } as const;
 
@@ -22,6 +25,8 @@ export interface WorkerInit {
   logLevel: string;
   shared: SharedArrayBuffer;
   packetInMax: number;
+  /** The worker's end of the control channel (calls in; replies and events out). */
+  port: MessagePort;
 }
 
 export interface Call { id: number; m: string; a: unknown[] }
