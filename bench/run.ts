@@ -12,6 +12,7 @@ const suites: Array<[string, () => Promise<BenchModule>]> = [
   ['checksum completion', () => import('./checksum.bench.js') as Promise<BenchModule>],
   ['OpenFlow agent', () => import('./openflow.bench.js') as Promise<BenchModule>],
   ['controller', () => import('./controller.bench.js') as Promise<BenchModule>],
+  ['control plane vs busy datapath (worker vs inline)', () => import('./control-plane.bench.js') as Promise<BenchModule>],
 ];
 
 const only = process.argv.slice(2);

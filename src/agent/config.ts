@@ -57,7 +57,9 @@ export interface BridgeConfig {
   flowSpecs: FlowSpec[];
 }
 export interface ChannelConfig { name: string; rate: string; burst?: string; mode: 'police' | 'shape'; queue?: number }
-export interface SluiceConfig { bridges: Record<string, BridgeConfig>; channels: Record<string, ChannelConfig> }
+/** How the switch runs its datapath (`datapath:`); absent keys take their defaults. */
+export interface DatapathConfig { threads?: number }
+export interface SluiceConfig { bridges: Record<string, BridgeConfig>; channels: Record<string, ChannelConfig>; datapath?: DatapathConfig }
 
 export const DEFAULT_MAC_TABLE_SIZE = 8192;
 export const DEFAULT_MAC_AGING_S = 300;
@@ -111,14 +113,18 @@ const channelSchema = z.strictObject({
   mode: z.enum(['police', 'shape']).optional(),
   queue: int('queue', 1, MAX_QUEUE).optional(),
 });
+const datapathSchema = z.strictObject({
+  threads: int('datapath.threads', 0, 1).optional(),
+});
 const fileSchema = z.strictObject({
+  datapath: datapathSchema.optional(),
   bridges: z.record(str('bridge name').regex(NAME, { error: NAME_MSG }), bridgeSchema, { error: 'bridges must be a mapping of bridge name to bridge' }),
   channels: z.record(str('channel name').regex(NAME, { error: NAME_MSG }), channelSchema).optional(),
 });
 type RawFile = z.infer<typeof fileSchema>;
 
 const KNOWN_KEYS = [...Object.keys(fileSchema.shape), ...Object.keys(bridgeSchema.shape), ...Object.keys(portSchema.shape),
-  ...Object.keys(vlanSchema.shape), ...Object.keys(channelSchema.shape)];
+  ...Object.keys(vlanSchema.shape), ...Object.keys(channelSchema.shape), ...Object.keys(datapathSchema.shape)];
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -283,7 +289,9 @@ function check(raw: RawFile, file: string): SluiceConfig {
     if (bridge.listen) checkHostPort(bridge.listen, `${at}.listen`, fail);
     bridges[bname] = bridge;
   }
-  return { bridges, channels };
+  const out: SluiceConfig = { bridges, channels };
+  if (raw.datapath !== undefined) out.datapath = { ...raw.datapath };
+  return out;
 }
 
 function checkHostPort(s: string, path: string, fail: (p: string, w: string) => never): void {
@@ -349,7 +357,9 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
     if (b.flows.length) o.flows = [...b.flows];
     bridges[b.name] = o;
   }
-  const out: Record<string, unknown> = { bridges };
+  const out: Record<string, unknown> = {};
+  if (cfg.datapath !== undefined) out.datapath = { ...cfg.datapath };
+  out.bridges = bridges;
   const channels = Object.values(cfg.channels);
   if (channels.length) {
     const co: Record<string, unknown> = {};

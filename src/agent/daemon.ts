@@ -6,18 +6,19 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from 'pino';
 import { stringify } from 'yaml';
-import { buildSwitch, pickBridge } from './build.js';
+import { pickBridge } from './build.js';
 import { ConfigError, cleanStaleTempFiles, loadConfigFile, parseConfig, saveConfig, toFileObject } from './config.js';
 import { editConfigText } from './config-edit.js';
 import type { BridgeConfig, ChannelConfig, PortConfig, SluiceConfig } from './config.js';
-import { Runner, nowEpochMs } from './runner.js';
+import { nowEpochMs } from './runner.js';
+import type { Runner } from './runner.js';
 import type { Bridge } from '../datapath/bridge.js';
+import { DatapathCore, PortOpenError, defaultBackend } from './datapath-core.js';
+export { defaultBackend };
+import { InlineDatapath } from './datapath-handle.js';
+import { WorkerDatapath } from './worker-datapath.js';
+import type { DatapathHandle, PortDetail } from './datapath-handle.js';
 import type { PortBackend } from '../datapath/port.js';
-import { TapPort } from '../datapath/ports/tap.js';
-import { SystemPort } from '../datapath/ports/system.js';
-import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
-import { MemoryPort } from '../datapath/ports/memory.js';
-import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
 import { IFF_RUNNING, IFF_UP } from '../datapath/native/index.js';
 import { formatFlow, formatMatch, parseFlow, parseFlowFilter, FlowSyntaxError } from '../flow/syntax.js';
 import type { FlowSpec } from '../flow/types.js';
@@ -83,18 +84,26 @@ export interface DaemonOptions {
    */
   claimDevices?: boolean;
   devicesDir?: string;
+  /**
+   * Datapath worker threads: 0 runs the datapath in this thread (InlineDatapath), 1 in a worker
+   * (WorkerDatapath). Default: SLUICE_DATAPATH_THREADS, else the config's `datapath.threads`, else DEFAULT_DATAPATH_THREADS. Always 0 with
+   * makeBackend or memory ports (their frames are injected and read by code in this thread).
+   */
+  datapathThreads?: number;
+  /** The datapath worker died (a bug; forwarding stopped). The CLI stops the switch and exits 1. Default: logged only. */
+  onDatapathFailure?: (err: Error) => void;
 }
 
-interface LiveStatus { up: boolean; gone: boolean; reason?: string }
+/** Datapath threads when neither the options nor SLUICE_DATAPATH_THREADS say. */
+export const DEFAULT_DATAPATH_THREADS = 1;
 
-/** The default backend of a configured port. TAP devices Sluice creates vanish when it closes them. */
-export function defaultBackend(p: PortConfig): PortBackend {
-  switch (p.type) {
-    case 'tap': return new TapPort(p.device ?? p.name);
-    case 'system': return new SystemPort(p.device ?? p.name);
-    case 'qemu-stream': return new QemuStreamPort(p.path !== undefined ? { path: p.path } : { host: p.host ?? '127.0.0.1', port: p.port ?? 0 }, p.role ?? 'connect');
-    case 'memory': return new MemoryPort(p.name);
-  }
+/** How many datapath worker threads this switch runs (0 or 1; see DaemonOptions.datapathThreads). */
+export function datapathThreads(opts: DaemonOptions, config: SluiceConfig, bc: BridgeConfig): number {
+  if (opts.makeBackend !== undefined || Object.values(bc.ports).some((p) => p.type === 'memory')) return 0;
+  const env = process.env.SLUICE_DATAPATH_THREADS;
+  const fromEnv = env !== undefined && env !== '' && Number.isInteger(Number(env)) ? Number(env) : undefined;
+  const n = opts.datapathThreads ?? fromEnv ?? config.datapath?.threads ?? DEFAULT_DATAPATH_THREADS;
+  return n > 0 ? 1 : 0;
 }
 
 /** Fields whose change means a different device: the port is closed and reopened. */
@@ -108,12 +117,9 @@ type FileObject = { bridges: Record<string, { ports?: Record<string, Record<stri
 
 export class SwitchDaemon {
   readonly bridgeName: string;
-  readonly bridge: Bridge;
-  readonly channels: ChannelRegistry;
-  readonly runner: Runner;
+  /** The datapath: in this thread (InlineDatapath) or in a worker thread (WorkerDatapath). */
+  readonly dp: DatapathHandle;
   private config: SluiceConfig;
-  private readonly backends = new Map<string, PortBackend>();
-  private readonly status = new Map<string, LiveStatus>();
   private readonly makeBackend: (p: PortConfig) => PortBackend;
   private openflowAgent: { start(): unknown; stop(): unknown } | null = null;
   /** Serialises control operations (API calls and reloads never interleave). */
@@ -128,10 +134,15 @@ export class SwitchDaemon {
     this.config = config;
     this.bridgeName = bridgeName;
     this.makeBackend = opts.makeBackend ?? defaultBackend;
-    const built = buildSwitch(config, bridgeName, (name, p) => { const b = this.makeBackend(p); this.backends.set(name, b); return b; }, nowEpochMs());
-    this.bridge = built.bridge;
-    this.channels = built.channels;
-    this.runner = new Runner(this.bridge, opts.log.child({ component: 'runner' }));
+    this.dp = datapathThreads(opts, config, config.bridges[bridgeName]) > 0
+      ? new WorkerDatapath(config, bridgeName, opts.log.child({ component: 'datapath' }), opts.onDatapathFailure)
+      : new InlineDatapath(DatapathCore.fromConfig(config, bridgeName, this.makeBackend, opts.log));
+    const log = opts.log;
+    this.dp.onPortStatus = (name, ev) => {
+      if (ev.gone) log.warn({ port: name, reason: ev.reason }, 'port device is gone; the port stays listed until removed');
+      else if (ev.up) log.info({ port: name, reason: ev.reason }, 'port link up');
+      else log.warn({ port: name, reason: ev.reason }, 'port link down');
+    };
     if (opts.claimDevices ?? opts.makeBackend === undefined) {
       this.claims = new DeviceClaims({ bridge: bridgeName, socket: opts.socketPath ?? '(no socket)', pid: process.pid }, opts.devicesDir);
     }
@@ -153,6 +164,16 @@ export class SwitchDaemon {
   }
 
   get log(): Logger { return this.opts.log; }
+  /** The in-thread datapath's parts (tests and tools that poke memory ports); not available with a worker datapath. */
+  private get inline(): InlineDatapath {
+    if (!(this.dp instanceof InlineDatapath)) throw new Error('the datapath runs in a worker thread: use the DatapathHandle (daemon.dp)');
+    return this.dp;
+  }
+  get bridge(): Bridge { return this.inline.core.bridge; }
+  get channels(): ChannelRegistry { return this.inline.core.channels; }
+  get runner(): Runner { return this.inline.core.runner; }
+  /** Names of the running config's channels. */
+  channelNames(): string[] { return Object.keys(this.config.channels).sort(); }
   get configPath(): string { return this.opts.configPath; }
   /** The running config (what `config save` writes). */
   get runningConfig(): SluiceConfig { return this.config; }
@@ -183,20 +204,24 @@ export class SwitchDaemon {
     if (stale.length) d.log.info({ removed: stale }, 'removed temp files left by interrupted config saves');
     const unheld = d.claims?.sweep() ?? [];
     if (unheld.length) d.log.info({ removed: unheld }, 'removed device claim files no switch holds (left by killed switches)');
-    const opened: PortBackend[] = [];
-    for (const p of Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport)) {
-      const be = d.backends.get(p.name)!;
-      try { d.claimDevice(p); await be.open(); } catch (e) {
-        for (const o of opened) await o.close().catch(() => undefined);
+    // Every device is claimed before any opens (a busy one ends the start with nothing opened).
+    const ports = Object.values(d.bridgeConfig.ports).sort((a, b) => a.ofport - b.ofport);
+    for (const p of ports) {
+      try { d.claimDevice(p); } catch (e) {
         d.claims?.releaseAll();
-        throw new SwitchError(e instanceof DeviceBusyError ? 'SW_ERR_DEVICE_BUSY' : 'SW_ERR_PORT_OPEN', `Cannot open port "${p.name}" (${p.type} ${be.name}): ${(e as Error).message}`);
+        await d.dp.stop().catch(() => undefined);
+        throw new SwitchError('SW_ERR_DEVICE_BUSY', `Cannot open port "${p.name}" (${p.type} ${p.device ?? p.name}): ${(e as Error).message}`);
       }
-      opened.push(be);
-      d.watch(p.name, be);
     }
-    d.runner.start();
+    try { await d.dp.openAll(); } catch (e) {
+      d.claims?.releaseAll();
+      await d.dp.stop().catch(() => undefined);
+      if (e instanceof PortOpenError) throw new SwitchError('SW_ERR_PORT_OPEN', `Cannot open port "${e.port}" (${d.bridgeConfig.ports[e.port]?.type ?? '?'} ${e.device}): ${e.reason}`);
+      throw e;
+    }
+    await d.dp.start();
     await d.startOpenFlow();
-    d.log.info({ bridge: name, ports: Object.keys(d.bridgeConfig.ports).length, channels: d.channels.size }, 'switch running');
+    d.log.info({ bridge: name, ports: Object.keys(d.bridgeConfig.ports).length, channels: Object.keys(d.config.channels).length, datapath: d.dp.mode }, 'switch running');
     const bc = d.bridgeConfig;
     if (bc.failMode === 'secure' && bc.flows.length === 0 && (bc.controllers.length === 0 || d.opts.openflow === false) && bc.listen === undefined) {
       d.log.warn({ bridge: name }, 'fail-mode secure with no controller and no flows: the bridge forwards nothing until flows are added');
@@ -213,32 +238,13 @@ export class SwitchDaemon {
       this.log.warn({ controllers: bc.controllers, listen: bc.listen }, 'OpenFlow is configured but this build has no OpenFlow agent; running standalone');
       return;
     }
-    const mod = (await import(url.href)) as { OpenFlowAgent?: new (bridge: Bridge, o: Record<string, unknown>) => { start(): unknown; stop(): unknown } };
+    const mod = (await import(url.href)) as { OpenFlowAgent?: new (dp: DatapathHandle, o: Record<string, unknown>) => { start(): unknown; stop(): unknown } };
     if (typeof mod.OpenFlowAgent !== 'function') { this.log.warn('src/agent/openflow/agent has no OpenFlowAgent export; running standalone'); return; }
-    this.openflowAgent = new mod.OpenFlowAgent(this.bridge, {
-      controllers: bc.controllers, listen: bc.listen, failMode: bc.failMode, log: this.log.child({ component: 'openflow' }), channels: this.channels,
+    this.openflowAgent = new mod.OpenFlowAgent(this.dp, {
+      controllers: bc.controllers, listen: bc.listen, failMode: bc.failMode, log: this.log.child({ component: 'openflow' }),
       dpDesc: bc.description,
     });
     await this.openflowAgent.start();
-  }
-
-  private watch(name: string, be: PortBackend): void {
-    const st: LiveStatus = { up: true, gone: false };
-    this.status.set(name, st);
-    const b = be as PortBackend & { onStatus?: ((ev: PortStatusEvent) => void) | null; up?: boolean; gone?: boolean };
-    if (typeof b.up === 'boolean') st.up = b.up;
-    if (!('onStatus' in b)) return;
-    const log = this.log.child({ port: name, device: be.name });
-    b.onStatus = (ev) => {
-      st.up = ev.up; st.gone = ev.gone; st.reason = ev.reason;
-      // The datapath stops flooding to a dead link and forgets the MACs behind it at once,
-      // instead of sending into it until the MAC entries age out.
-      const ofport = this.bridge.portByName(name);
-      if (ofport !== undefined) this.bridge.setPortLinkState(ofport, ev.up && !ev.gone);
-      if (ev.gone) log.warn({ reason: ev.reason }, 'port device is gone; the port stays listed until removed');
-      else if (ev.up) log.info({ reason: ev.reason }, 'port link up');
-      else log.warn({ reason: ev.reason }, 'port link down');
-    };
   }
 
   /** Run `fn` after every earlier control operation (one at a time). */
@@ -281,30 +287,29 @@ export class SwitchDaemon {
     // An ofport freed by a removed port may be reused by an added one (removals go first below).
     // 1. Claim and open new devices; on failure close them and change nothing. A device a removed
     // port held (a port re-attached under a new name or ofport) passes to its new port.
-    const fresh = new Map<string, PortBackend>();
+    const fresh: string[] = [];
     const claimed: PortConfig[] = [], handedOver = new Map<string, PortConfig>();
     for (const p of added) {
-      let be: PortBackend;
       try {
         const from = p.device !== undefined ? removed.find((r) => r.device === p.device && (r.type === 'tap' || r.type === 'system')) : undefined;
         if (from && this.claims?.relabel(p.device!, from.name, p.name)) handedOver.set(p.device!, from);
         else { this.claimDevice(p); claimed.push(p); }
-        be = this.makeBackend(p); await be.open();
+        await this.dp.openPort(p);
       } catch (e) {
-        for (const o of fresh.values()) await o.close().catch(() => undefined);
+        for (const o of fresh) await this.dp.discardPort(o).catch(() => undefined);
         for (const c of claimed) this.claims?.release(c.device!, c.name);
         for (const [dev, r] of handedOver) this.claims?.relabel(dev, added.find((a) => a.device === dev)!.name, r.name);
-        const msg = e instanceof DeviceBusyError ? e.message : (e as Error).message;
+        const msg = e instanceof PortOpenError ? e.reason : (e as Error).message;
         throw new ApiError(409, `Cannot open port "${p.name}" (${p.type}${p.device ? ` ${p.device}` : ''}): ${msg}`);
       }
-      fresh.set(p.name, be);
+      fresh.push(p.name);
     }
     const nowMs = nowEpochMs();
     // 2. Channels created or reconfigured in place (tokens kept).
     for (const c of Object.values(next.channels)) {
       const old = this.config.channels[c.name];
       if (old && jsonEq(old, c)) continue;
-      this.channels.set(c.name, { rate: c.rate, burst: c.burst, mode: c.mode, queue: c.queue }, nowMs);
+      await this.dp.setChannel(c.name, { rate: c.rate, burst: c.burst, mode: c.mode, queue: c.queue }, nowMs);
       changes.push(old ? `channel ${c.name} reconfigured` : `channel ${c.name} created`);
     }
     // 3. Ports removed (or re-attached).
@@ -314,28 +319,19 @@ export class SwitchDaemon {
     }
     // 4. Ports kept: VLAN and channels.
     for (const [op, np] of kept) {
-      if (!jsonEq(op.vlan, np.vlan)) { this.bridge.setPortVlan(np.ofport, np.vlan); changes.push(`port ${np.name} vlan`); }
-      if (op.channel !== np.channel) { this.bridge.setPortLimiter(np.ofport, 'ingress', np.channel ? this.channels.get(np.channel)! : null); changes.push(`port ${np.name} channel`); }
-      if (op.egressChannel !== np.egressChannel) { this.bridge.setPortLimiter(np.ofport, 'egress', np.egressChannel ? this.channels.get(np.egressChannel)! : null); changes.push(`port ${np.name} egress-channel`); }
+      if (!jsonEq(op.vlan, np.vlan)) { await this.dp.setPortVlan(np.ofport, np.vlan); changes.push(`port ${np.name} vlan`); }
+      if (op.channel !== np.channel) { await this.dp.setPortChannel(np.ofport, 'ingress', np.channel ?? null); changes.push(`port ${np.name} channel`); }
+      if (op.egressChannel !== np.egressChannel) { await this.dp.setPortChannel(np.ofport, 'egress', np.egressChannel ?? null); changes.push(`port ${np.name} egress-channel`); }
     }
     // 5. Ports added.
     for (const p of added) {
-      const be = fresh.get(p.name)!;
-      this.bridge.addPort({
-        ofport: p.ofport, name: p.name, backend: be, vlan: p.vlan,
-        ingress: p.channel ? this.channels.get(p.channel) ?? null : null,
-        egress: p.egressChannel ? this.channels.get(p.egressChannel) ?? null : null,
-      });
-      this.backends.set(p.name, be);
-      this.watch(p.name, be);
-      this.runner.attach(be);
+      await this.dp.attachPort({ ofport: p.ofport, name: p.name, vlan: p.vlan, channel: p.channel, egressChannel: p.egressChannel });
       changes.push(`port ${p.name} added`);
     }
     // 6. Channels no longer defined (nothing attached: the parser checked every reference).
     for (const name of Object.keys(this.config.channels)) {
       if (next.channels[name]) continue;
-      const ch = this.channels.delete(name);
-      if (ch) for (const pkt of ch.flush()) this.bridge.pool.release(pkt);
+      await this.dp.deleteChannel(name);
       changes.push(`channel ${name} deleted`);
     }
     // 7. Static flows: delete the config flows that went away or changed, add the new ones.
@@ -344,37 +340,28 @@ export class SwitchDaemon {
     for (const [k, o] of oldFlows) {
       const n = newFlows.get(k);
       if (n && n.text === o.text) continue;
-      if (!n) { this.bridge.flowMod({ command: 'delete_strict', spec: o.s }, nowMs); changes.push(`flow deleted: ${o.raw}`); }
+      if (!n) { await this.dp.flowMod({ command: 'delete_strict', spec: o.s }, nowMs); changes.push(`flow deleted: ${o.raw}`); }
     }
     for (const [k, n] of newFlows) {
       const o = oldFlows.get(k);
       if (o && o.text === n.text) continue;
-      const r = this.bridge.addFlow(n.s, nowMs);
+      const r = await this.dp.flowMod({ command: 'add', spec: n.s }, nowMs);
       if (r !== FlowModResult.Ok) this.log.warn({ flow: n.text, result: FLOW_MOD_RESULT_NAMES[r] }, 'config flow refused by the pipeline');
       else changes.push(`flow ${o ? 'replaced' : 'added'}: ${n.text.trim()}`);
     }
     // 8. Settings that need a restart.
     const restart = (['failMode', 'macTableSize', 'macAging', 'controllers', 'listen', 'datapathId'] as const).filter((k) => !jsonEq(ob[k], nb[k]));
+    if (!jsonEq(this.config.datapath, next.datapath)) (restart as string[]).push('datapath');
     if (restart.length) this.log.warn({ settings: restart }, 'bridge settings changed in the config take effect at the next restart');
     this.config = next;
-    this.runner.runPass();
+    this.dp.runPass();
     return changes;
   }
 
   /** Close a port; its device claim goes too unless `releaseClaim` is false (handed to a new port). */
   private async closePort(name: string, releaseClaim = true): Promise<void> {
-    const ofport = this.bridge.portByName(name);
-    const be = this.backends.get(name);
     const device = this.bridgeConfig.ports[name]?.device;
-    if (be) this.runner.detach(be);
-    if (ofport !== undefined) this.bridge.removePort(ofport);
-    this.backends.delete(name);
-    this.status.delete(name);
-    if (be) {
-      const b = be as { onStatus?: unknown };
-      if ('onStatus' in b) b.onStatus = null;
-      await be.close().catch((err: unknown) => this.log.warn({ err, port: name }, 'closing the port failed'));
-    }
+    await this.dp.closePort(name);
     if (releaseClaim && device !== undefined) this.claims?.release(device, name);
   }
 
@@ -398,31 +385,30 @@ export class SwitchDaemon {
 
   // ------------------------------------------------------------------ ports
 
-  listPorts(): PortView[] {
+  /** `details`: the datapath's port details when already fetched (one round trip for GET /stats). */
+  async listPorts(details?: PortDetail[]): Promise<PortView[]> {
     const bc = this.bridgeConfig;
-    return this.bridge.ports().map((pi) => {
+    return (details ?? await this.dp.portDetails()).map((pi) => {
       const pc = bc.ports[pi.name];
-      const st = this.status.get(pi.name);
-      const s = this.bridge.portStats(pi.ofport);
+      const s = pi.stats;
       const v: PortView = {
         name: pi.name, ofport: pi.ofport, type: pc?.type ?? 'unknown',
-        link: st?.gone ? 'gone' : st && !st.up ? 'down' : 'up',
+        link: pi.gone ? 'gone' : !pi.up ? 'down' : 'up',
         rxPackets: s['rx-packets'], rxBytes: s['rx-bytes'], txPackets: s['tx-packets'], txBytes: s['tx-bytes'], drops: s.drops,
       };
       if (pc) {
         for (const k of ['device', 'path', 'host', 'port', 'role', 'channel', 'egressChannel'] as const) if (pc[k] !== undefined) (v as unknown as Record<string, unknown>)[k] = pc[k];
         if (pc.vlan) v.vlan = { ...pc.vlan };
       }
-      if (st?.reason && v.link !== 'up') v.reason = st.reason;
+      if (pi.reason && v.link !== 'up') v.reason = pi.reason;
       if (pi.config.down && v.link === 'up') v.link = 'down';
-      const be = this.backends.get(pi.name) as { deviceFlags?: () => number | null; adminError?: string | null } | undefined;
-      const flags = typeof be?.deviceFlags === 'function' ? be.deviceFlags() : null;
+      const flags = pi.flags;
       if (flags !== null) {
         v.admin = (flags & IFF_UP) !== 0 ? 'up' : 'down';
         v.carrier = (flags & IFF_RUNNING) !== 0;
         // Why a device port is down, in the words of `ip link` (the table shows the reason).
         if (v.link === 'down' && !v.reason) v.reason = v.admin === 'down' ? 'admin down' : 'no carrier';
-        if (v.admin === 'down' && be?.adminError) v.reason = `admin down: ${be.adminError}`;
+        if (v.admin === 'down' && pi.adminError) v.reason = `admin down: ${pi.adminError}`;
       }
       return v;
     });
@@ -450,7 +436,7 @@ export class SwitchDaemon {
       const next = this.candidate((_f, br) => { (br.ports ??= {})[name] = port; }, `port ${name}`);
       await this.apply(next);
       this.log.info({ port: name, ofport: next.bridges[this.bridgeName].ports[name].ofport }, 'port added');
-      return this.listPorts().find((p) => p.name === name)!;
+      return (await this.listPorts()).find((p) => p.name === name)!;
     });
   }
 
@@ -479,17 +465,17 @@ export class SwitchDaemon {
       }, `port ${name}`);
       const changes = await this.apply(next);
       this.log.info({ port: name, changes }, 'port changed');
-      return this.listPorts().find((p) => p.name === name)!;
+      return (await this.listPorts()).find((p) => p.name === name)!;
     });
   }
 
   // ------------------------------------------------------------------ channels
 
-  listChannels(): ChannelView[] {
+  async listChannels(counters?: Awaited<ReturnType<DatapathHandle['channelCounters']>>): Promise<ChannelView[]> {
     const ports = Object.values(this.bridgeConfig.ports);
-    return this.channels.list().map((ch) => {
+    return (counters ?? await this.dp.channelCounters()).map((ch) => {
       const c: ChannelConfig | undefined = this.config.channels[ch.name];
-      const n = ch.counters();
+      const n = ch.counters;
       const v: ChannelView = {
         name: ch.name, rate: c?.rate ?? '', mode: c?.mode ?? (ch.shaping ? 'shape' : 'police'),
         attached: ports.flatMap((p) => [...(p.channel === ch.name ? [`${p.name} (ingress)`] : []), ...(p.egressChannel === ch.name ? [`${p.name} (egress)`] : [])]),
@@ -527,7 +513,7 @@ export class SwitchDaemon {
       }, `channel ${name}`);
       await this.apply(next);
       this.log.info({ channel: name, rate: next.channels[name].rate, burst: next.channels[name].burst, mode: next.channels[name].mode }, old ? 'channel reconfigured' : 'channel created');
-      return this.listChannels().find((c) => c.name === name)!;
+      return (await this.listChannels()).find((c) => c.name === name)!;
     });
   }
 
@@ -546,9 +532,9 @@ export class SwitchDaemon {
 
   // ------------------------------------------------------------------ flows
 
-  dumpFlows(filterText?: string): string[] {
+  async dumpFlows(filterText?: string): Promise<string[]> {
     const filter = filterText ? this.parseFilter(filterText) : undefined;
-    return this.bridge.dumpFlows(filter ? { match: filter.match, tableId: filter.tableId, cookie: filter.cookie, cookieMask: filter.cookieMask, outPort: filter.outPort, outGroup: filter.outGroup } : undefined, nowEpochMs())
+    return (await this.dp.dumpFlows(filter ? { match: filter.match, tableId: filter.tableId, cookie: filter.cookie, cookieMask: filter.cookieMask, outPort: filter.outPort, outGroup: filter.outGroup } : undefined, nowEpochMs()))
       .map((f) => formatFlow(f.spec, { durationS: f.durationS, packets: f.packetCount, bytes: f.byteCount, idleAgeS: f.idleAgeS }).trim());
   }
 
@@ -568,14 +554,14 @@ export class SwitchDaemon {
         if (e instanceof FlowSyntaxError) throw new ApiError(400, e.message);
         throw e;
       }
-      const r = this.bridge.addFlow(spec, nowEpochMs());
+      const r = await this.dp.flowMod({ command: 'add', spec }, nowEpochMs());
       if (r !== FlowModResult.Ok) throw new ApiError(400, `flow "${text}" was refused by the pipeline (${FLOW_MOD_RESULT_NAMES[r]})`);
       const bc = this.bridgeConfig, key = flowKey(spec);
       const keep = bc.flowSpecs.map((s, i) => [s, bc.flows[i]] as const).filter(([s]) => flowKey(s) !== key);
       bc.flows = [...keep.map(([, t]) => t), text.trim()];
       bc.flowSpecs = [...keep.map(([s]) => s), spec];
       this.log.info({ flow: text }, 'flow added');
-      this.runner.runPass();
+      this.dp.runPass();
       return formatFlow(spec).trim();
     });
   }
@@ -586,15 +572,16 @@ export class SwitchDaemon {
       if (filterText !== undefined && typeof filterText !== 'string') throw new ApiError(400, 'filter must be a string');
       const f = this.parseFilter(filterText ?? '');
       if (strict && f.priority === undefined) f.priority = 0x8000;
-      const before = this.bridge.dumpFlows().length;
-      const r = this.bridge.flowMod({
+      const before = (await this.dp.dumpFlows()).length;
+      const r = await this.dp.flowMod({
         command: strict ? 'delete_strict' : 'delete', tableId: f.tableId ?? 0xff, cookieMask: f.cookieMask, outPort: f.outPort, outGroup: f.outGroup,
         spec: { tableId: f.tableId ?? 0xff, priority: f.priority ?? 0, match: f.match, instructions: {}, cookie: f.cookie ?? 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
       }, nowEpochMs());
       if (r !== FlowModResult.Ok) throw new ApiError(400, `delete refused by the pipeline (${FLOW_MOD_RESULT_NAMES[r]})`);
-      const removed = before - this.bridge.dumpFlows().length;
+      const after = await this.dp.dumpFlows();
+      const removed = before - after.length;
       // Keep only the config flows that are still installed.
-      const live = new Set(this.bridge.dumpFlows().map((e) => flowKey(e.spec)));
+      const live = new Set(after.map((e) => flowKey(e.spec)));
       const bc = this.bridgeConfig;
       const keep = bc.flowSpecs.map((s, i) => [s, bc.flows[i]] as const).filter(([s]) => live.has(flowKey(s)));
       bc.flows = keep.map(([, t]) => t);
@@ -606,18 +593,20 @@ export class SwitchDaemon {
 
   // ------------------------------------------------------------------ stats, fdb, save
 
-  fdb(): Array<{ port: string; ofport: number; vlan: number; mac: string; ageS: number }> {
-    return this.bridge.fdb().map((e) => ({ port: this.bridge.portName(e.ofport), ofport: e.ofport, vlan: e.vid, mac: formatMac(e.mac), ageS: e.ageS }))
+  async fdb(): Promise<Array<{ port: string; ofport: number; vlan: number; mac: string; ageS: number }>> {
+    return (await this.dp.fdb()).map((e) => ({ port: e.port, ofport: e.ofport, vlan: e.vid, mac: formatMac(e.mac), ageS: e.ageS }))
       .sort((a, b) => a.ofport - b.ofport || a.vlan - b.vlan || (a.mac < b.mac ? -1 : 1));
   }
 
-  stats(): { bridge: string; ports: Array<PortView & { io?: Record<string, number> }>; channels: ChannelView[]; drops: Record<string, number>; exec: Record<string, number>; flowCacheEntries: number; runner: Runner['stats'] } {
-    const ports = this.listPorts().map((p) => {
-      const be = this.backends.get(p.name) as { counters?: { snapshot(): Record<string, number> } } | undefined;
-      return be?.counters && typeof be.counters.snapshot === 'function' ? { ...p, io: be.counters.snapshot() } : p;
+  async stats(): Promise<{ bridge: string; ports: Array<PortView & { io?: Record<string, number> }>; channels: ChannelView[]; drops: Record<string, number>; exec: Record<string, number>; flowCacheEntries: number; runner: Runner['stats'] }> {
+    // Issued together: one message to a worker datapath and one answer.
+    const [list, counters, s] = await Promise.all([this.dp.portDetails(), this.dp.channelCounters(), this.dp.stats()]);
+    const details = new Map(list.map((d) => [d.name, d]));
+    const ports = (await this.listPorts(list)).map((p) => {
+      const io = details.get(p.name)?.io;
+      return io !== undefined ? { ...p, io } : p;
     });
-    const s = this.bridge.stats();
-    return { bridge: this.bridgeName, ports, channels: this.listChannels(), drops: s.drops, exec: s.exec, flowCacheEntries: s.flowCacheEntries, runner: { ...this.runner.stats } };
+    return { bridge: this.bridgeName, ports, channels: await this.listChannels(counters), drops: s.drops, exec: s.exec, flowCacheEntries: s.flowCacheEntries, runner: s.runner };
   }
 
   /**
@@ -652,8 +641,7 @@ export class SwitchDaemon {
     this.stopped = true;
     await this.queue.catch(() => undefined);
     if (this.openflowAgent) await Promise.resolve(this.openflowAgent.stop()).catch((err: unknown) => this.log.warn({ err }, 'stopping the OpenFlow agent failed'));
-    this.runner.stop();
-    for (const name of [...this.backends.keys()]) await this.closePort(name);
+    await this.dp.stop();
     this.claims?.releaseAll();
     this.log.info({ bridge: this.bridgeName }, 'switch stopped');
   }

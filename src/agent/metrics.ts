@@ -1,46 +1,56 @@
 // Prometheus metrics of `sluice switch` (prom-client, private registry): per-port rx/tx packets and
 // bytes, drops by reason (per port and bridge-wide), per-channel counters, link state. Values are
-// read from the datapath's counters when scraped; nothing is recorded on the hot path.
+// read from the datapath's counters when scraped (one read per scrape, through the DatapathHandle);
+// nothing is recorded on the hot path.
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { SwitchDaemon } from './daemon.js';
+import type { ChannelView, PortView, SwitchDaemon } from './daemon.js';
 import { SwitchError } from './daemon.js';
 
+type Snapshot = { ports: PortView[]; channels: ChannelView[]; drops: Record<string, number>; packetInDropped: number };
+
 /** A counter whose value is copied from the datapath at scrape time. */
-function mirrorCounter(reg: Registry, name: string, help: string, labelNames: string[], fill: (set: (labels: Record<string, string>, v: number) => void) => void): void {
+function mirrorCounter(reg: Registry, name: string, help: string, labelNames: string[], snap: () => Promise<Snapshot>, fill: (s: Snapshot, set: (labels: Record<string, string>, v: number) => void) => void): void {
   new Counter({
     name, help, labelNames, registers: [reg],
-    collect(this: Counter) { this.reset(); fill((l, v) => this.inc(l, v)); },
+    async collect(this: Counter) { const s = await snap(); this.reset(); fill(s, (l, v) => this.inc(l, v)); },
   });
 }
 
 export function createMetricsRegistry(d: SwitchDaemon): Registry {
   const reg = new Registry();
   reg.setDefaultLabels({ bridge: d.bridgeName });
-  const ports = () => d.listPorts();
-  mirrorCounter(reg, 'sluice_port_rx_packets_total', 'Frames received on the port', ['port'], (set) => { for (const p of ports()) set({ port: p.name }, p.rxPackets); });
-  mirrorCounter(reg, 'sluice_port_rx_bytes_total', 'Bytes received on the port (Ethernet frame, no FCS)', ['port'], (set) => { for (const p of ports()) set({ port: p.name }, p.rxBytes); });
-  mirrorCounter(reg, 'sluice_port_tx_packets_total', 'Frames transmitted on the port', ['port'], (set) => { for (const p of ports()) set({ port: p.name }, p.txPackets); });
-  mirrorCounter(reg, 'sluice_port_tx_bytes_total', 'Bytes transmitted on the port', ['port'], (set) => { for (const p of ports()) set({ port: p.name }, p.txBytes); });
-  mirrorCounter(reg, 'sluice_port_drops_total', 'Frames dropped, by port and reason', ['port', 'reason'], (set) => {
-    for (const p of ports()) for (const [r, n] of Object.entries(p.drops)) set({ port: p.name, reason: r }, n);
+  // One read of the datapath per scrape (every metric's collect() of one scrape shares it).
+  let pending: Promise<Snapshot> | null = null;
+  const snap = (): Promise<Snapshot> => (pending ??= (async () => {
+    const [ports, channels, st] = await Promise.all([d.listPorts(), d.listChannels(), d.dp.stats()]);
+    setImmediate(() => { pending = null; });
+    return { ports, channels, drops: st.drops, packetInDropped: st.exec['packet-in-dropped'] ?? 0 };
+  })());
+  const c = (name: string, help: string, labels: string[], fill: (s: Snapshot, set: (l: Record<string, string>, v: number) => void) => void): void => mirrorCounter(reg, name, help, labels, snap, fill);
+  c('sluice_port_rx_packets_total', 'Frames received on the port', ['port'], (s, set) => { for (const p of s.ports) set({ port: p.name }, p.rxPackets); });
+  c('sluice_port_rx_bytes_total', 'Bytes received on the port (Ethernet frame, no FCS)', ['port'], (s, set) => { for (const p of s.ports) set({ port: p.name }, p.rxBytes); });
+  c('sluice_port_tx_packets_total', 'Frames transmitted on the port', ['port'], (s, set) => { for (const p of s.ports) set({ port: p.name }, p.txPackets); });
+  c('sluice_port_tx_bytes_total', 'Bytes transmitted on the port', ['port'], (s, set) => { for (const p of s.ports) set({ port: p.name }, p.txBytes); });
+  c('sluice_port_drops_total', 'Frames dropped, by port and reason', ['port', 'reason'], (s, set) => {
+    for (const p of s.ports) for (const [r, n] of Object.entries(p.drops)) set({ port: p.name, reason: r }, n);
   });
-  mirrorCounter(reg, 'sluice_bridge_drops_total', 'Frames dropped on the bridge, by reason', ['reason'], (set) => {
-    for (const [r, n] of Object.entries(d.bridge.stats().drops)) set({ reason: r }, n);
+  c('sluice_bridge_drops_total', 'Frames dropped on the bridge, by reason', ['reason'], (s, set) => {
+    for (const [r, n] of Object.entries(s.drops)) set({ reason: r }, n);
   });
+  c('sluice_packet_in_dropped_total', 'PACKET_INs dropped because the control thread was behind (worker datapath)', [], (s, set) => { set({}, s.packetInDropped); });
   new Gauge({
     name: 'sluice_port_up', help: '1 when the port link is up, 0 when down or gone', labelNames: ['port', 'state'], registers: [reg],
-    collect(this: Gauge) { this.reset(); for (const p of ports()) this.set({ port: p.name, state: p.link }, p.link === 'up' ? 1 : 0); },
+    async collect(this: Gauge) { const s = await snap(); this.reset(); for (const p of s.ports) this.set({ port: p.name, state: p.link }, p.link === 'up' ? 1 : 0); },
   });
-  const chans = () => d.listChannels();
-  mirrorCounter(reg, 'sluice_channel_passed_packets_total', 'Frames a channel let through', ['channel'], (set) => { for (const c of chans()) set({ channel: c.name }, c.passedPackets); });
-  mirrorCounter(reg, 'sluice_channel_passed_bytes_total', 'Bytes a channel let through', ['channel'], (set) => { for (const c of chans()) set({ channel: c.name }, c.passedBytes); });
-  mirrorCounter(reg, 'sluice_channel_dropped_packets_total', 'Frames a channel dropped (policing or full queue)', ['channel'], (set) => { for (const c of chans()) set({ channel: c.name }, c.droppedPackets); });
-  mirrorCounter(reg, 'sluice_channel_dropped_bytes_total', 'Bytes a channel dropped', ['channel'], (set) => { for (const c of chans()) set({ channel: c.name }, c.droppedBytes); });
+  c('sluice_channel_passed_packets_total', 'Frames a channel let through', ['channel'], (s, set) => { for (const ch of s.channels) set({ channel: ch.name }, ch.passedPackets); });
+  c('sluice_channel_passed_bytes_total', 'Bytes a channel let through', ['channel'], (s, set) => { for (const ch of s.channels) set({ channel: ch.name }, ch.passedBytes); });
+  c('sluice_channel_dropped_packets_total', 'Frames a channel dropped (policing or full queue)', ['channel'], (s, set) => { for (const ch of s.channels) set({ channel: ch.name }, ch.droppedPackets); });
+  c('sluice_channel_dropped_bytes_total', 'Bytes a channel dropped', ['channel'], (s, set) => { for (const ch of s.channels) set({ channel: ch.name }, ch.droppedBytes); });
   new Gauge({
     name: 'sluice_channel_queued_packets', help: 'Frames waiting in a shaping channel', labelNames: ['channel'], registers: [reg],
-    collect(this: Gauge) { this.reset(); for (const c of chans()) this.set({ channel: c.name }, c.queued); },
+    async collect(this: Gauge) { const s = await snap(); this.reset(); for (const ch of s.channels) this.set({ channel: ch.name }, ch.queued); },
   });
   return reg;
 }

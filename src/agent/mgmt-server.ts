@@ -40,7 +40,7 @@ function saveRequest(body: unknown): void {
 
 /** Names of the switch's channels, for "no channel X (channels: ...)". */
 function channelNames(d: SwitchDaemon): string {
-  return d.listChannels().map((c) => c.name).join(', ') || 'none';
+  return d.channelNames().join(', ') || 'none';
 }
 
 /**
@@ -51,7 +51,7 @@ function createChannel(d: SwitchDaemon, body: unknown): Promise<unknown> {
   const { name, ...rest } = obj(body);
   if (d.bridgeConfig.controllers.length === 0) {
     if (typeof name !== 'string' || name === '') throw new ApiError(400, 'a new channel needs a "name" (a non-empty string)');
-    if (d.listChannels().some((c) => c.name === name)) throw new ApiError(409, `channel "${name}" already exists on the switch; change it with PATCH /channels/${encodeURIComponent(name)} (sluice channel set ${name} ...)`);
+    if (d.channelNames().includes(name)) throw new ApiError(409, `channel "${name}" already exists on the switch; change it with PATCH /channels/${encodeURIComponent(name)} (sluice channel set ${name} ...)`);
     if (rest.rate === undefined) throw new ApiError(400, `channel "${name}" needs a rate`);
   }
   return d.setChannel(String(name), rest);
@@ -59,26 +59,26 @@ function createChannel(d: SwitchDaemon, body: unknown): Promise<unknown> {
 
 /** PATCH /channels/:name { rate?, burst?, mode?, queue? }: change in place (tokens kept); 404 naming the known channels. */
 function changeChannel(d: SwitchDaemon, name: string, body: unknown): Promise<unknown> {
-  if (d.bridgeConfig.controllers.length === 0 && !d.listChannels().some((c) => c.name === name)) {
+  if (d.bridgeConfig.controllers.length === 0 && !d.channelNames().includes(name)) {
     throw new ApiError(404, `no channel "${name}" (channels: ${channelNames(d)}); create it with POST /channels (sluice channel create ${name} --rate ...)`);
   }
   return d.setChannel(name, body);
 }
 
 const ROUTES: Route[] = [
-  { method: 'GET', re: /^\/ports$/, handler: (d) => ({ ports: d.listPorts() }) },
+  { method: 'GET', re: /^\/ports$/, handler: async (d) => ({ ports: await d.listPorts() }) },
   { method: 'POST', re: /^\/ports$/, status: 201, handler: async (d, _p, b) => ({ port: await d.addPort(b) }) },
   { method: 'DELETE', re: /^\/ports\/([^/]+)$/, handler: async (d, [n]) => { await d.removePort(n); return { deleted: n }; } },
   { method: 'PATCH', re: /^\/ports\/([^/]+)$/, handler: async (d, [n], b) => ({ port: await d.patchPort(n, b) }) },
-  { method: 'GET', re: /^\/fdb$/, handler: (d) => ({ fdb: d.fdb() }) },
+  { method: 'GET', re: /^\/fdb$/, handler: async (d) => ({ fdb: await d.fdb() }) },
   { method: 'GET', re: /^\/stats$/, handler: (d) => d.stats() },
-  { method: 'GET', re: /^\/channels$/, handler: (d) => ({ channels: d.listChannels() }) },
+  { method: 'GET', re: /^\/channels$/, handler: async (d) => ({ channels: await d.listChannels() }) },
   { method: 'POST', re: /^\/channels$/, status: 201, handler: async (d, _p, b) => ({ channel: await createChannel(d, b) }) },
   { method: 'PATCH', re: /^\/channels\/([^/]+)$/, handler: async (d, [n], b) => ({ channel: await changeChannel(d, n, b) }) },
   // The old upsert (creates or changes), kept for clients written against it; the CLI uses POST/PATCH.
   { method: 'PUT', re: /^\/channels\/([^/]+)$/, handler: async (d, [n], b) => ({ channel: await d.setChannel(n, b) }) },
   { method: 'DELETE', re: /^\/channels\/([^/]+)$/, handler: async (d, [n]) => { await d.deleteChannel(n); return { deleted: n }; } },
-  { method: 'GET', re: /^\/flows$/, handler: (d, _p, _b, q) => ({ flows: d.dumpFlows(q.get('filter') ?? undefined) }) },
+  { method: 'GET', re: /^\/flows$/, handler: async (d, _p, _b, q) => ({ flows: await d.dumpFlows(q.get('filter') ?? undefined) }) },
   { method: 'POST', re: /^\/flows$/, status: 201, handler: async (d, _p, b) => ({ flow: await d.addFlow(obj(b).flow) }) },
   { method: 'DELETE', re: /^\/flows$/, handler: async (d, _p, b) => ({ deleted: await d.deleteFlows(obj(b).filter, obj(b).strict === true) }) },
   { method: 'POST', re: /^\/config\/save$/, handler: async (d, _p, b) => { saveRequest(b); return { saved: await d.saveConfig() }; } },

@@ -106,7 +106,7 @@ export const demoCommand: CommandModule<object, DemoArgs> = {
         durationS: a.duration, offeredMbit: a.offered, fromMbit: 20, toMbit: 100,
         log: createLogger({ level: a['log-level'] ?? 'warn' }), ui,
       });
-      ports = lab.daemon?.listPorts() ?? r.ports;
+      ports = (await lab.daemon?.listPorts()) ?? r.ports;
       ok = r.ok;
       if (r.beforeMbit !== undefined) process.stdout.write(`\nrate before change: ${r.beforeMbit.toFixed(1)} Mbit/s (channel 20mbit)\nrate after change: ${r.afterMbit!.toFixed(1)} Mbit/s (channel 100mbit)\n`);
     } catch (e) {

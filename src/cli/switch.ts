@@ -49,7 +49,9 @@ export const switchCommand: CommandModule<object, SwitchArgs> = {
     process.on('SIGTERM', onStop);
     process.on('SIGINT', onStop);
     try {
-      sw = await serveSwitch({ configPath: args.config, bridge: args.bridge, socketPath: args.socket, saveTo: args['save-to'], metricsPort: mp, log });
+      // A datapath worker that dies is a bug that stops forwarding: stop cleanly and exit 1 (systemd restarts us).
+      const onDatapathFailure = (): void => { process.exitCode = 1; onStop('SIGTERM'); };
+      sw = await serveSwitch({ configPath: args.config, bridge: args.bridge, socketPath: args.socket, saveTo: args['save-to'], metricsPort: mp, log, onDatapathFailure });
     } catch (err) {
       process.off('SIGHUP', onHup); process.off('SIGTERM', onStop); process.off('SIGINT', onStop);
       throw err;

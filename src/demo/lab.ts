@@ -211,22 +211,22 @@ export async function runDemo(lab: DemoLab, o: DemoOptions): Promise<DemoResult>
   await sleep(400);
   const client = lab.exec(b1.ns, ['iperf3', '-c', b2.ip, '-u', '-b', `${o.offeredMbit}M`, '-l', String(UDP_LEN), '-t', String(secs), '-B', b1.ip], (secs + 15) * 1000);
   // Sample what the switch delivers to blue-2 (Ethernet frame bytes, as the channel counts them).
-  const b2ofport = lab.daemon!.listPorts().find((p) => p.name === 'blue-2')!.ofport;
-  const txBytes = (): number => lab.daemon!.bridge.portStats(b2ofport)['tx-bytes'];
+  const b2ofport = (await lab.daemon!.listPorts()).find((p) => p.name === 'blue-2')!.ofport;
+  const txBytes = async (): Promise<number> => (await lab.daemon!.dp.portStats()).find((p) => p.ofport === b2ofport)?.stats['tx-bytes'] ?? 0;
   const samples: Array<{ t: number; bytes: number }> = [];
   const t0 = performance.now();
   let changedAt = -1, channelNow = `${o.fromMbit}mbit`;
   const perSecond: Array<{ second: number; start: number; end: number; mbit: number }> = [];
   // Wait for traffic to start (iperf3 connects first), then measure from the first byte.
-  const startBytes = txBytes();
-  while (txBytes() - startBytes < 100_000 && performance.now() - t0 < 3000) await sleep(20);
+  const startBytes = await txBytes();
+  while ((await txBytes()) - startBytes < 100_000 && performance.now() - t0 < 3000) await sleep(20);
   const tStart = performance.now();
-  samples.push({ t: 0, bytes: txBytes() });
+  samples.push({ t: 0, bytes: await txBytes() });
   let lastSec = { t: 0, bytes: samples[0].bytes };
   while (true) {
     await sleep(100);
     const t = (performance.now() - tStart) / 1000;
-    samples.push({ t, bytes: txBytes() });
+    samples.push({ t, bytes: await txBytes() });
     if (t - lastSec.t >= 1) {
       const cur = samples[samples.length - 1];
       const mbit = ((cur.bytes - lastSec.bytes) * 8) / (cur.t - lastSec.t) / 1e6;
@@ -242,7 +242,7 @@ export async function runDemo(lab: DemoLab, o: DemoOptions): Promise<DemoResult>
       channelNow = `${o.toMbit}mbit`;
       ui.note(`channel ${chan} set to ${o.toMbit}mbit at ${changedAt.toFixed(2)} s (setChannel took ${(performance.now() - before).toFixed(1)} ms)`);
       // Realign the per-second windows on the change, so each one is wholly before or after it.
-      lastSec = { t: changedAt, bytes: txBytes() };
+      lastSec = { t: changedAt, bytes: await txBytes() };
       samples.push(lastSec);
     }
     if (t >= secs - 0.15) break;
@@ -277,7 +277,7 @@ export async function runDemo(lab: DemoLab, o: DemoOptions): Promise<DemoResult>
     + (res.reactionMs !== undefined ? `, at >= 80 % of the new rate within ${res.reactionMs} ms of the change (100 ms sampling)` : '')
     + (res.iperfBeforeMbit !== undefined && Number.isFinite(res.iperfBeforeMbit) ? ` (iperf3 receiver goodput ${res.iperfBeforeMbit.toFixed(1)} -> ${Number.isFinite(res.iperfAfterMbit) ? res.iperfAfterMbit!.toFixed(1) : '?'})` : '');
   if (okBefore && okAfter) s.ok(detail); else { s.fail(`${detail}: expected ~${o.fromMbit} then ~${o.toMbit}`); res.error = 'rates off'; }
-  res.ports = lab.daemon!.listPorts();
+  res.ports = await lab.daemon!.listPorts();
   res.ok = okBefore && okAfter;
   return res;
 }

@@ -1,7 +1,8 @@
 // The switch's OpenFlow 1.3 agent: a passive listener (ptcp:) and active controller connections
 // (tcp:, reconnect with backoff), roles and async masks across sessions, fail-mode, and the
-// translation of every switch-side message into Bridge calls (flows, groups, meters, ports,
-// packet-out) plus the asynchronous PACKET_IN / FLOW_REMOVED / PORT_STATUS. See README.md.
+// translation of every switch-side message into datapath calls (flows, groups, meters, ports,
+// packet-out; DatapathHandle, in this thread or a worker) plus the asynchronous PACKET_IN /
+// FLOW_REMOVED / PORT_STATUS. See README.md.
 import { createServer, connect as netConnect } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import { lstatSync, mkdirSync, unlinkSync } from 'node:fs';
@@ -16,7 +17,8 @@ import {
 } from '../../openflow/index.js';
 import type { FlowMod, GroupMod, MeterMod, MultipartRequest, OfpMessage, PacketOut, PortMod, Port, RoleRequest } from '../../openflow/messages.js';
 import type { Bridge, PortConfig } from '../../datapath/bridge.js';
-import type { Packet } from '../../packet/packet.js';
+import { InlineDatapath, isDatapathHandle } from '../datapath-handle.js';
+import type { DatapathHandle } from '../datapath-handle.js';
 import type { FlowStats } from '../../datapath/pipeline.js';
 import type { FlowModCommand } from '../../datapath/pipeline.js';
 import type { GroupSpec } from '../../flow/types.js';
@@ -119,13 +121,17 @@ export class OpenFlowAgent implements SessionHost {
   private running = false;
   private portTimer: NodeJS.Timeout | null = null;
   private readonly captureWrites: Promise<void>[] = [];
-  private prevPacketIn: Bridge['onPacketIn'] = null;
-  private prevFlowRemoved: Bridge['onFlowRemoved'] = null;
+  private prevPacketIn: DatapathHandle['onPacketIn'] = null;
+  private prevFlowRemoved: DatapathHandle['onFlowRemoved'] = null;
+  /** The datapath this agent programs (a bare Bridge is wrapped in an InlineDatapath). */
+  readonly dp: DatapathHandle;
   /** Counters: packet-ins sent (messages), packet-ins with no eligible connection. */
   packetInsSent = 0;
   packetInsUnsent = 0;
 
-  constructor(readonly bridge: Bridge, readonly opts: OpenFlowAgentOptions) {
+  constructor(datapath: Bridge | DatapathHandle, readonly opts: OpenFlowAgentOptions) {
+    this.dp = isDatapathHandle(datapath) ? datapath : InlineDatapath.wrap(datapath);
+    const bridge = this.dp;
     if (opts.failMode !== 'standalone' && opts.failMode !== 'secure') throw new RangeError(`fail-mode "${String(opts.failMode)}" is not standalone or secure`);
     this.failMode = opts.failMode;
     this.log = (opts.log ?? pino({ level: 'silent' })).child({ dpid: `0x${bridge.datapathId.toString(16).padStart(16, '0')}` });
@@ -143,12 +149,12 @@ export class OpenFlowAgent implements SessionHost {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    this.prevPacketIn = this.bridge.onPacketIn;
-    this.prevFlowRemoved = this.bridge.onFlowRemoved;
-    this.bridge.onPacketIn = (pkt, reason, tableId, cookie, maxLen) => this.packetIn(pkt, reason, tableId, cookie, maxLen);
-    this.bridge.onFlowRemoved = (st, reason) => this.flowRemoved(st, reason);
+    this.prevPacketIn = this.dp.onPacketIn;
+    this.prevFlowRemoved = this.dp.onFlowRemoved;
+    this.dp.onPacketIn = (data, totalLen, inPort, reason, tableId, cookie) => this.packetIn(data, totalLen, inPort, reason, tableId, cookie);
+    this.dp.onFlowRemoved = (st, reason) => this.flowRemoved(st, reason);
     const t0 = this.now();
-    for (const p of this.bridge.ports()) this.portSeen.set(p.ofport, { desc: portDesc(p), createdMs: t0 });
+    for (const p of this.dp.ports()) this.portSeen.set(p.ofport, { desc: portDesc(p), createdMs: t0 });
     this.portTimer = setInterval(() => this.checkPorts(), this.opts.portPollMs ?? 1000);
     this.portTimer.unref();
     if (this.opts.captureDir !== undefined) mkdirSync(this.opts.captureDir, { recursive: true });
@@ -181,8 +187,8 @@ export class OpenFlowAgent implements SessionHost {
       this.server = null;
       await new Promise<void>((resolve) => srv.close(() => resolve()));
     }
-    this.bridge.onPacketIn = this.prevPacketIn;
-    this.bridge.onFlowRemoved = this.prevFlowRemoved;
+    this.dp.onPacketIn = this.prevPacketIn;
+    this.dp.onFlowRemoved = this.prevFlowRemoved;
     await Promise.all(this.captureWrites);
   }
 
@@ -274,13 +280,14 @@ export class OpenFlowAgent implements SessionHost {
    */
   private enterFailOpen(flush: boolean): void {
     const nowMs = this.now();
+    // Not awaited: changes reach the datapath in the order they are made, before any later request's.
     if (flush) {
-      this.bridge.flowMod({
+      void this.dp.flowMod({
         command: 'delete', spec: { tableId: 0, priority: 0, match: [], instructions: {}, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
         cookieMask: 0n, outPort: OFPP.ANY, outGroup: OFPG_ANY, tableId: OFPTT_ALL,
       }, nowMs);
     }
-    this.bridge.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: DP_OFPP.NORMAL }] }, cookie: FAIL_OPEN_COOKIE, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, nowMs);
+    void this.dp.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: DP_OFPP.NORMAL }] }, cookie: FAIL_OPEN_COOKIE, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, nowMs);
     this.failOpenActive = true;
     if (flush) this.log.warn({ afterMs: this.failOpenAfterMs }, 'fail-mode standalone: no controller, flows flushed, table 0 is NORMAL (fail-open)');
   }
@@ -288,7 +295,7 @@ export class OpenFlowAgent implements SessionHost {
   /** A controller was admitted: remove our NORMAL flow (only if it is still ours); the controller's flows stay. */
   private recoverFailOpen(s: OfSession): void {
     this.failOpenActive = false;
-    this.bridge.flowMod({
+    void this.dp.flowMod({
       command: 'delete_strict', spec: { tableId: 0, priority: 0, match: [], instructions: {}, cookie: FAIL_OPEN_COOKIE, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
       cookieMask: 0xffff_ffff_ffff_ffffn, outPort: OFPP.ANY, outGroup: OFPG_ANY, tableId: 0,
     }, this.now());
@@ -301,17 +308,16 @@ export class OpenFlowAgent implements SessionHost {
 
   private broadcast(buf: Buffer, wants: (s: OfSession) => boolean): number {
     let n = 0;
-    for (const s of this.sessionsById.values()) if (s.isOpen && wants(s)) { s.sendRaw(buf); n++; }
+    for (const s of this.sessionsById.values()) if (s.isOpen && wants(s)) { s.sendAsync(buf); n++; }
     return n;
   }
 
   /** The datapath's reason is the spec's (§5.4: NO_MATCH from a table-miss entry, else ACTION). */
-  private packetIn(pkt: Packet, reason: number, tableId: number, cookie: bigint, maxLen: number): void {
-    const len = maxLen === 0xffff || maxLen >= pkt.len ? pkt.len : maxLen;
-    const data = Buffer.from(pkt.buf.subarray(pkt.off, pkt.off + len));
+  private packetIn(frame: Uint8Array, totalLen: number, inPort: number, reason: number, tableId: number, cookie: bigint): void {
+    const data = Buffer.from(frame);
     const buf = encodeMessage({
-      type: 'packet_in', xid: 0, bufferId: OFP_NO_BUFFER, totalLen: pkt.len, reason, tableId, cookie,
-      match: [{ field: 'in_port', value: BigInt(pkt.inPort >>> 0) }], data,
+      type: 'packet_in', xid: 0, bufferId: OFP_NO_BUFFER, totalLen, reason, tableId, cookie,
+      match: [{ field: 'in_port', value: BigInt(inPort >>> 0) }], data,
     });
     const bit = 1 << reason;
     const n = this.broadcast(buf, (s) => (s.async.packetInMask[this.roleIndex(s)] & bit) !== 0);
@@ -334,7 +340,7 @@ export class OpenFlowAgent implements SessionHost {
   checkPorts(): void {
     const seen = new Set<number>();
     const nowMs = this.now();
-    for (const p of this.bridge.ports()) {
+    for (const p of this.dp.ports()) {
       seen.add(p.ofport);
       const d = portDesc(p);
       const old = this.portSeen.get(p.ofport);
@@ -351,7 +357,7 @@ export class OpenFlowAgent implements SessionHost {
 
   // ------------------------------------------------------------------ requests
 
-  handle(s: OfSession, m: OfpMessage): void {
+  handle(s: OfSession, m: OfpMessage): void | Promise<OfpMessage[] | void> {
     if (this.failOpenActive && s.kind === 'active' && admits(m)) this.recoverFailOpen(s);
     switch (m.type) {
       case 'echo_request': s.sendMsg({ type: 'echo_reply', xid: m.xid, data: m.data }); return;
@@ -363,7 +369,7 @@ export class OpenFlowAgent implements SessionHost {
         return;
       case 'features_request':
         s.sendMsg({
-          type: 'features_reply', xid: m.xid, datapathId: this.bridge.datapathId, nBuffers: 0, nTables: OFPTT_MAX, auxiliaryId: 0,
+          type: 'features_reply', xid: m.xid, datapathId: this.dp.datapathId, nBuffers: 0, nTables: OFPTT_MAX, auxiliaryId: 0,
           capabilities: OFPC.FLOW_STATS | OFPC.TABLE_STATS | OFPC.PORT_STATS | OFPC.GROUP_STATS, reserved: 0,
         });
         return;
@@ -373,16 +379,15 @@ export class OpenFlowAgent implements SessionHost {
         s.configFlags = m.flags; s.missSendLen = m.missSendLen;
         return;
       case 'barrier_request':
-        // Messages of one connection are handled synchronously and in order, so everything
-        // before the barrier has been applied when we get here.
-        s.sendMsg({ type: 'barrier_reply', xid: m.xid });
-        return;
+        // Changes reach the datapath in request order and sync() resolves after all of them;
+        // the session writes replies in request order (errors of earlier requests first).
+        return this.dp.sync().then(() => [{ type: 'barrier_reply', xid: m.xid }]);
       case 'role_request': this.roleRequest(s, m); return;
       case 'get_async_request': s.sendMsg({ type: 'get_async_reply', xid: m.xid, ...cloneAsync(s.async) }); return;
       case 'set_async': s.async = cloneAsync(m); return;
       case 'experimenter': throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_EXPERIMENTER, `Experimenter 0x${m.experimenter.toString(16)} is not supported`);
       case 'queue_get_config_request': {
-        if (m.port !== OFPP.ANY && (m.port > OFPP.MAX || !this.bridge.ports().some((p) => p.ofport === m.port))) throw new OfpError(OFPET.QUEUE_OP_FAILED, OFPQOFC.BAD_PORT, `No port ${m.port}`);
+        if (m.port !== OFPP.ANY && (m.port > OFPP.MAX || !this.dp.ports().some((p) => p.ofport === m.port))) throw new OfpError(OFPET.QUEUE_OP_FAILED, OFPQOFC.BAD_PORT, `No port ${m.port}`);
         s.sendMsg({ type: 'queue_get_config_reply', xid: m.xid, port: m.port, queues: [] });
         return;
       }
@@ -390,18 +395,17 @@ export class OpenFlowAgent implements SessionHost {
         const req = assembleMultipart(s, m);
         if (req === null) return;   // more parts to come
         if (req.body.kind === 'table_features' && req.body.tables.length > 0 && s.isSlave) throw isSlave();
-        const body = buildReply({ bridge: this.bridge, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0', dpDesc: this.opts.dpDesc ?? `${hostname()}/${this.bridge.name}` }, req.body);
-        for (const r of splitReply(req.xid, body)) s.sendMsg(r);
-        return;
+        return buildReply({ dp: this.dp, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0', dpDesc: this.opts.dpDesc ?? `${hostname()}/${this.dp.name}` }, req.body)
+          .then((body) => splitReply(req.xid, body));
       }
       case 'packet_out': case 'flow_mod': case 'group_mod': case 'port_mod': case 'table_mod': case 'meter_mod':
         if (s.isSlave) throw isSlave();
         switch (m.type) {
-          case 'packet_out': this.packetOut(m); return;
-          case 'flow_mod': this.flowMod(m); return;
-          case 'group_mod': this.groupMod(m); return;
-          case 'port_mod': this.portMod(m); return;
-          case 'meter_mod': this.meterMod(m); return;
+          case 'packet_out': return this.packetOut(m);
+          case 'flow_mod': return this.flowMod(m);
+          case 'group_mod': return this.groupMod(m);
+          case 'port_mod': return this.portMod(m);
+          case 'meter_mod': return this.meterMod(m);
           case 'table_mod':
             if (m.tableId > OFPTT_MAX && m.tableId !== OFPTT_ALL) throw new OfpError(OFPET.TABLE_MOD_FAILED, OFPTMFC.BAD_TABLE, `Bad table id ${m.tableId}`);
             return;   // accepted; table config has no effect in 1.3
@@ -428,7 +432,7 @@ export class OpenFlowAgent implements SessionHost {
     s.sendMsg({ type: 'role_reply', xid: m.xid, role: s.role, generationId: this.generationId ?? 0n });
   }
 
-  private flowMod(m: FlowMod): void {
+  private flowMod(m: FlowMod): Promise<void> {
     const command = FLOW_COMMANDS[m.command];
     if (command === undefined) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_COMMAND, `Bad flow_mod command ${m.command}`);
     if (m.tableId === OFPTT_ALL ? command === 'add' : m.tableId > OFPTT_MAX) throw new OfpError(OFPET.FLOW_MOD_FAILED, OFPFMFC.BAD_TABLE_ID, `Bad table id ${m.tableId}`);
@@ -437,31 +441,34 @@ export class OpenFlowAgent implements SessionHost {
     const match = matchToSpec(m.match);
     const instructions = instructionsToSpec(m.instructions);
     const tableId = m.tableId === OFPTT_ALL ? 0 : m.tableId;
-    const r = this.bridge.flowMod({
+    const applied = this.dp.flowMod({
       command,
       spec: { tableId, priority: m.priority, match, instructions, cookie: m.cookie, idleTimeoutS: m.idleTimeout, hardTimeoutS: m.hardTimeout, flags: m.flags },
       cookieMask: m.cookieMask, outPort: m.outPort, outGroup: m.outGroup, tableId: m.tableId,
     }, this.now());
     const gotoBad = instructions.gotoTable !== undefined && (instructions.gotoTable <= tableId || instructions.gotoTable > OFPTT_MAX);
-    const err = resultToError(r, 'flow_mod', gotoBad);
-    if (err !== null) throw err;
-    if (m.bufferId !== OFP_NO_BUFFER && (command === 'add' || command === 'modify' || command === 'modify_strict')) {
-      throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BUFFER_UNKNOWN, `Buffer ${m.bufferId} unknown (the switch has no buffers); the flow_mod itself was applied`);
-    }
+    return applied.then((r) => {
+      const err = resultToError(r, 'flow_mod', gotoBad);
+      if (err !== null) throw err;
+      if (m.bufferId !== OFP_NO_BUFFER && (command === 'add' || command === 'modify' || command === 'modify_strict')) {
+        throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BUFFER_UNKNOWN, `Buffer ${m.bufferId} unknown (the switch has no buffers); the flow_mod itself was applied`);
+      }
+    });
   }
 
-  private groupMod(m: GroupMod): void {
+  private groupMod(m: GroupMod): Promise<void> {
     const cmd = m.command === OFPGC.ADD ? 'add' : m.command === OFPGC.MODIFY ? 'modify' : m.command === OFPGC.DELETE ? 'delete' : null;
     if (cmd === null) throw new OfpError(OFPET.GROUP_MOD_FAILED, 11 /* BAD_COMMAND */, `Bad group_mod command ${m.command}`);
     if (m.groupId > OFPG_MAX && !(cmd === 'delete' && m.groupId === OFPG_ALL)) throw new OfpError(OFPET.GROUP_MOD_FAILED, 1 /* INVALID_GROUP */, `Bad group id ${m.groupId}`);
     const spec = { groupId: m.groupId, type: m.groupType as GroupSpec['type'], buckets: cmd === 'delete' ? [] : bucketsToSpec(m.buckets) };
-    const r = this.bridge.groupMod(cmd, spec);
-    const err = resultToError(r, cmd === 'modify' ? 'group_modify' : 'group_mod');
-    if (err !== null) throw err;
+    return this.dp.groupMod(cmd, spec).then((r) => {
+      const err = resultToError(r, cmd === 'modify' ? 'group_modify' : 'group_mod');
+      if (err !== null) throw err;
+    });
   }
 
-  private portMod(m: PortMod): void {
-    const p = this.bridge.ports().find((x) => x.ofport === m.portNo);
+  private portMod(m: PortMod): Promise<void> | void {
+    const p = this.dp.ports().find((x) => x.ofport === m.portNo);
     if (p === undefined) throw new OfpError(OFPET.PORT_MOD_FAILED, OFPPMFC.BAD_PORT, `No port ${m.portNo}`);
     if (portDesc(p).hwAddr !== m.hwAddr.toLowerCase()) throw new OfpError(OFPET.PORT_MOD_FAILED, OFPPMFC.BAD_HW_ADDR, `Port ${m.portNo} hw_addr is ${portDesc(p).hwAddr}, not ${m.hwAddr}`);
     if ((m.mask & ~PORT_CONFIG_MASK) !== 0) throw new OfpError(OFPET.PORT_MOD_FAILED, OFPPMFC.BAD_CONFIG, `Unsupported port config bits 0x${(m.mask & ~PORT_CONFIG_MASK).toString(16)}`);
@@ -470,20 +477,19 @@ export class OpenFlowAgent implements SessionHost {
     const set = <K extends keyof PortConfig>(k: K, v: boolean | undefined): void => { if (v !== undefined) cfg[k] = v; };
     set('down', bit(OFPPC.PORT_DOWN)); set('noRecv', bit(OFPPC.NO_RECV)); set('noForward', bit(OFPPC.NO_FWD));
     set('noPacketIn', bit(OFPPC.NO_PACKET_IN)); set('noFlood', bit(OFPPC_NO_FLOOD));
-    if (Object.keys(cfg).length > 0) this.bridge.setPortConfig(m.portNo, cfg);
-    this.checkPorts();
+    if (Object.keys(cfg).length === 0) { this.checkPorts(); return; }
+    return this.dp.setPortConfig(m.portNo, cfg).then(() => this.checkPorts());
   }
 
-  private meterMod(m: MeterMod): void {
+  private meterMod(m: MeterMod): Promise<void> | void {
     const nowMs = this.now();
     if (m.command !== OFPMC.ADD && m.command !== OFPMC.MODIFY && m.command !== OFPMC.DELETE) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.BAD_COMMAND, `Bad meter_mod command ${m.command}`);
     if (m.command === OFPMC.DELETE) {
-      if (m.meterId === OFPM_ALL) { for (const id of [...this.meters.keys()]) { this.bridge.deleteMeter(id); this.meters.delete(id); } return; }
+      if (m.meterId === OFPM_ALL) { for (const id of [...this.meters.keys()]) { void this.dp.deleteMeter(id); this.meters.delete(id); } return this.dp.sync(); }
       if (m.meterId === 0 || m.meterId > OFPM_MAX) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.INVALID_METER, `Bad meter id ${m.meterId}`);
       if (!this.meters.has(m.meterId)) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.UNKNOWN_METER, `No meter ${m.meterId}`);
-      this.bridge.deleteMeter(m.meterId);
       this.meters.delete(m.meterId);
-      return;
+      return this.dp.deleteMeter(m.meterId);
     }
     if (m.meterId === 0 || m.meterId > OFPM_MAX) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.INVALID_METER, `Bad meter id ${m.meterId}`);
     const bands: MeterBandSpec[] = m.bands.map((b) => {
@@ -495,13 +501,14 @@ export class OpenFlowAgent implements SessionHost {
     try {
       if (m.command === OFPMC.ADD) {
         if (existing !== undefined) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.METER_EXISTS, `Meter ${m.meterId} exists`);
+        // The agent's Meter validates and keeps the config (meter_config); the datapath runs its own.
         const meter = new Meter(m.meterId, m.flags, bands, nowMs);
-        this.bridge.setMeter(m.meterId, meter);
         this.meters.set(m.meterId, { meter, createdMs: nowMs });
+        return this.dp.setMeter(m.meterId, m.flags, bands, nowMs);
       } else {
         if (existing === undefined) throw new OfpError(OFPET.METER_MOD_FAILED, OFPMMFC.UNKNOWN_METER, `No meter ${m.meterId}`);
-        existing.meter.reconfigure(m.flags, bands, nowMs);   // keeps tokens and counters (a channel)
-        this.bridge.setMeter(m.meterId, existing.meter);
+        existing.meter.reconfigure(m.flags, bands, nowMs);   // validates; the datapath's keeps tokens and counters
+        return this.dp.setMeter(m.meterId, m.flags, bands, nowMs);
       }
     } catch (e) {
       if (e instanceof MeterConfigError) {
@@ -512,16 +519,17 @@ export class OpenFlowAgent implements SessionHost {
     }
   }
 
-  private packetOut(m: PacketOut): void {
+  private packetOut(m: PacketOut): Promise<void> {
     if (m.bufferId !== OFP_NO_BUFFER) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BUFFER_UNKNOWN, `Buffer ${m.bufferId} unknown (the switch has no buffers)`);
     const inPort = m.inPort;
     const reserved = inPort === OFPP.CONTROLLER || inPort === OFPP.ANY || inPort === OFPP.LOCAL;
-    if (!reserved && (inPort === 0 || inPort > OFPP.MAX || this.bridge.portName(inPort) === '')) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PORT, `Bad packet_out in_port ${inPort}`);
+    if (!reserved && (inPort === 0 || inPort > OFPP.MAX || this.dp.portName(inPort) === '')) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PORT, `Bad packet_out in_port ${inPort}`);
     if (m.data.length < 14) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PACKET, `packet_out frame of ${m.data.length} bytes is shorter than an Ethernet header`);
     const actions = actionsToSpec(m.actions);
-    const r = this.bridge.packetOut(m.data, inPort === OFPP.ANY ? OFPP.CONTROLLER : inPort, actions, this.now());
-    const err = resultToError(r, 'packet_out');
-    if (err !== null) throw err;
+    return this.dp.packetOut(m.data, inPort === OFPP.ANY ? OFPP.CONTROLLER : inPort, actions, this.now()).then((r) => {
+      const err = resultToError(r, 'packet_out');
+      if (err !== null) throw err;
+    });
   }
 }
 

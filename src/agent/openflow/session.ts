@@ -19,8 +19,12 @@ export interface SessionHost {
   readonly log: Logger;
   readonly echoIntervalMs: number;
   readonly deadAfterMs: number;
-  /** Called for every decoded message after HELLO; may throw OfpError. */
-  handle(s: OfSession, msg: OfpMessage): void;
+  /**
+   * Called for every decoded message after HELLO; may throw OfpError. A message the datapath must
+   * answer returns a promise of the replies (or a rejection with the OfpError): the session keeps
+   * every reply in the order of the requests (OpenFlow BARRIER), see OfSession.onFrame.
+   */
+  handle(s: OfSession, msg: OfpMessage): void | Promise<OfpMessage[] | void>;
   established(s: OfSession): void;
   closed(s: OfSession): void;
   /** Wall-clock ms for capture timestamps. */
@@ -67,6 +71,16 @@ export class OfSession {
   private echoOutstanding = false;
   private echoXid = 0xec000000;
   private timer: NodeJS.Timeout | null = null;
+  /**
+   * Replies of requests handled after one that still waits for the datapath, in request order: a
+   * slot per such request, written out as soon as every slot before it is ready. While empty,
+   * replies go straight to the socket (the common case: echo, features, an applied flow_mod).
+   */
+  private slots: Array<{ out: Buffer[]; ready: boolean }> = [];
+  /** Index of the first slot not yet written (slots before it are done; compacted now and then). */
+  private slotHead = 0;
+  /** The slot the request being handled writes into (null: write to the socket). */
+  private into: { out: Buffer[]; ready: boolean } | null = null;
 
   constructor(
     readonly id: number,
@@ -115,6 +129,17 @@ export class OfSession {
   /** Send already-encoded bytes (one or more whole messages). */
   sendRaw(buf: Buffer): void {
     if (this.state === 'closed' || this.socket.destroyed) return;
+    if (this.into !== null) { this.into.out.push(buf); return; }
+    this.write(buf);
+  }
+
+  /** Send bytes not tied to a request (PACKET_IN, FLOW_REMOVED, PORT_STATUS, keepalive): never held behind replies. */
+  sendAsync(buf: Buffer): void {
+    if (this.state === 'closed' || this.socket.destroyed) return;
+    this.write(buf);
+  }
+
+  private write(buf: Buffer): void {
     this.txMessages++;
     if (this.capture !== null) this.capture.add(this.host.wallMs(), 'out', buf);
     this.socket.write(buf);
@@ -191,11 +216,48 @@ export class OfSession {
     }
     if (this.state === 'hello') { this.onHello(msg, buf, off, len); return; }
     if (msg.type === 'echo_reply' && msg.xid === this.echoXid) return;
+    // A request handled while an earlier one waits for the datapath writes into its own slot.
+    const slot = this.slots.length > this.slotHead ? { out: [] as Buffer[], ready: false } : null;
+    if (slot !== null) this.slots.push(slot);
+    this.into = slot;
+    let r: void | Promise<OfpMessage[] | void>;
     try {
-      this.host.handle(this, msg);
+      r = this.host.handle(this, msg);
     } catch (e) {
       this.fail(e, xid, buf, off, len);
+      r = undefined;
+    } finally {
+      this.into = null;
     }
+    if (r === undefined) {
+      if (slot !== null) { slot.ready = true; this.flushSlots(); }
+      return;
+    }
+    // Waits for the datapath: keep the offending bytes for an error, and hold later replies.
+    const head = Buffer.from(buf.subarray(off, off + Math.min(len, OFP_ERROR_DATA_MAX)));
+    const mine = slot ?? { out: [] as Buffer[], ready: false };
+    if (slot === null) this.slots.push(mine);
+    r.then((msgs) => {
+      this.into = mine;
+      try { if (msgs) for (const m of msgs) this.sendMsg(m); } finally { this.into = null; }
+    }, (e: unknown) => {
+      this.into = mine;
+      try { this.fail(e, xid, head, 0, head.length); } finally { this.into = null; }
+    }).finally(() => { mine.ready = true; this.flushSlots(); });
+  }
+
+  /** Write out the replies of every leading ready slot. */
+  private flushSlots(): void {
+    const slots = this.slots, from = this.slotHead;
+    let n = from;
+    while (n < slots.length && slots[n].ready) n++;
+    if (n === from) return;
+    this.slotHead = n;
+    const live = this.state !== 'closed' && !this.socket.destroyed;
+    if (live) this.socket.cork();
+    for (let i = from; i < n; i++) { if (live) for (const b of slots[i].out) this.write(b); slots[i].out = []; }
+    if (live) this.socket.uncork();
+    if (n === slots.length) { this.slots = []; this.slotHead = 0; } else if (n > 1024) { this.slots = slots.slice(n); this.slotHead = 0; }
   }
 
   private fail(e: unknown, xid: number, buf: Buffer, off: number, len: number): void {

@@ -1,4 +1,4 @@
-// MULTIPART replies of the switch agent: builds each reply body from the Bridge (flows, tables,
+// MULTIPART replies of the switch agent: builds each reply body from the datapath (flows, tables,
 // ports, groups) and the agent's meters, and splits array replies over several messages with
 // OFPMPF_REPLY_MORE so that no message exceeds MAX_REPLY_BYTES. Cold path.
 import { createHash } from 'node:crypto';
@@ -12,7 +12,8 @@ import type {
 } from '../../openflow/messages.js';
 import { FIELDS } from '../../flow/types.js';
 import type { FieldName } from '../../flow/types.js';
-import type { Bridge, PortInfo } from '../../datapath/bridge.js';
+import type { PortInfo } from '../../datapath/bridge.js';
+import type { DatapathHandle, MeterCounters } from '../datapath-handle.js';
 import type { FlowFilter } from '../../datapath/pipeline.js';
 import { MeterBandType } from '../../qos/meter.js';
 import type { Meter } from '../../qos/meter.js';
@@ -30,7 +31,7 @@ const SPEED_KBPS = 10_000_000;
 export interface MeterEntry { meter: Meter; createdMs: number }
 
 export interface StatsContext {
-  bridge: Bridge;
+  dp: DatapathHandle;
   meters: ReadonlyMap<number, MeterEntry>;
   nowMs: number;
   portCreatedMs: (ofport: number) => number;
@@ -45,14 +46,14 @@ export function portHwAddr(name: string): string {
   return [...h.subarray(0, 6)].map((b) => b.toString(16).padStart(2, '0')).join(':');
 }
 
-export function portConfigBits(p: PortInfo): number {
+export function portConfigBits(p: Pick<PortInfo, 'config'>): number {
   const c = p.config;
   return (c.down ? OFPPC.PORT_DOWN : 0) | (c.noRecv ? OFPPC.NO_RECV : 0) | (c.noFlood ? OFPPC_NO_FLOOD : 0)
     | (c.noForward ? OFPPC.NO_FWD : 0) | (c.noPacketIn ? OFPPC.NO_PACKET_IN : 0);
 }
 
 /** ofp_port for a bridge port. Link is down when the port is administratively down. */
-export function portDesc(p: PortInfo): Port {
+export function portDesc(p: Pick<PortInfo, 'ofport' | 'name' | 'config'>): Port {
   const down = p.config.down;
   return {
     portNo: p.ofport, hwAddr: portHwAddr(p.name), name: p.name.slice(0, 15), config: portConfigBits(p),
@@ -104,12 +105,11 @@ function tableFeatures(): TableFeatures[] {
 }
 let TABLE_FEATURES: TableFeatures[] | null = null;
 
-function meterStats(id: number, e: MeterEntry, flowCount: number, nowMs: number): MeterStats {
-  const m = e.meter;
+function meterStats(id: number, e: MeterEntry, c: MeterCounters | null, nowMs: number): MeterStats {
   const [durationSec, durationNsec] = splitDuration((nowMs - e.createdMs) / 1000);
   return {
-    meterId: id, flowCount, packetInCount: BigInt(m.packetInCount), byteInCount: BigInt(m.byteInCount), durationSec, durationNsec,
-    bandStats: m.bands.map((_, i) => ({ packetBandCount: BigInt(m.packetBandCount[i] ?? 0), byteBandCount: BigInt(m.byteBandCount[i] ?? 0) })),
+    meterId: id, flowCount: c?.flowCount ?? 0, packetInCount: BigInt(c?.packetInCount ?? 0), byteInCount: BigInt(c?.byteInCount ?? 0), durationSec, durationNsec,
+    bandStats: e.meter.bands.map((_, i) => ({ packetBandCount: BigInt(c?.packetBandCount[i] ?? 0), byteBandCount: BigInt(c?.byteBandCount[i] ?? 0) })),
   };
 }
 function meterConfig(id: number, e: MeterEntry): MeterConfig {
@@ -126,20 +126,20 @@ function selectMeters<T>(ctx: StatsContext, id: number, f: (id: number, e: Meter
   return ids.map((i) => f(i, ctx.meters.get(i)!));
 }
 
-/** Build the reply body (one logical reply; split later). Throws OfpError for bad requests. */
-export function buildReply(ctx: StatsContext, body: MultipartRequestBody): MultipartReplyBody {
-  const { bridge, nowMs } = ctx;
+/** Build the reply body (one logical reply; split later). Rejects with OfpError for bad requests. */
+export async function buildReply(ctx: StatsContext, body: MultipartRequestBody): Promise<MultipartReplyBody> {
+  const { dp, nowMs } = ctx;
   switch (body.kind) {
     case 'desc':
       return { kind: 'desc', mfrDesc: 'Sluice', hwDesc: 'Sluice software switch (Node.js)', swDesc: ctx.swDesc, serialNum: 'None', dpDesc: ctx.dpDesc };
     case 'flow':
-      return { kind: 'flow', flows: bridge.dumpFlows(flowFilterOf(body), nowMs).map(flowStatsToOf) };
+      return { kind: 'flow', flows: (await dp.dumpFlows(flowFilterOf(body), nowMs)).map(flowStatsToOf) };
     case 'aggregate': {
-      const a = bridge.aggregate(flowFilterOf(body));
+      const a = await dp.aggregate(flowFilterOf(body));
       return { kind: 'aggregate', packetCount: BigInt(a.packetCount), byteCount: BigInt(a.byteCount), flowCount: a.flowCount };
     }
     case 'table': {
-      const byId = new Map(bridge.tableStats().map((t) => [t.tableId, t]));
+      const byId = new Map((await dp.tableStats()).map((t) => [t.tableId, t]));
       const tables: TableStats[] = [];
       for (let t = 0; t < N_TABLES; t++) {
         const s = byId.get(t);
@@ -148,11 +148,11 @@ export function buildReply(ctx: StatsContext, body: MultipartRequestBody): Multi
       return { kind: 'table', tables };
     }
     case 'port_stats': {
-      const ports = bridge.ports().filter((p) => body.portNo === OFPP.ANY || p.ofport === body.portNo);
-      if (body.portNo !== OFPP.ANY && ports.length === 0) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PORT, `No port ${body.portNo}`);
+      if (body.portNo !== OFPP.ANY && !dp.ports().some((p) => p.ofport === body.portNo)) throw new OfpError(OFPET.BAD_REQUEST, OFPBRC.BAD_PORT, `No port ${body.portNo}`);
+      const ports = (await dp.portStats()).filter((p) => body.portNo === OFPP.ANY || p.ofport === body.portNo);
       return {
         kind: 'port_stats', ports: ports.map((p): PortStats => {
-          const s = bridge.portStats(p.ofport);
+          const s = p.stats;
           let rxDropped = 0, txDropped = 0;
           for (const [k, v] of Object.entries(s.drops)) { if (k.startsWith('tx') || k === 'egress-policed' || k === 'shaper-queue-full' || k === 'csum-incomplete') txDropped += v; else rxDropped += v; }
           const [durationSec, durationNsec] = splitDuration((nowMs - ctx.portCreatedMs(p.ofport)) / 1000);
@@ -164,10 +164,10 @@ export function buildReply(ctx: StatsContext, body: MultipartRequestBody): Multi
         }),
       };
     }
-    case 'port_desc': return { kind: 'port_desc', ports: bridge.ports().map(portDesc) };
+    case 'port_desc': return { kind: 'port_desc', ports: dp.ports().map(portDesc) };
     case 'queue': return { kind: 'queue', queues: [] };
     case 'group': {
-      const gs = bridge.groups().filter((g) => body.groupId === OFPG_ALL || g.spec.groupId === body.groupId);
+      const gs = (await dp.groups()).filter((g) => body.groupId === OFPG_ALL || g.spec.groupId === body.groupId);
       return {
         kind: 'group', groups: gs.map((g): GroupStats => {
           const [durationSec, durationNsec] = splitDuration(g.durationS);
@@ -179,12 +179,16 @@ export function buildReply(ctx: StatsContext, body: MultipartRequestBody): Multi
       };
     }
     case 'group_desc':
-      return { kind: 'group_desc', groups: bridge.groups().map((g): GroupDesc => ({ groupType: g.spec.type, groupId: g.spec.groupId, buckets: specToBuckets(g.spec.buckets) })) };
+      return { kind: 'group_desc', groups: (await dp.groups()).map((g): GroupDesc => ({ groupType: g.spec.type, groupId: g.spec.groupId, buckets: specToBuckets(g.spec.buckets) })) };
     case 'group_features': {
       const types = (1 << OFPGT.ALL) | (1 << OFPGT.SELECT) | (1 << OFPGT.INDIRECT) | (1 << OFPGT.FF);
       return { kind: 'group_features', types, capabilities: 1 | 2 | 4, maxGroups: [0xffff, 0xffff, 0xffff, 0xffff], actions: [actionBitmap, actionBitmap, actionBitmap, actionBitmap] };
     }
-    case 'meter': return { kind: 'meter', meters: selectMeters(ctx, body.meterId, (id, e) => meterStats(id, e, bridge.meterFlowCount(id), nowMs)) };
+    case 'meter': {
+      const ids = selectMeters(ctx, body.meterId, (id) => id);
+      const counters = await dp.meterCounters(ids);
+      return { kind: 'meter', meters: selectMeters(ctx, body.meterId, (id, e) => meterStats(id, e, counters[ids.indexOf(id)] ?? null, nowMs)) };
+    }
     case 'meter_config': return { kind: 'meter_config', meters: selectMeters(ctx, body.meterId, meterConfig) };
     case 'meter_features':
       return { kind: 'meter_features', maxMeter: 0xffff, bandTypes: 1 << OFPMBT.DROP, capabilities: OFPMF.KBPS | OFPMF.PKTPS | OFPMF.BURST | OFPMF.STATS, maxBands: 16, maxColor: 0 };

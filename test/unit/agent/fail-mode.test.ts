@@ -96,7 +96,7 @@ describe('a live secure switch whose controller is down', () => {
     while ((d.bridge.stats().drops['no-flow'] ?? 0) < 2 && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     expect(d.bridge.stats().drops['no-flow']).toBe(2);
     for (const n of ['m1', 'm2', 'm3']) expect(port(n).sent).toEqual([]);
-    expect(d.dumpFlows()).toEqual([]);
+    expect(await d.dumpFlows()).toEqual([]);
     expect(logs.join('')).not.toMatch(/fail-open/);
   });
 });

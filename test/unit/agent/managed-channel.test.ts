@@ -28,7 +28,7 @@ describe('switch-local channel commands on a controller-managed bridge', () => {
     oneLineError(await cliInproc(['channel', 'set', 'gold', '--rate', '5mbit', '--socket', msock]), 2, re);
     oneLineError(await cliInproc(['channel', 'delete', 'gold', '--socket', msock]), 2, re);
     oneLineError(await cliInproc(['channel', 'create', 'silver', '--rate', '5mbit', '--socket', msock]), 2, /managed by the controller at tcp:192\.0\.2\.1:6653: change channel "silver"/);
-    expect(managed.daemon.listChannels().map((c) => [c.name, c.rate])).toEqual([['gold', '20mbit']]);
+    expect((await managed.daemon.listChannels()).map((c) => [c.name, c.rate])).toEqual([['gold', '20mbit']]);
     const l = await cliInproc(['channel', 'list', '--socket', msock, '--json']);
     expect(JSON.parse(l.stdout).channels[0]).toMatchObject({ name: 'gold', rate: '20mbit' });
   });
