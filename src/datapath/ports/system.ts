@@ -7,6 +7,11 @@
 //   - 'mmsg': recvmmsg() one call per batch (the fallback if the ring cannot be set up).
 // Transmit is sendmmsg() one call per batch in both modes. The device is set administratively up
 // at open (as Open vSwitch does), so a TAP QEMU created down carries frames without `ip link set up`.
+// Offloads (default on): PACKET_VNET_HDR, so a veth or QEMU TAP with TSO/GSO on hands over whole
+// super-frames with their virtio-net header, and super-frames sent out leave whole. Such a port
+// receives by recvmmsg straight into the pool's large packets: a ring would need 64 KiB+ slots
+// (a 16 MiB ring then holds 128 frames) and a copy out of each. Receive times come from the ring
+// (tp_sec/tp_nsec) or SO_TIMESTAMPNS (recvmmsg) and become Packet.tsMs.
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { FdPort, loadNative } from './fd-port.js';
@@ -21,12 +26,25 @@ export const LINK_WATCH_MS = 250;
 /** RX ring frame slots: 2048-byte slots hold a 1500-MTU frame (+ VLAN tag); the ring is 16 MiB. */
 export const RING_FRAME_SIZE = 2048;
 export const RING_FRAMES = 8192;
+/** RX ring slots when offloads are on and the ring is asked for anyway: 128 KiB slots, 32 MiB. */
+export const VNET_RING_FRAMES = 256;
 
 export type SystemRxMode = 'ring' | 'mmsg';
 
 export interface SystemPortOptions {
-  /** Receive path; default 'ring', or SLUICE_SYSTEM_RX=mmsg|ring in the environment. */
+  /**
+   * Receive path; default SLUICE_SYSTEM_RX=mmsg|ring from the environment, else 'mmsg' with
+   * offloads and 'ring' without. A ring with offloads has VNET_RING_FRAMES slots of 128 KiB.
+   */
   rx?: SystemRxMode;
+  /** PACKET_VNET_HDR: carry super-frames and partial checksums whole (default true, or SLUICE_OFFLOADS=off). */
+  offloads?: boolean;
+}
+
+/** Offloads of tap/system ports unless configured: on, or off with SLUICE_OFFLOADS=off|0|false. */
+export function offloadsDefault(): boolean {
+  const v = process.env.SLUICE_OFFLOADS;
+  return !(v === 'off' || v === '0' || v === 'false');
 }
 
 /** Ring slot size for a device MTU: header (~80 B) + MTU + Ethernet header + 2 tags, power of two. */
@@ -36,8 +54,11 @@ export function ringFrameSizeFor(mtu: number): number {
   return size;
 }
 
-function defaultRxMode(): SystemRxMode {
-  return process.env.SLUICE_SYSTEM_RX === 'mmsg' ? 'mmsg' : 'ring';
+/** SLUICE_SYSTEM_RX if set; else 'mmsg' with offloads (see the top of this file), 'ring' without. */
+function defaultRxMode(offloads: boolean): SystemRxMode {
+  const env = process.env.SLUICE_SYSTEM_RX;
+  if (env === 'mmsg' || env === 'ring') return env;
+  return offloads ? 'mmsg' : 'ring';
 }
 
 export class SystemPort extends FdPort {
@@ -45,6 +66,8 @@ export class SystemPort extends FdPort {
   protected kind: number = KIND_PACKET;
   /** Receive mode asked for; `rxMode` says what open() set up. */
   readonly rxWanted: SystemRxMode;
+  /** Offloads asked for; `offloads` says whether open() got them. */
+  readonly offloadsWanted: boolean;
   rxMode: SystemRxMode = 'mmsg';
   /** RX ring geometry once open in ring mode (0 otherwise). */
   ringFrames = 0;
@@ -65,7 +88,8 @@ export class SystemPort extends FdPort {
       throw new RangeError(`Cannot attach system port "${device}": interface names are 1-15 bytes`);
     }
     this.name = device;
-    this.rxWanted = opts.rx ?? defaultRxMode();
+    this.offloadsWanted = opts.offloads ?? offloadsDefault();
+    this.rxWanted = opts.rx ?? defaultRxMode(this.offloadsWanted);
     this.counters.refresh = () => this.refreshKernelStats();
   }
 
@@ -76,14 +100,16 @@ export class SystemPort extends FdPort {
     let s: ReturnType<typeof nat.packetOpen> | null = null;
     if (this.rxWanted === 'ring' && typeof nat.packetStats === 'function') {
       try {
-        s = nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, ringFrameSizeFor(deviceMtu(this.name)), RING_FRAMES);
+        s = nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, ringFrameSizeFor(this.offloadsWanted ? 65_535 : deviceMtu(this.name)),
+          this.offloadsWanted ? VNET_RING_FRAMES : RING_FRAMES, this.offloadsWanted);
       } catch (err) {
         // ENOMEM/EPERM for the ring: fall back to recvmmsg; a missing device fails the same way below.
         if ((err as { syscall?: string }).syscall !== 'PACKET_RX_RING' && (err as { syscall?: string }).syscall !== 'mmap(PACKET_RX_RING)' &&
           (err as { syscall?: string }).syscall !== 'PACKET_VERSION') throw err;
       }
     }
-    s ??= nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES);
+    s ??= nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, 0, 0, this.offloadsWanted);
+    this.vnet = s.vnetHdr === true;
     this.ringFrames = s.ringFrames ?? 0;
     this.ringFrameSize = s.ringFrameSize ?? 0;
     this.rxMode = this.ringFrames > 0 ? 'ring' : 'mmsg';
