@@ -156,3 +156,34 @@ describe('writeVnetHeader', () => {
     expect(hdr[0]).toBe(2);
   });
 });
+
+describe('PacketPool large tier', () => {
+  it('exists only once reserved, capped, gives large packets back to their own free list', () => {
+    const pool = new PacketPool(4, 2048);
+    expect(pool.largeCapacity).toBe(0);
+    expect(pool.allocLarge()).toBeNull();
+    expect(pool.exhaustedLarge).toBe(1);
+    expect(pool.reserveLarge(3)).toBe(3);
+    const big = pool.allocFor(5000)!, small = pool.allocFor(100)!;
+    expect(big.buf.length).toBe(pool.largeSize);
+    expect(small.buf.length).toBe(2048);
+    expect([pool.available, pool.largeAvailable]).toEqual([3, 2]);
+    pool.release(big); pool.release(small);
+    expect([pool.available, pool.largeAvailable]).toEqual([4, 3]);
+    pool.release(new Packet(pool.largeSize));              // a stranger is not taken in
+    expect(pool.largeAvailable).toBe(3);
+  });
+
+  it('copyTo carries the offload metadata; reset and load clear it', () => {
+    const a = superPacket({ ip: 4, l4: 'tcp' }, 5000, 1448, true);
+    a.csumValid = true; a.hdrLen = 54; a.csumStart = 34; a.csumOffset = 16;
+    const b = new Packet(LARGE_PACKET_SIZE);
+    expect(a.copyTo(b)).toBe(true);
+    expect([b.gsoType, b.gsoSize, b.hdrLen, b.csumStart, b.csumOffset, b.csumValid, b.csumPartial]).toEqual([GSO.TcpV4, 1448, 54, 34, 16, true, true]);
+    expect(a.copyTo(new Packet(2048))).toBe(false);     // does not fit: nothing copied
+    b.reset();
+    expect([b.gsoType, b.gsoSize, b.hdrLen, b.csumStart, b.csumOffset, b.csumValid, b.csumPartial]).toEqual([0, 0, 0, 0, 0, false, false]);
+    a.load(Buffer.alloc(60), 0, 60);
+    expect([a.gsoType, a.gsoSize, a.csumPartial, a.csumValid]).toEqual([0, 0, false, false]);
+  });
+});
