@@ -315,9 +315,9 @@ export async function run(): Promise<void> {
     if (only) kinds = kinds.filter((k) => only.includes(k));
 
     console.log(`topology: h1(${v1}) -- ${p1} [switch] ${p2} -- h2(${v2}); tap variant: h3(${t1}) [Sluice] h4(${t2}); veth offloads ${off ? 'off (gro gso tso tx)' : 'NOT all turned off'}`);
-    const offloadsDefault = !['off', '0', 'false'].includes(process.env.SLUICE_OFFLOADS ?? '');
-    const rxVia = process.env.SLUICE_SYSTEM_RX ?? (offloadsDefault ? 'mmsg' : 'ring');
-    console.log(`system ports: offloads ${offloadsDefault ? 'on (vnet headers; SLUICE_OFFLOADS=off for none)' : 'off (SLUICE_OFFLOADS=off)'}, receive via ${rxVia === 'mmsg' ? 'recvmmsg' : 'a TPACKET_V2 RX ring'}; ` +
+    const offEnv = process.env.SLUICE_OFFLOADS ?? 'auto';
+    console.log(`system ports: offloads ${offEnv} (auto: vnet headers and recvmmsg where the device has an offload on, else the TPACKET_V2 ring)` +
+      `${process.env.SLUICE_SYSTEM_RX ? `, receive forced to ${process.env.SLUICE_SYSTEM_RX}` : ''}; ` +
       `wake-up moderation ${process.env.SLUICE_RX_MODERATION_US ?? '300'} us; CPU pinning ${PIN ? 'on: generator CPU 0, switch process CPU 1 (all switches alike)' : 'off'}`);
     console.log(`traffic: 64-byte flood ${FLOOD_S} s at max rate (C sendmmsg generator), paced ${PACED_RATES.map((r) => r / 1000).join('/')} kpps x ${PACED_S} s (Sluice), iperf3 ${IPERF_S} s -P1/-P4, ${PINGS} pings at 10 ms; ${ROUNDS} interleaved rounds, medians`);
     if (typeof ovs === 'string') console.log(`Open vSwitch skipped: ${ovs}`);

@@ -29,7 +29,7 @@ export interface PortConfig {
   type: PortType;
   /** tap/system: kernel device (defaults to the port name). */
   device?: string;
-  /** tap/system: vnet headers, TSO/GSO super-frames and checksum offload (absent: on, see ports/README). */
+  /** tap/system: vnet headers, TSO/GSO super-frames and checksum offload (absent: tap on, system by device features; ports/README). */
   offloads?: boolean;
   /** qemu-stream: Unix socket path, or host + port for TCP; role (default connect). */
   path?: string;

@@ -36,6 +36,19 @@ afterAll(async () => { for (const p of ports.splice(0)) await p.close(); for (co
 const OUR_MAC = Buffer.from('02000000aa01', 'hex');
 
 describePrivileged('SystemPort (AF_PACKET) on veth', () => {
+  it('offloads auto: vnet headers and recvmmsg on a veth with its default offloads, the ring on one with every offload off', async () => {
+    const l = lab();
+    const a = l.name('a'), z = l.name('z');
+    l.addVeth(a, z);
+    const on = track(new SystemPort(a, { offloads: 'auto', rx: undefined }));
+    await on.open();
+    expect([on.offloads, on.rxMode]).toEqual([true, 'mmsg']);
+    l.offloadsOff(null, z);
+    const off = track(new SystemPort(z, { offloads: 'auto', rx: undefined }));
+    await off.open();
+    expect([off.offloads, off.rxMode]).toEqual([false, 'ring']);
+  });
+
   for (const opts of [{ rx: 'ring', offloads: false }, { rx: 'mmsg', offloads: true }, { rx: 'mmsg', offloads: false }] as const) {
     it(`receive times (${opts.rx}${opts.offloads ? ', vnet headers' : ''}): frames read late carry the kernel's receive time on the loop's clock`, async () => {
       const { pa, pz } = await vethPorts(opts);

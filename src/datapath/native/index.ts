@@ -43,6 +43,11 @@ export interface NativeBinding {
   ifFlags(name: string): number;
   /** Set or clear IFF_UP (SIOCGIFFLAGS + SIOCSIFFLAGS); throws EPERM without CAP_NET_ADMIN, ENODEV when absent. */
   ifSetUp(name: string, up: boolean): void;
+  /**
+   * Offload features on for a device (SIOCETHTOOL): 1 tx checksumming, 2 TSO, 4 GSO, 8 GRO; -1
+   * when unreadable. Absent in older addons.
+   */
+  ifOffloads?(name: string): number;
   /** SIOCSIFTXQLEN: for a TAP, how many frames the kernel queues for its reader before dropping. */
   ifSetTxQueueLen(name: string, len: number): void;
   /** flock(fd, LOCK_EX|LOCK_NB): true when held now, false when another open file holds it. */

@@ -10,9 +10,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/file.h>
@@ -326,6 +328,27 @@ Napi::Value IfSetUp(const Napi::CallbackInfo& info) {
   close(s);
   if (r < 0) ThrowErrno(env, name, op, e);
   return env.Undefined();
+}
+
+// ifOffloads(name) -> bits of the device's offload features that are on (SIOCETHTOOL legacy
+// getters): 1 tx checksumming, 2 TSO, 4 GSO, 8 GRO; -1 when they cannot be read (no ethtool ops).
+// SystemPort uses it to choose vnet headers where super-frames or partial checksums can occur.
+Napi::Value IfOffloads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  struct ifreq ifr;
+  if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return Napi::Number::New(env, -1);
+  const uint32_t cmds[] = {ETHTOOL_GTXCSUM, ETHTOOL_GTSO, ETHTOOL_GGSO, ETHTOOL_GGRO};
+  int bits = 0, read = 0;
+  for (int i = 0; i < 4; i++) {
+    struct ethtool_value ev = {cmds[i], 0};
+    ifr.ifr_data = (char*)&ev;
+    if (ioctl(s, SIOCETHTOOL, &ifr) == 0) { read++; if (ev.data) bits |= 1 << i; }
+  }
+  close(s);
+  return Napi::Number::New(env, read == 0 ? -1 : bits);
 }
 
 // ifSetTxQueueLen(name, len): SIOCSIFTXQLEN (a TAP's queue towards its reader is this long).
@@ -791,6 +814,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifFlags", Napi::Function::New(env, IfFlags));
   exports.Set("ifSetUp", Napi::Function::New(env, IfSetUp));
   exports.Set("ifSetTxQueueLen", Napi::Function::New(env, IfSetTxQueueLen));
+  exports.Set("ifOffloads", Napi::Function::New(env, IfOffloads));
   exports.Set("flockExclusive", Napi::Function::New(env, FlockExclusive));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("sockError", Napi::Function::New(env, SockError));

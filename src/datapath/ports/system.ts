@@ -7,8 +7,9 @@
 //   - 'mmsg': recvmmsg() one call per batch (the fallback if the ring cannot be set up).
 // Transmit is sendmmsg() one call per batch in both modes. The device is set administratively up
 // at open (as Open vSwitch does), so a TAP QEMU created down carries frames without `ip link set up`.
-// Offloads (default on): PACKET_VNET_HDR, so a veth or QEMU TAP with TSO/GSO on hands over whole
-// super-frames with their virtio-net header, and super-frames sent out leave whole. Such a port
+// Offloads (default 'auto': on when the device has any of tx checksumming, TSO, GSO, GRO on):
+// PACKET_VNET_HDR, so a veth or QEMU TAP with TSO/GSO on hands over whole super-frames with their
+// virtio-net header, and super-frames sent out leave whole. Such a port
 // receives by recvmmsg straight into the pool's large packets: a ring would need 64 KiB+ slots
 // (a 16 MiB ring then holds 128 frames) and a copy out of each. Receive times come from the ring
 // (tp_sec/tp_nsec) or SO_TIMESTAMPNS (recvmmsg) and become Packet.tsMs.
@@ -37,15 +38,33 @@ export interface SystemPortOptions {
    * offloads and 'ring' without. A ring with offloads has VNET_RING_FRAMES slots of 128 KiB.
    */
   rx?: SystemRxMode;
-  /** PACKET_VNET_HDR: carry super-frames and partial checksums whole (default true, or SLUICE_OFFLOADS=off). */
-  offloads?: boolean;
+  /**
+   * PACKET_VNET_HDR: carry super-frames and partial checksums whole. Default 'auto' (or
+   * SLUICE_OFFLOADS=on|off|auto): on when the device has an offload on (see offloadsFromFeatures).
+   */
+  offloads?: boolean | 'auto';
 }
 
-/** Offloads of tap/system ports unless configured: on, or off with SLUICE_OFFLOADS=off|0|false. */
-export function offloadsDefault(): boolean {
+/** SLUICE_OFFLOADS in the environment: 'off' (off|0|false), 'on' (on|1|true), else 'auto'. */
+export function offloadsEnv(): 'on' | 'off' | 'auto' {
   const v = process.env.SLUICE_OFFLOADS;
-  return !(v === 'off' || v === '0' || v === 'false');
+  if (v === 'off' || v === '0' || v === 'false') return 'off';
+  if (v === 'on' || v === '1' || v === 'true') return 'on';
+  return 'auto';
 }
+
+/** Offloads of tap ports unless configured: on, or off with SLUICE_OFFLOADS=off. */
+export function offloadsDefault(): boolean { return offloadsEnv() !== 'off'; }
+
+/**
+ * 'auto' for a system port: vnet headers when the device has tx checksumming, TSO, GSO or GRO on
+ * (bits of the shim's ifOffloads) — then super-frames and partial checksums can cross it, and
+ * carrying them whole is worth the recvmmsg receive path. A device with every offload off (as
+ * `ethtool -K DEV gro off gso off tso off tx off` leaves it) keeps the TPACKET ring, cheaper for
+ * small frames (measured on one loaded run: ~22 % against ~29 % of a core at 50 kpps, and fewer
+ * losses at 250 kpps). Either way the kernel completes and segments whatever the device cannot.
+ */
+export function offloadsFromFeatures(bits: number): boolean { return bits > 0; }
 
 /** Ring slot size for a device MTU: header (~80 B) + MTU + Ethernet header + 2 tags, power of two. */
 export function ringFrameSizeFor(mtu: number): number {
@@ -54,11 +73,10 @@ export function ringFrameSizeFor(mtu: number): number {
   return size;
 }
 
-/** SLUICE_SYSTEM_RX if set; else 'mmsg' with offloads (see the top of this file), 'ring' without. */
-function defaultRxMode(offloads: boolean): SystemRxMode {
+/** SLUICE_SYSTEM_RX if set to mmsg or ring. */
+function envRxMode(): SystemRxMode | undefined {
   const env = process.env.SLUICE_SYSTEM_RX;
-  if (env === 'mmsg' || env === 'ring') return env;
-  return offloads ? 'mmsg' : 'ring';
+  return env === 'mmsg' || env === 'ring' ? env : undefined;
 }
 
 export class SystemPort extends FdPort {
@@ -66,8 +84,10 @@ export class SystemPort extends FdPort {
   protected kind: number = KIND_PACKET;
   /** Receive mode asked for; `rxMode` says what open() set up. */
   readonly rxWanted: SystemRxMode;
-  /** Offloads asked for; `offloads` says whether open() got them. */
-  readonly offloadsWanted: boolean;
+  /** Offloads asked for (true, false or decided at open from the device); `offloads` says whether open() got them. */
+  readonly offloadsWanted: boolean | 'auto';
+  /** Receive mode given to the constructor or by SLUICE_SYSTEM_RX (undefined: by offloads at open). */
+  private readonly rxOption: SystemRxMode | undefined;
   rxMode: SystemRxMode = 'mmsg';
   /** RX ring geometry once open in ring mode (0 otherwise). */
   ringFrames = 0;
@@ -88,8 +108,10 @@ export class SystemPort extends FdPort {
       throw new RangeError(`Cannot attach system port "${device}": interface names are 1-15 bytes`);
     }
     this.name = device;
-    this.offloadsWanted = opts.offloads ?? offloadsDefault();
-    this.rxWanted = opts.rx ?? defaultRxMode(this.offloadsWanted);
+    const env = offloadsEnv();
+    this.offloadsWanted = opts.offloads ?? (env === 'auto' ? 'auto' : env === 'on');
+    this.rxOption = opts.rx ?? envRxMode();
+    this.rxWanted = this.rxOption ?? (this.offloadsWanted === true ? 'mmsg' : 'ring');
     this.counters.refresh = () => this.refreshKernelStats();
   }
 
@@ -98,17 +120,20 @@ export class SystemPort extends FdPort {
     const nat = loadNative();
     this.bringUp(nat);
     let s: ReturnType<typeof nat.packetOpen> | null = null;
-    if (this.rxWanted === 'ring' && typeof nat.packetStats === 'function') {
+    let vnet = this.offloadsWanted === true;
+    if (this.offloadsWanted === 'auto') vnet = typeof nat.ifOffloads === 'function' && offloadsFromFeatures(nat.ifOffloads(this.name));
+    const rx = this.rxOption ?? (vnet ? 'mmsg' : 'ring');
+    if (rx === 'ring' && typeof nat.packetStats === 'function') {
       try {
-        s = nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, ringFrameSizeFor(this.offloadsWanted ? 65_535 : deviceMtu(this.name)),
-          this.offloadsWanted ? VNET_RING_FRAMES : RING_FRAMES, this.offloadsWanted);
+        s = nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, ringFrameSizeFor(vnet ? 65_535 : deviceMtu(this.name)),
+          vnet ? VNET_RING_FRAMES : RING_FRAMES, vnet);
       } catch (err) {
         // ENOMEM/EPERM for the ring: fall back to recvmmsg; a missing device fails the same way below.
         if ((err as { syscall?: string }).syscall !== 'PACKET_RX_RING' && (err as { syscall?: string }).syscall !== 'mmap(PACKET_RX_RING)' &&
           (err as { syscall?: string }).syscall !== 'PACKET_VERSION') throw err;
       }
     }
-    s ??= nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, 0, 0, this.offloadsWanted);
+    s ??= nat.packetOpen(this.name, SYSTEM_RCVBUF_BYTES, 0, 0, vnet);
     this.vnet = s.vnetHdr === true;
     this.ringFrames = s.ringFrames ?? 0;
     this.ringFrameSize = s.ringFrameSize ?? 0;

@@ -23,7 +23,7 @@ export const MAX_IFNAME_LEN = 15;
 export interface TapPortOptions {
   /** Keep the device after close (TUNSETPERSIST); default false: closing the fd deletes it. */
   persist?: boolean;
-  /** Open with vnet headers and TSO/checksum offloads (default true, or SLUICE_OFFLOADS=off). */
+  /** Open with vnet headers and TSO/checksum offloads (default true; false with SLUICE_OFFLOADS=off). */
   offloads?: boolean;
 }
 
