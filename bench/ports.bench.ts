@@ -428,7 +428,34 @@ type OffKind = 'bridge' | 'ovs-tso' | 'sluice' | 'sluice-tap';
 const OFF_LABEL: Record<OffKind, string> = {
   bridge: 'Linux bridge', 'ovs-tso': 'OVS userspace, userspace-tso-enable', sluice: 'Sluice (system ports, vnet)', 'sluice-tap': 'Sluice (tap ports, vnet)',
 };
-interface OffRound { gbps: number; retransmits: number; drops?: number; superIn?: number }
+interface OffRound { gbps: number; retransmits: number; drops?: number; superIn?: number; framesIn?: number; framesLost?: number }
+
+/** rx/tx packet counters of the switch-side devices (`ns` null: root namespace). */
+async function devPackets(ends: Array<[string | null, string]>): Promise<{ rx: number; tx: number }> {
+  let rx = 0, tx = 0;
+  for (const [ns, dev] of ends) {
+    const read = async (what: string): Promise<number> => {
+      if (ns === null) return Number(readFileSync(`/sys/class/net/${dev}/statistics/${what}`, 'utf8'));
+      return Number((await nsRun(ns, ['cat', `/sys/class/net/${dev}/statistics/${what}`], 5000)).stdout.trim());
+    };
+    rx += await read('rx_packets'); tx += await read('tx_packets');
+  }
+  return { rx, tx };
+}
+
+/**
+ * An iperf3 run with the frames (super-frames counted once, as the kernel counts skbs) that went
+ * into the switch and came out of it: in - out is what the switch lost (a switch that cuts
+ * super-frames sends more than it takes: negative). `swIn` says which counter is "into the switch".
+ */
+async function iperfCounted(e: Ends, ends: Array<[string | null, string]>, swIn: 'rx' | 'tx'): Promise<OffRound> {
+  const a = await devPackets(ends);
+  const r = await iperfRetr(e, 1);
+  await sleep(300);
+  const b = await devPackets(ends);
+  const inn = swIn === 'rx' ? b.rx - a.rx : b.tx - a.tx, out = swIn === 'rx' ? b.tx - a.tx : b.rx - a.rx;
+  return { ...r, framesIn: inn, framesLost: inn - out };
+}
 
 /** Every offload on (the kernel defaults): tx checksum, TSO, GSO, GRO. */
 function offloadsOn(l: NetnsLab, ns: string | null, dev: string): void {
@@ -476,7 +503,8 @@ async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: strin
             }
             await nsRun(e.src, ['ping', '-c', '3', '-i', '0.1', '-W', '1', e.dstIp], 10_000);
             const before = await sluiceDrops(sp.sock);
-            const r = await iperfRetr(e, 1);
+            // a TAP counts what its namespace sent us as tx; a root-side veth counts it as rx
+            const r = tapv ? await iperfCounted(e, [[d.h3, d.t1], [d.h4, d.t2]], 'tx') : await iperfCounted(e, [[null, d.p1], [null, d.p2]], 'rx');
             const after = await sluiceDrops(sp.sock);
             const frames = after.rxFrames - before.rxFrames;
             res.get(k)!.push({ ...r, drops: after.drops - before.drops, superIn: frames > 0 ? (after.rxBytes - before.rxBytes) / frames : NaN });
@@ -490,7 +518,7 @@ async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: strin
             l.ip(null, ['link', 'set', d.p2, 'master', br]);
             l.up(null, br);
             await nsRun(veth.src, ['ping', '-c', '3', '-i', '0.1', '-W', '1', veth.dstIp], 10_000);
-            res.get(k)!.push(await iperfRetr(veth, 1));
+            res.get(k)!.push(await iperfCounted(veth, [[null, d.p1], [null, d.p2]], 'rx'));
           } finally { try { l.ip(null, ['link', 'del', br]); } catch { /* gone */ } }
         } else if (k === 'ovs-tso' && typeof ovs !== 'string') {
           const br = l.name('ot');
@@ -499,7 +527,7 @@ async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: strin
           try {
             await sleep(500);
             await nsRun(veth.src, ['ping', '-c', '3', '-i', '0.1', '-W', '1', veth.dstIp], 10_000);
-            res.get(k)!.push(await iperfRetr(veth, 1));
+            res.get(k)!.push(await iperfCounted(veth, [[null, d.p1], [null, d.p2]], 'rx'));
           } finally { try { ovs.vsctl(['del-br', br]); } catch { /* gone */ } }
         }
       } catch (err) {
@@ -510,12 +538,15 @@ async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: strin
   }
   const m = (k: OffKind, f: (r: OffRound) => number | undefined): number => median((res.get(k) ?? []).map((r) => f(r) ?? NaN));
   const fmt = (x: number, dd = 0): string => (Number.isFinite(x) ? x.toFixed(dd) : '—');
-  const rows: string[][] = [['switch (offloads on)', 'TCP 1 Gbit/s', 'retransmits', 'drops counted', 'bytes/frame in']];
+  const rows: string[][] = [['switch (offloads on)', 'TCP 1 Gbit/s', 'retransmits', 'frames in', 'in - out (lost)', 'drops counted', 'bytes/frame in']];
   for (const k of kinds) {
-    rows.push([OFF_LABEL[k], fmt(m(k, (r) => r.gbps), 2), fmt(m(k, (r) => r.retransmits)),
+    const inn = m(k, (r) => r.framesIn), lost = m(k, (r) => r.framesLost);
+    rows.push([OFF_LABEL[k], fmt(m(k, (r) => r.gbps), 2), fmt(m(k, (r) => r.retransmits)), fmt(inn),
+      `${fmt(lost)} (${fmt((100 * lost) / inn, 1)} %)`,
       k.startsWith('sluice') ? fmt(m(k, (r) => r.drops)) : '—', k.startsWith('sluice') ? fmt(m(k, (r) => r.superIn)) : '—']);
   }
-  console.log(`\nmedians of ${ROUNDS} interleaved rounds, offloads on (retransmits: TCP's own count of segments lost on the path, any switch):`);
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds, offloads on (retransmits: TCP's own count of segments lost on the path; frames in/out: ` +
+    'the kernel counters of the switch-side devices, a super-frame counted once; in - out is what the switch lost without necessarily counting it):');
   printTable(rows);
   const bridge = m('bridge', (r) => r.gbps), ovsTso = kinds.includes('ovs-tso') ? m('ovs-tso', (r) => r.gbps) : NaN;
   console.log('\nratios, offloads on (TCP one stream):');
