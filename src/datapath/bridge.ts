@@ -296,9 +296,32 @@ export class Bridge implements ExecHost {
     if (cb === null) return false;
     const ps = this.port(pkt.inPort);
     if (ps !== null && ps.noPacketIn) { this.countDrop(pkt.inPort, DROP.NoPacketIn); return true; }
+    // A super-frame goes up as the frames a wire would carry: OpenFlow lengths are 16-bit, and a
+    // controller's PACKET_OUT must not hand a 64 KiB frame to a port without offloads.
+    if (pkt.gsoType !== 0 && this.packetInSegments(pkt, cb, reason, tableId, cookie, maxLen)) return true;
     // The controller gets complete checksums too (and a PACKET_OUT of these bytes stays correct).
     if (pkt.csumPartial && completeChecksum(pkt.buf, pkt.off, pkt.len) === 0) pkt.csumPartial = false;
     cb(pkt, reason, tableId, cookie, maxLen);
+    return true;
+  }
+
+  /**
+   * PACKET_IN of a GSO super-frame, one per segment (pool packets, recycled once the callback has
+   * copied them); false when it is a single segment (the caller sends it as it is, offload fields
+   * cleared). One that cannot be cut counts gso-failed on its ingress port.
+   */
+  private packetInSegments(pkt: Packet, cb: NonNullable<Bridge['onPacketIn']>, reason: number, tableId: number, cookie: bigint, maxLen: number): boolean {
+    const seg = this.gso, pool = this.pool;
+    const k = seg.begin(pkt);
+    if (k === 0) { this.countDrop(pkt.inPort, DROP.GsoFailed); return true; }
+    if (k === 1) { const partial = pkt.csumPartial; pkt.clearOffload(); pkt.csumPartial = partial; return false; }
+    for (let j = 0; j < k; j++) {
+      const q = pool.allocFor(seg.nextLen());
+      if (q === null) { this.drops[DROP.PoolExhausted] += k - j; return true; }
+      seg.next(q);
+      cb(q, reason, tableId, cookie, maxLen);
+      pool.release(q);
+    }
     return true;
   }
 

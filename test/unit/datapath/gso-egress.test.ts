@@ -11,7 +11,7 @@ import { MemoryPort } from '../../../src/datapath/ports/memory.js';
 import type { Limiter } from '../../../src/qos/limiter.js';
 import type { Packet } from '../../../src/packet/packet.js';
 import type { Batch } from '../../../src/packet/batch.js';
-import { MAC } from './helpers.js';
+import { MAC, flow, apply, out, OFPP } from './helpers.js';
 
 const MSS = 1448;
 const payloadOf = (n: number, seed = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 7 + seed) & 0xff);
@@ -131,5 +131,17 @@ describe('GSO super-frames through the bridge', () => {
     const wire = segments(1, 2, 20_000).reduce((s, h) => s + h.length / 2, 0);
     expect(calls).toEqual([[wire, Math.ceil(20_000 / MSS)]]);
     expect(wire).toBeGreaterThan(superFrame(1, 2, 20_000).length);
+  });
+
+  it('to the controller: one PACKET_IN per segment (OpenFlow lengths are 16-bit), pool intact', () => {
+    const t = bridge([true, false]);
+    t.br.addFlow(flow({ instructions: apply(out(OFPP.CONTROLLER)) }), 0);
+    const seen: string[] = [];
+    t.br.onPacketIn = (p: Packet) => { seen.push(p.frame().toString('hex')); };
+    t.ports[0].inject(superFrame(1, 2, 64_000), true, { type: GSO.TcpV4, size: MSS });
+    t.br.poll(1);
+    expect(seen).toEqual(segments(1, 2, 64_000));
+    expect(t.pool.available).toBe(t.pool.capacity);
+    expect(t.pool.largeAvailable).toBe(t.pool.largeCapacity);
   });
 });
