@@ -318,7 +318,7 @@ export class Bridge implements ExecHost {
     for (let j = 0; j < k; j++) {
       const q = pool.allocFor(seg.nextLen());
       if (q === null) { this.drops[DROP.PoolExhausted] += k - j; return true; }
-      seg.next(q);
+      if (!seg.next(q)) { pool.release(q); return true; }
       cb(q, reason, tableId, cookie, maxLen);
       pool.release(q);
     }
@@ -397,7 +397,7 @@ export class Bridge implements ExecHost {
       for (let j = 0; j < k; j++) {
         const q = pool.allocFor(seg.nextLen());
         if (q === null) { ps.counters.drops[DROP.PoolExhausted] += k - j; this.drops[DROP.PoolExhausted] += k - j; break; }
-        seg.next(q);
+        if (!seg.next(q)) { pool.release(q); this.countDrop(ps.ofport, DROP.GsoFailed); break; }   // cannot happen: allocFor fits nextLen
         this.pushSegment(ps, q, nowMs);
       }
       pool.release(p);
