@@ -536,8 +536,11 @@ async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: strin
       console.log(`  offloads round ${round + 1}/${ROUNDS} ${OFF_LABEL[k]} done in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
     }
   }
-  const m = (k: OffKind, f: (r: OffRound) => number | undefined): number => median((res.get(k) ?? []).map((r) => f(r) ?? NaN));
+  // a round whose iperf3 failed (a timeout on a loaded machine) is left out, and said so
+  const ok = (k: OffKind): OffRound[] => (res.get(k) ?? []).filter((r) => Number.isFinite(r.gbps));
+  const m = (k: OffKind, f: (r: OffRound) => number | undefined): number => median(ok(k).map((r) => f(r) ?? NaN).filter(Number.isFinite));
   const fmt = (x: number, dd = 0): string => (Number.isFinite(x) ? x.toFixed(dd) : '—');
+  for (const k of kinds) if (ok(k).length < ROUNDS) console.log(`  ${OFF_LABEL[k]}: ${ROUNDS - ok(k).length} of ${ROUNDS} rounds failed (iperf3 gave no result), left out`);
   const rows: string[][] = [['switch (offloads on)', 'TCP 1 Gbit/s', 'retransmits', 'frames in', 'in - out (lost)', 'drops counted', 'bytes/frame in']];
   for (const k of kinds) {
     const inn = m(k, (r) => r.framesIn), lost = m(k, (r) => r.framesLost);
