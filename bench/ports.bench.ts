@@ -521,7 +521,7 @@ async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: strin
             res.get(k)!.push(await iperfCounted(veth, [[null, d.p1], [null, d.p2]], 'rx'));
           } finally { try { l.ip(null, ['link', 'del', br]); } catch { /* gone */ } }
         } else if (k === 'ovs-tso' && typeof ovs !== 'string') {
-          const br = l.name('ot');
+          const br = l.name('obt');
           l.track(br);
           ovs.vsctl(['add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', '--', 'add-port', br, d.p1, '--', 'add-port', br, d.p2]);
           try {
