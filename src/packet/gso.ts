@@ -30,6 +30,7 @@ const PROTO_TCP = 6, PROTO_UDP = 17, NH_HOPOPTS = 0, NH_ROUTING = 43, NH_DSTOPTS
 const MAX_TAGS = 4, MAX_EXT_HEADERS = 8;
 const TCP_SEQ = 4, TCP_FLAGS = 13, TCP_FIN = 0x01, TCP_PSH = 0x08, TCP_CWR = 0x80;
 const UDP_LEN = 4;
+const GSO_ECN = 0x80;
 
 /** Slots of the parse result (an Int32Array of H_SLOTS, offsets absolute in the buffer). */
 export const H = { L3: 0, L4: 1, PAYLOAD: 2, L3_END: 3, PROTO: 4, V6: 5 } as const;
@@ -160,7 +161,8 @@ export function writeVnetHeader(pkt: Packet, buf: Uint8Array, at: number): boole
   const start = l4 - pkt.off, hdrLen = h[H.PAYLOAD] - pkt.off;
   buf[at] = VNET_F_NEEDS_CSUM;
   if (gso) {
-    buf[at + 1] = pkt.gsoType;
+    // VIRTIO_NET_HDR_GSO_ECN (0x80): a TCP super-frame with CWR set (only its first segment keeps it)
+    buf[at + 1] = pkt.gsoType | (proto === PROTO_TCP && (pkt.buf[l4 + TCP_FLAGS] & TCP_CWR) !== 0 ? GSO_ECN : 0);
     buf[at + 2] = hdrLen & 0xff; buf[at + 3] = hdrLen >>> 8;
     buf[at + 4] = pkt.gsoSize & 0xff; buf[at + 5] = pkt.gsoSize >>> 8;
   }

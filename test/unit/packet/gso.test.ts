@@ -144,6 +144,13 @@ describe('writeVnetHeader', () => {
     expect(f.equals(full)).toBe(true);
   });
 
+  it('a TSO frame with CWR set gets the ECN bit in gso_type', () => {
+    const p = superPacket({ ip: 6, l4: 'tcp', flags: 0x80 | 0x10 }, 5000, 1448, false);
+    const hdr = Buffer.alloc(VNET_HDR_LEN);
+    expect(writeVnetHeader(p, hdr, 0)).toBe(true);
+    expect(hdr[1]).toBe(GSO.TcpV6 | 0x80);
+  });
+
   it('an ordinary frame gets an all-zero header (DATA_VALID when vouched for)', () => {
     const p = new Packet();
     const f = build({ ip: 6, l4: 'udp' }, payloadOf(100), 0, 0, 0);
