@@ -10,6 +10,12 @@
 // RTT p50/p99 (200 pings at 10 ms); for Sluice also CPU % of a core at paced 50 kpps (user and
 // kernel from /proc/<pid>/stat), loss at paced 50/100/250 kpps, syscalls per frame from the port
 // counters, and GC events (--trace-gc) during traffic. Plain script, prints, never asserts.
+// Then an "offloads on" phase (PORTS_BENCH_OFFLOADS=0 skips it, =only runs only it): every veth and
+// TAP end with tx checksum, TSO, GSO and GRO on, TCP one stream through the Linux bridge, OVS
+// userspace with other_config:userspace-tso-enable=true (a second ovs-vswitchd started with it),
+// and Sluice system and tap ports with vnet headers (the default), interleaved rounds, medians,
+// ratios and the issue's targets (>= 1x bridge, >= 2x OVS with TSO) printed met/MISSED, with TCP
+// retransmissions (loss anywhere on the path) and, for Sluice, the drops it counted.
 // `npm run bench:ports` (root; gcc, iperf3, ping, ethtool; openvswitch-switch optional).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
@@ -123,14 +129,19 @@ async function gen(e: Ends, genBin: string, rate: number, secs: number): Promise
 }
 
 async function iperf(e: Ends, streams: number): Promise<number> {
+  return (await iperfRetr(e, streams)).gbps;
+}
+
+/** iperf3 TCP: Gbit/s received and the sender's retransmissions. */
+async function iperfRetr(e: Ends, streams: number): Promise<{ gbps: number; retransmits: number }> {
   const srv = nsRun(e.dst, ['iperf3', '-s', '-1', '-B', e.dstIp], (IPERF_S + 15) * 1000);
   await sleep(250);
   const r = await nsRun(e.src, ['iperf3', '-c', e.dstIp, '-t', String(IPERF_S), '-P', String(streams), '-J'], (IPERF_S + 10) * 1000);
   await srv;
   try {
-    const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number } } };
-    return j.end.sum_received.bits_per_second / 1e9;
-  } catch { return NaN; }
+    const j = JSON.parse(r.stdout) as { end: { sum_received: { bits_per_second: number }; sum_sent: { retransmits?: number } } };
+    return { gbps: j.end.sum_received.bits_per_second / 1e9, retransmits: j.end.sum_sent.retransmits ?? NaN };
+  } catch { return { gbps: NaN, retransmits: NaN }; }
 }
 
 async function ping(e: Ends): Promise<{ p50: number; p99: number }> {
@@ -245,7 +256,7 @@ async function sluiceFigures(sp: SluiceProc, e: Ends, genBin: string): Promise<R
 // ------------------------------------------------------------------------------------------------
 interface Ovs { dir: string; db: string; vsctl: (args: string[]) => string }
 
-async function startOvs(): Promise<Ovs | string> {
+async function startOvs(tso = false): Promise<Ovs | string> {
   for (const c of ['ovs-vswitchd', 'ovsdb-server', 'ovsdb-tool', 'ovs-vsctl']) if (!hasCommand(c)) return `${c} not installed`;
   const schema = ['/usr/share/openvswitch/vswitch.ovsschema'].find(existsSync);
   if (!schema) return 'vswitch.ovsschema not found';
@@ -259,6 +270,8 @@ async function startOvs(): Promise<Ovs | string> {
   await waitFor(() => existsSync(dbSock), 5000, 'ovsdb-server socket');
   const vsctl = (args: string[]): string => execFileSync('ovs-vsctl', [`--db=unix:${dbSock}`, '--timeout=10', ...args], { encoding: 'utf8', env, stdio: ['ignore', 'pipe', 'pipe'] });
   vsctl(['--no-wait', 'init']);
+  // read by ovs-vswitchd at start only ("Userspace TCP Segmentation Offloading support enabled")
+  if (tso) vsctl(['--no-wait', 'set', 'Open_vSwitch', '.', 'other_config:userspace-tso-enable=true']);
   track(spawn(SWITCH_PIN.length ? SWITCH_PIN[0] : 'ovs-vswitchd', [...SWITCH_PIN.slice(1), ...(SWITCH_PIN.length ? ['ovs-vswitchd'] : []), `unix:${dbSock}`, `--unixctl=${join(dir, 'ovs-vswitchd.ctl')}`, `--pidfile=${join(dir, 'ovs-vswitchd.pid')}`,
     `--log-file=${join(dir, 'ovs-vswitchd.log')}`], { env, stdio: 'ignore' }));
   await waitFor(() => existsSync(join(dir, 'ovs-vswitchd.ctl')), 10_000, 'ovs-vswitchd control socket');
@@ -302,14 +315,17 @@ export async function run(): Promise<void> {
     if (only) kinds = kinds.filter((k) => only.includes(k));
 
     console.log(`topology: h1(${v1}) -- ${p1} [switch] ${p2} -- h2(${v2}); tap variant: h3(${t1}) [Sluice] h4(${t2}); veth offloads ${off ? 'off (gro gso tso tx)' : 'NOT all turned off'}`);
-    console.log(`system ports receive via ${process.env.SLUICE_SYSTEM_RX === 'mmsg' ? 'recvmmsg (SLUICE_SYSTEM_RX=mmsg)' : 'a TPACKET_V2 RX ring'}; ` +
+    const offEnv = process.env.SLUICE_OFFLOADS ?? 'auto';
+    console.log(`system ports: offloads ${offEnv} (auto: vnet headers and recvmmsg where the device has an offload on, else the TPACKET_V2 ring)` +
+      `${process.env.SLUICE_SYSTEM_RX ? `, receive forced to ${process.env.SLUICE_SYSTEM_RX}` : ''}; ` +
       `wake-up moderation ${process.env.SLUICE_RX_MODERATION_US ?? '300'} us; CPU pinning ${PIN ? 'on: generator CPU 0, switch process CPU 1 (all switches alike)' : 'off'}`);
     console.log(`traffic: 64-byte flood ${FLOOD_S} s at max rate (C sendmmsg generator), paced ${PACED_RATES.map((r) => r / 1000).join('/')} kpps x ${PACED_S} s (Sluice), iperf3 ${IPERF_S} s -P1/-P4, ${PINGS} pings at 10 ms; ${ROUNDS} interleaved rounds, medians`);
     if (typeof ovs === 'string') console.log(`Open vSwitch skipped: ${ovs}`);
 
+    const offloadsMode = process.env.PORTS_BENCH_OFFLOADS ?? '1';
     const res = new Map<SwitchKind, Round[]>(kinds.map((k) => [k, []]));
     let sluiceGcBaseline = '';
-    for (let round = 0; round < ROUNDS; round++) {
+    for (let round = 0; round < (offloadsMode === 'only' ? 0 : ROUNDS); round++) {
       const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
       for (const k of order) {
         const ts = performance.now();
@@ -360,6 +376,8 @@ export async function run(): Promise<void> {
       }
     }
 
+    if (offloadsMode !== 'only') printMain();
+    function printMain(): void {
     // -------------------------------------------------------------------------------------------
     const m = (k: SwitchKind, f: (r: Round) => number | undefined): number => median((res.get(k) ?? []).map((r) => f(r) ?? NaN));
     const fmt = (x: number, d = 0): string => (Number.isFinite(x) ? (Math.abs(x) < 0.5 * 10 ** -d ? 0 : x).toFixed(d) : '—');
@@ -391,12 +409,158 @@ export async function run(): Promise<void> {
     }
     console.log('\nratios (>1 = Sluice better; ping column is peer p50 / Sluice p50):');
     printTable(ratioRows);
+    }
+
+    if (offloadsMode !== '0') {
+      if (typeof ovs !== 'string') { try { ovs.vsctl(['--if-exists', 'del-br', lab.name('ob')]); } catch { /* none */ } }
+      await offloadPhase(lab, dir, { p1, p2, v1, v2, h1, h2, h3, h4, t1, t2 }, veth, only);
+    }
     console.log(`\ntotal ${((performance.now() - t00) / 1000).toFixed(0)} s`);
   } finally {
     await cleanup();
     process.off('SIGINT', onSig);
     process.off('SIGTERM', onSig);
   }
+}
+
+// ------------------------------------------------------------------------------------------------
+type OffKind = 'bridge' | 'ovs-tso' | 'sluice' | 'sluice-tap';
+const OFF_LABEL: Record<OffKind, string> = {
+  bridge: 'Linux bridge', 'ovs-tso': 'OVS userspace, userspace-tso-enable', sluice: 'Sluice (system ports, vnet)', 'sluice-tap': 'Sluice (tap ports, vnet)',
+};
+interface OffRound { gbps: number; retransmits: number; drops?: number; superIn?: number; framesIn?: number; framesLost?: number }
+
+/** rx/tx packet counters of the switch-side devices (`ns` null: root namespace). */
+async function devPackets(ends: Array<[string | null, string]>): Promise<{ rx: number; tx: number }> {
+  let rx = 0, tx = 0;
+  for (const [ns, dev] of ends) {
+    const read = async (what: string): Promise<number> => {
+      if (ns === null) return Number(readFileSync(`/sys/class/net/${dev}/statistics/${what}`, 'utf8'));
+      return Number((await nsRun(ns, ['cat', `/sys/class/net/${dev}/statistics/${what}`], 5000)).stdout.trim());
+    };
+    rx += await read('rx_packets'); tx += await read('tx_packets');
+  }
+  return { rx, tx };
+}
+
+/**
+ * An iperf3 run with the frames (super-frames counted once, as the kernel counts skbs) that went
+ * into the switch and came out of it: in - out is what the switch lost (a switch that cuts
+ * super-frames sends more than it takes: negative). `swIn` says which counter is "into the switch".
+ */
+async function iperfCounted(e: Ends, ends: Array<[string | null, string]>, swIn: 'rx' | 'tx'): Promise<OffRound> {
+  const a = await devPackets(ends);
+  const r = await iperfRetr(e, 1);
+  await sleep(300);
+  const b = await devPackets(ends);
+  const inn = swIn === 'rx' ? b.rx - a.rx : b.tx - a.tx, out = swIn === 'rx' ? b.tx - a.tx : b.rx - a.rx;
+  return { ...r, framesIn: inn, framesLost: inn - out };
+}
+
+/** Every offload on (the kernel defaults): tx checksum, TSO, GSO, GRO. */
+function offloadsOn(l: NetnsLab, ns: string | null, dev: string): void {
+  const args = ['-K', dev, 'gro', 'on', 'gso', 'on', 'tso', 'on', 'tx', 'on'];
+  try { if (ns) l.exec(ns, ['ethtool', ...args]); else runCmd('ethtool', args); } catch { /* a feature the device cannot change */ }
+}
+
+/**
+ * The "offloads on" phase: TCP one stream through each switch with every offload on, interleaved
+ * rounds, medians, ratios, and the issue's targets met/MISSED.
+ */
+async function offloadPhase(l: NetnsLab, dir: string, d: { p1: string; p2: string; v1: string; v2: string; h1: string; h2: string; h3: string; h4: string; t1: string; t2: string },
+  veth: Ends, only: string[] | undefined): Promise<void> {
+  offloadsOn(l, null, d.p1); offloadsOn(l, null, d.p2); offloadsOn(l, d.h1, d.v1); offloadsOn(l, d.h2, d.v2);
+  const ovs = await startOvs(true).catch((e: Error) => `OVS failed to start: ${e.message.split('\n')[0]}`);
+  let kinds: OffKind[] = ['sluice', 'sluice-tap', 'bridge'];
+  if (typeof ovs !== 'string') kinds.push('ovs-tso');
+  if (only) kinds = kinds.filter((k) => only.includes(k) || (k === 'ovs-tso' && only.includes('ovs')));
+  console.log(`\noffloads on (tx checksum, TSO, GSO, GRO on every veth and TAP end): TCP one stream, ${IPERF_S} s, ${ROUNDS} interleaved rounds` +
+    (typeof ovs === 'string' ? `; Open vSwitch skipped: ${ovs}` : ''));
+  const res = new Map<OffKind, OffRound[]>(kinds.map((k) => [k, []]));
+  const sluiceDrops = async (sock: string): Promise<{ drops: number; rxFrames: number; rxBytes: number }> => {
+    const st = await mgmtGet(sock, '/stats') as { drops: Record<string, number>; ports: Array<{ io?: Record<string, number> }> };
+    let drops = Object.values(st.drops ?? {}).reduce((a, b) => a + b, 0), rxFrames = 0, rxBytes = 0;
+    for (const p of st.ports) { drops += (p.io?.['rx-drops'] ?? 0) + (p.io?.['tx-drops'] ?? 0) + (p.io?.['kernel-drops'] ?? 0); rxFrames += p.io?.['rx-packets'] ?? 0; rxBytes += p.io?.['rx-bytes'] ?? 0; }
+    return { drops, rxFrames, rxBytes };
+  };
+  for (let round = 0; round < ROUNDS; round++) {
+    const order = kinds.map((_, i) => kinds[(i + round) % kinds.length]);
+    for (const k of order) {
+      const ts = performance.now();
+      try {
+        if (k === 'sluice' || k === 'sluice-tap') {
+          const tapv = k === 'sluice-tap';
+          const sp = await startSluice(dir, l.name(tapv ? 'ot' : 'os'), tapv
+            ? { a: { type: 'tap', device: d.t1 }, b: { type: 'tap', device: d.t2 } }
+            : { a: { type: 'system', device: d.p1 }, b: { type: 'system', device: d.p2 } });
+          try {
+            let e = veth;
+            if (tapv) {
+              l.moveLink(d.t1, d.h3); l.moveLink(d.t2, d.h4);
+              l.up(d.h3, d.t1); l.up(d.h4, d.t2);
+              l.addr(d.h3, d.t1, '10.93.1.1/24'); l.addr(d.h4, d.t2, '10.93.1.2/24');
+              e = { src: d.h3, srcDev: d.t1, dst: d.h4, dstDev: d.t2, dstIp: '10.93.1.2', srcMac: '', dstMac: '' };
+            }
+            await nsRun(e.src, ['ping', '-c', '3', '-i', '0.1', '-W', '1', e.dstIp], 10_000);
+            const before = await sluiceDrops(sp.sock);
+            // a TAP counts what its namespace sent us as tx; a root-side veth counts it as rx
+            const r = tapv ? await iperfCounted(e, [[d.h3, d.t1], [d.h4, d.t2]], 'tx') : await iperfCounted(e, [[null, d.p1], [null, d.p2]], 'rx');
+            const after = await sluiceDrops(sp.sock);
+            const frames = after.rxFrames - before.rxFrames;
+            res.get(k)!.push({ ...r, drops: after.drops - before.drops, superIn: frames > 0 ? (after.rxBytes - before.rxBytes) / frames : NaN });
+          } finally { await sp.stop(); }
+        } else if (k === 'bridge') {
+          const br = l.name('br');
+          l.ip(null, ['link', 'add', br, 'type', 'bridge']);
+          l.track(br);
+          try {
+            l.ip(null, ['link', 'set', d.p1, 'master', br]);
+            l.ip(null, ['link', 'set', d.p2, 'master', br]);
+            l.up(null, br);
+            await nsRun(veth.src, ['ping', '-c', '3', '-i', '0.1', '-W', '1', veth.dstIp], 10_000);
+            res.get(k)!.push(await iperfCounted(veth, [[null, d.p1], [null, d.p2]], 'rx'));
+          } finally { try { l.ip(null, ['link', 'del', br]); } catch { /* gone */ } }
+        } else if (k === 'ovs-tso' && typeof ovs !== 'string') {
+          const br = l.name('obt');
+          l.track(br);
+          ovs.vsctl(['add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', '--', 'add-port', br, d.p1, '--', 'add-port', br, d.p2]);
+          try {
+            await sleep(500);
+            await nsRun(veth.src, ['ping', '-c', '3', '-i', '0.1', '-W', '1', veth.dstIp], 10_000);
+            res.get(k)!.push(await iperfCounted(veth, [[null, d.p1], [null, d.p2]], 'rx'));
+          } finally { try { ovs.vsctl(['del-br', br]); } catch { /* gone */ } }
+        }
+      } catch (err) {
+        console.log(`offloads round ${round + 1} ${OFF_LABEL[k]}: failed: ${(err as Error).message.split('\n').slice(0, 3).join(' | ')}`);
+      }
+      console.log(`  offloads round ${round + 1}/${ROUNDS} ${OFF_LABEL[k]} done in ${((performance.now() - ts) / 1000).toFixed(1)} s`);
+    }
+  }
+  // a round whose iperf3 failed (a timeout on a loaded machine) is left out, and said so
+  const ok = (k: OffKind): OffRound[] => (res.get(k) ?? []).filter((r) => Number.isFinite(r.gbps));
+  const m = (k: OffKind, f: (r: OffRound) => number | undefined): number => median(ok(k).map((r) => f(r) ?? NaN).filter(Number.isFinite));
+  const fmt = (x: number, dd = 0): string => (Number.isFinite(x) ? x.toFixed(dd) : '—');
+  for (const k of kinds) if (ok(k).length < ROUNDS) console.log(`  ${OFF_LABEL[k]}: ${ROUNDS - ok(k).length} of ${ROUNDS} rounds failed (iperf3 gave no result), left out`);
+  const rows: string[][] = [['switch (offloads on)', 'TCP 1 Gbit/s', 'retransmits', 'frames in', 'in - out (lost)', 'drops counted', 'bytes/frame in']];
+  for (const k of kinds) {
+    const inn = m(k, (r) => r.framesIn), lost = m(k, (r) => r.framesLost);
+    rows.push([OFF_LABEL[k], fmt(m(k, (r) => r.gbps), 2), fmt(m(k, (r) => r.retransmits)), fmt(inn),
+      `${fmt(lost)} (${fmt((100 * lost) / inn, 1)} %)`,
+      k.startsWith('sluice') ? fmt(m(k, (r) => r.drops)) : '—', k.startsWith('sluice') ? fmt(m(k, (r) => r.superIn)) : '—']);
+  }
+  console.log(`\nmedians of ${ROUNDS} interleaved rounds, offloads on (retransmits: TCP's own count of segments lost on the path; frames in/out: ` +
+    'the kernel counters of the switch-side devices, a super-frame counted once; in - out is what the switch lost without necessarily counting it):');
+  printTable(rows);
+  const bridge = m('bridge', (r) => r.gbps), ovsTso = kinds.includes('ovs-tso') ? m('ovs-tso', (r) => r.gbps) : NaN;
+  console.log('\nratios, offloads on (TCP one stream):');
+  for (const s of ['sluice', 'sluice-tap'] as const) {
+    if (!kinds.includes(s)) continue;
+    const v = m(s, (r) => r.gbps);
+    const rb = v / bridge, ro = v / ovsTso;
+    console.log(`  ${OFF_LABEL[s].padEnd(30)} / Linux bridge ${fmt(rb, 2).padStart(5)}x  (target >= 1x: ${Number.isFinite(rb) ? (rb >= 1 ? 'met' : 'MISSED') : 'not measured'})` +
+      `   / OVS-TSO ${fmt(ro, 2).padStart(5)}x  (target >= 2x: ${Number.isFinite(ro) ? (ro >= 2 ? 'met' : 'MISSED') : 'not measured'})`);
+  }
+  if (typeof ovs !== 'string') { try { runCmd('ovs-appctl', ['-t', join(ovs.dir, 'ovs-vswitchd.ctl'), 'exit']); } catch { /* cleanup kills it */ } }
 }
 
 function printTable(rows: string[][]): void {

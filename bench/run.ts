@@ -10,6 +10,7 @@ const suites: Array<[string, () => Promise<BenchModule>]> = [
   ['NORMAL decision', () => import('./normal.bench.js') as Promise<BenchModule>],
   ['pipeline', () => import('./pipeline.bench.js') as Promise<BenchModule>],
   ['checksum completion', () => import('./checksum.bench.js') as Promise<BenchModule>],
+  ['software GSO', () => import('./gso.bench.js') as Promise<BenchModule>],
   ['OpenFlow agent', () => import('./openflow.bench.js') as Promise<BenchModule>],
   ['controller', () => import('./controller.bench.js') as Promise<BenchModule>],
   ['control plane vs busy datapath (worker vs inline)', () => import('./control-plane.bench.js') as Promise<BenchModule>],

@@ -29,6 +29,8 @@ export interface PortConfig {
   type: PortType;
   /** tap/system: kernel device (defaults to the port name). */
   device?: string;
+  /** tap/system: vnet headers, TSO/GSO super-frames and checksum offload (absent: tap on, system by device features; ports/README). */
+  offloads?: boolean;
   /** qemu-stream: Unix socket path, or host + port for TCP; role (default connect). */
   path?: string;
   host?: string;
@@ -85,6 +87,7 @@ const portSchema = z.strictObject({
   ofport: int('ofport', 1, MAX_OFPORT),
   type: z.enum(['tap', 'system', 'qemu-stream', 'memory']),
   device: str('device').min(1).max(15, { error: 'device names are at most 15 characters (IFNAMSIZ)' }).optional(),
+  offloads: z.boolean({ error: 'offloads must be true or false' }).optional(),
   path: str('path').min(1).optional(),
   host: str('host').min(1).optional(),
   port: int('TCP port', 1, 65535).optional(),
@@ -245,15 +248,18 @@ function check(raw: RawFile, file: string): SluiceConfig {
       if (p.type === 'tap' || p.type === 'system') {
         only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
         port.device = p.device ?? pname;
+        if (p.offloads !== undefined) port.offloads = p.offloads;
         if (port.device.length > 15) fail(`${pat}.device`, `device name "${port.device}" is over 15 characters (IFNAMSIZ); set device:`);
       } else if (p.type === 'qemu-stream') {
         only('device', 'tap and system');
+        if (p.offloads !== undefined) fail(`${pat}.offloads`, `offloads is only for tap and system ports (this one is ${p.type})`);
         if (p.path !== undefined && (p.host !== undefined || p.port !== undefined)) fail(pat, 'give either path (Unix socket) or host + port (TCP), not both');
         if (p.path === undefined && (p.host === undefined || p.port === undefined)) fail(pat, 'a qemu-stream port needs path (Unix socket) or host and port (TCP)');
         if (p.path !== undefined) port.path = p.path; else { port.host = p.host; port.port = p.port; }
         port.role = p.role ?? 'connect';
       } else {
         only('device', 'tap and system'); only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
+        if (p.offloads !== undefined) fail(`${pat}.offloads`, `offloads is only for tap and system ports (this one is ${p.type})`);
       }
       if (p.vlan) port.vlan = checkVlan(p.vlan, `${pat}.vlan`, fail);
       for (const key of ['channel', 'egress-channel'] as const) {
@@ -342,7 +348,7 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
     const ports: Record<string, unknown> = {};
     for (const p of Object.values(b.ports)) {
       const po: Record<string, unknown> = { ofport: p.ofport, type: p.type };
-      for (const k of ['device', 'path', 'host', 'port', 'role'] as const) if (p[k] !== undefined) po[k] = p[k];
+      for (const k of ['device', 'offloads', 'path', 'host', 'port', 'role'] as const) if (p[k] !== undefined) po[k] = p[k];
       if (p.vlan) {
         const v: Record<string, unknown> = { mode: p.vlan.mode };
         if (p.vlan.vid !== undefined) v.vid = p.vlan.vid;

@@ -106,9 +106,9 @@ export function datapathThreads(opts: DaemonOptions, config: SluiceConfig, bc: B
   return n > 0 ? 1 : 0;
 }
 
-/** Fields whose change means a different device: the port is closed and reopened. */
+/** Fields whose change means a different device (or how it is opened: offloads): the port is closed and reopened. */
 function sameAttachment(a: PortConfig, b: PortConfig): boolean {
-  return a.ofport === b.ofport && a.type === b.type && a.device === b.device && a.path === b.path && a.host === b.host && a.port === b.port && a.role === b.role;
+  return a.ofport === b.ofport && a.type === b.type && a.device === b.device && a.path === b.path && a.host === b.host && a.port === b.port && a.role === b.role && a.offloads === b.offloads;
 }
 const jsonEq = (a: unknown, b: unknown): boolean => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
 const flowKey = (s: FlowSpec): string => `${s.tableId}/${s.priority}/${formatMatch(s.match)}`;

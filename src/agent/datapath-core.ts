@@ -61,8 +61,8 @@ export interface PortAttach { name: string; ofport: number; vlan?: VlanPortConfi
 /** The default backend of a configured port. TAP devices Sluice creates vanish when it closes them. */
 export function defaultBackend(p: PortConfig): PortBackend {
   switch (p.type) {
-    case 'tap': return new TapPort(p.device ?? p.name);
-    case 'system': return new SystemPort(p.device ?? p.name);
+    case 'tap': return new TapPort(p.device ?? p.name, { offloads: p.offloads });
+    case 'system': return new SystemPort(p.device ?? p.name, { offloads: p.offloads });
     case 'qemu-stream': return new QemuStreamPort(p.path !== undefined ? { path: p.path } : { host: p.host ?? '127.0.0.1', port: p.port ?? 0 }, p.role ?? 'connect');
     case 'memory': return new MemoryPort(p.name);
   }

@@ -10,8 +10,10 @@ import type { Packet } from '../packet/packet.js';
 import { PacketPool } from '../packet/pool.js';
 import { completeChecksum } from '../packet/complete-checksum.js';
 import { egressVlanEdit } from '../vlan/tag.js';
+import { GsoSegmenter } from '../packet/gso.js';
 import type { PortBackend } from './port.js';
 import type { Limiter } from '../qos/limiter.js';
+import { admitWire } from '../qos/limiter.js';
 import { OFPP } from '../flow/types.js';
 import type { Action, FlowSpec, GroupSpec } from '../flow/types.js';
 import { Pipeline, flowStats } from './pipeline.js';
@@ -127,6 +129,9 @@ export class Bridge implements ExecHost {
   private readonly byName = new Map<string, PortState>();
   private readonly rx = new Batch(MAX_BURST);
   private readonly rxKey: FlowKey;
+  /** Software GSO for egresses without offloads (flushSegmenting), and the batch it works from. */
+  private readonly gso = new GsoSegmenter();
+  private readonly gsoHeld = new Batch(MAX_BURST);
   private dirty: PortState[] = [];
   private dirtyCount = 0;
   private lastExpireMs = Number.NaN;
@@ -287,9 +292,32 @@ export class Bridge implements ExecHost {
     if (cb === null) return false;
     const ps = this.port(pkt.inPort);
     if (ps !== null && ps.noPacketIn) { this.countDrop(pkt.inPort, DROP.NoPacketIn); return true; }
+    // A super-frame goes up as the frames a wire would carry: OpenFlow lengths are 16-bit, and a
+    // controller's PACKET_OUT must not hand a 64 KiB frame to a port without offloads.
+    if (pkt.gsoType !== 0 && this.packetInSegments(pkt, cb, reason, tableId, cookie, maxLen)) return true;
     // The controller gets complete checksums too (and a PACKET_OUT of these bytes stays correct).
     if (pkt.csumPartial && completeChecksum(pkt.buf, pkt.off, pkt.len) === 0) pkt.csumPartial = false;
     cb(pkt, reason, tableId, cookie, maxLen);
+    return true;
+  }
+
+  /**
+   * PACKET_IN of a GSO super-frame, one per segment (pool packets, recycled once the callback has
+   * copied them); false when it is a single segment (the caller sends it as it is, offload fields
+   * cleared). One that cannot be cut counts gso-failed on its ingress port.
+   */
+  private packetInSegments(pkt: Packet, cb: NonNullable<Bridge['onPacketIn']>, reason: number, tableId: number, cookie: bigint, maxLen: number): boolean {
+    const seg = this.gso, pool = this.pool;
+    const k = seg.begin(pkt);
+    if (k === 0) { this.countDrop(pkt.inPort, DROP.GsoFailed); return true; }
+    if (k === 1) { const partial = pkt.csumPartial; pkt.clearOffload(); pkt.csumPartial = partial; return false; }
+    for (let j = 0; j < k; j++) {
+      const q = pool.allocFor(seg.nextLen());
+      if (q === null) { this.drops[DROP.PoolExhausted] += k - j; return true; }
+      if (!seg.next(q)) { pool.release(q); return true; }
+      cb(q, reason, tableId, cookie, maxLen);
+      pool.release(q);
+    }
     return true;
   }
 
@@ -315,7 +343,7 @@ export class Bridge implements ExecHost {
         if (!lim.enqueue(pkt, nowMs)) { this.countDrop(ofport, DROP.ShaperQueueFull); this.pool.release(pkt); }
         return;
       }
-      if (!lim.admit(pkt.len, nowMs)) { this.countDrop(ofport, DROP.EgressPoliced); this.pool.release(pkt); return; }
+      if (!admitWire(lim, pkt, nowMs)) { this.countDrop(ofport, DROP.EgressPoliced); this.pool.release(pkt); return; }
     }
     this.enqueueTx(ps, pkt, nowMs);
   }
@@ -328,13 +356,14 @@ export class Bridge implements ExecHost {
   }
 
   /**
-   * Transmit a port's queued batch; recycle all. Partial checksums are completed first (no backend
-   * carries them; a frame that cannot be completed is dropped as csum-incomplete). What the backend
+   * Transmit a port's queued batch; recycle all. For a backend without offloads, GSO super-frames
+   * are cut first (flushSegmenting) and partial checksums completed (a frame that cannot be is
+   * dropped as csum-incomplete); a backend with offloads takes both as they are. What the backend
    * refuses counts as tx-too-big (over the device MTU) or tx-full (everything else).
    */
   private flush(ps: PortState, nowMs: number): void {
     const tx = ps.tx;
-    let n = tx.count;
+    const n = tx.count;
     if (n === 0) return;
     if (!ps.linkUp) {   // link went down with frames queued (e.g. a shaper releasing): port-down, not tx-full
       for (let i = 0; i < n; i++) this.pool.release(tx.pkts[i]);
@@ -342,12 +371,65 @@ export class Bridge implements ExecHost {
       ps.counters.drops[DROP.PortDown] += n; this.drops[DROP.PortDown] += n;
       return;
     }
+    const offloads = ps.backend.offloads === true;
+    if (!offloads) {
+      const pkts = tx.pkts;
+      for (let i = 0; i < n; i++) if (pkts[i].gsoType !== 0) { this.flushSegmenting(ps, nowMs); return; }
+    }
+    this.transmit(ps, nowMs, offloads);
+  }
+
+  /**
+   * flush() for a batch holding GSO super-frames bound to a port without offloads: each is cut
+   * into segments from the pool (gso.ts) that are sent in its place, a batch at a time; one that
+   * cannot be cut is dropped as gso-failed, segments the pool cannot supply as pool-exhausted.
+   */
+  private flushSegmenting(ps: PortState, nowMs: number): void {
+    const tx = ps.tx, held = this.gsoHeld, seg = this.gso, pool = this.pool;
+    const n = tx.count;
+    for (let i = 0; i < n; i++) held.pkts[i] = tx.pkts[i];
+    held.count = n;
+    tx.count = 0;
+    for (let i = 0; i < n; i++) {
+      const p = held.pkts[i];
+      if (p.gsoType === 0) { this.pushSegment(ps, p, nowMs); continue; }
+      const k = seg.begin(p);
+      if (k === 0) { this.countDrop(ps.ofport, DROP.GsoFailed); pool.release(p); continue; }
+      if (k === 1) {   // no longer than one segment: send it as it is, checksum completed by transmit()
+        const partial = p.csumPartial;
+        p.clearOffload(); p.csumPartial = partial;
+        this.pushSegment(ps, p, nowMs);
+        continue;
+      }
+      for (let j = 0; j < k; j++) {
+        const q = pool.allocFor(seg.nextLen());
+        if (q === null) { ps.counters.drops[DROP.PoolExhausted] += k - j; this.drops[DROP.PoolExhausted] += k - j; break; }
+        if (!seg.next(q)) { pool.release(q); this.countDrop(ps.ofport, DROP.GsoFailed); break; }   // cannot happen: allocFor fits nextLen
+        this.pushSegment(ps, q, nowMs);
+      }
+      pool.release(p);
+    }
+    held.clear();
+    if (tx.count > 0) this.transmit(ps, nowMs, false);
+  }
+
+  /** Append a frame to the port's batch being flushed, transmitting it first when full. */
+  private pushSegment(ps: PortState, p: Packet, nowMs: number): void {
+    const tx = ps.tx;
+    if (tx.count >= tx.pkts.length) this.transmit(ps, nowMs, false);
+    tx.pkts[tx.count++] = p;
+  }
+
+  /** Send the port's batch as it is (partial checksums completed unless `offloads`), count, recycle. */
+  private transmit(ps: PortState, nowMs: number, offloads: boolean): void {
+    const tx = ps.tx;
+    let n = tx.count;
     const pkts = tx.pkts;
     let kept = 0;
     for (let i = 0; i < n; i++) {
       const p = pkts[i];
       p.tsMs = nowMs;
-      if (p.csumPartial) {
+      if (p.csumPartial && !offloads) {
         if (completeChecksum(p.buf, p.off, p.len) !== 0) { this.pool.release(p); continue; }
         p.csumPartial = false;
       }
@@ -396,7 +478,7 @@ export class Bridge implements ExecHost {
     if (len < 14) { this.dropRx(ps, pkt, DROP.TooShort); return; }
     // ingress is always policing: a shaping limiter at ingress is used through admit() too
     const lim = ps.ingress;
-    if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); return; }
+    if (lim !== null && !admitWire(lim, pkt, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); return; }
     const key = this.rxKey, w = key.w;
     w[W_IN_PORT] = ps.ofport; w[W_METADATA_HI] = 0; w[W_METADATA_LO] = 0;
     const tid = pkt.tunnelId;
@@ -428,7 +510,7 @@ export class Bridge implements ExecHost {
       rxBytes += len;
       pkt.inPort = inPort;
       if (len < 14) { this.dropRx(ps, pkt, DROP.TooShort); continue; }
-      if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); continue; }
+      if (lim !== null && !admitWire(lim, pkt, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); continue; }
       const e2 = extractL2Key(pkt.buf, pkt.off, len, key);
       if (e2 !== ParseError.None) { this.dropRx(ps, pkt, e2 === ParseError.TooShort ? DROP.TooShort : DROP.Malformed); continue; }
       count++; bytes += len;

@@ -31,6 +31,11 @@ export const DROP = {
   TxTooBig: 24,
   /** The frame arrived with a partial (offloaded) checksum that could not be completed (complete-checksum.ts). */
   CsumIncomplete: 25,
+  /**
+   * A GSO super-frame (vnet port) that had to be cut for an egress without offloads and could not
+   * be (headers gso.ts cannot parse, a gso type that does not match them, UFO): dropped whole.
+   */
+  GsoFailed: 26,
 } as const;
 export type DropCode = (typeof DROP)[keyof typeof DROP];
 
@@ -40,7 +45,7 @@ export const DROP_NAMES: readonly string[] = [
   'egress-policed', 'meter-drop', 'shaper-queue-full', 'tx-full', 'pool-exhausted', 'port-down',
   'no-ports', 'no-recv', 'no-forward', 'no-controller', 'no-packet-in', 'local-port',
   'ttl-exceeded', 'group-empty', 'group-depth', 'action-failed', 'in-port-output', 'unknown-port',
-  'tx-too-big', 'csum-incomplete',
+  'tx-too-big', 'csum-incomplete', 'gso-failed',
 ];
 export const DROP_COUNT = DROP_NAMES.length;
 

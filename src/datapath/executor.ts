@@ -32,6 +32,7 @@ import { egressUntaggedVid } from '../vlan/port-mode.js';
 import { editField, EDIT_OK } from './set-field.js';
 import { describeKey, safeFormatActions, safeFormatMatch } from './trace-describe.js';
 import type { TraceResult } from './trace.js';
+import { admitWire } from '../qos/limiter.js';
 
 /** OFPR_* packet-in reasons. */
 export const OFPR = { NO_MATCH: 0, ACTION: 1, INVALID_TTL: 2 } as const;
@@ -384,7 +385,7 @@ export class Executor {
       if (verdict === 'drop') { this.drop(ctx, DROP.MeterDrop); return false; }
       return true;
     }
-    if (lim === null || lim.admit(ctx.pkt.len, this.nowRef as number)) return true;
+    if (lim === null || admitWire(lim, ctx.pkt, this.nowRef as number)) return true;
     this.drop(ctx, DROP.MeterDrop);
     return false;
   }
@@ -445,7 +446,7 @@ export class Executor {
   private materialize(ctx: Ctx): void {
     const port = ctx.pendPort;
     ctx.pendPort = PEND_NONE;
-    const q = this.pool.alloc();
+    const q = this.pool.allocFor(ctx.pkt.len);   // a GSO super-frame needs a large packet
     if (q === null) { this.host.countDrop(ctx.inPort, DROP.PoolExhausted); return; }
     ctx.pkt.copyTo(q);
     if (this.tr === null) this.counters[XC.Copies]++;
@@ -654,7 +655,7 @@ export class Executor {
   /** Run `list` on a copy of the context's packet (a group bucket), with its own key and deferred output. */
   private runClone(ctx: Ctx, list: ActionList): void {
     if (this.depth + 1 >= MAX_CTX) { this.countOnly(ctx.inPort, DROP.GroupDepth); return; }
-    const q = this.pool.alloc();
+    const q = this.pool.allocFor(ctx.pkt.len);
     if (q === null) { this.countOnly(ctx.inPort, DROP.PoolExhausted); return; }
     ctx.pkt.copyTo(q);
     if (this.tr === null) this.counters[XC.Copies]++;

@@ -16,10 +16,17 @@ export interface PortBackend {
   /**
    * Transmit `from.pkts[0 .. from.count)`; return how many were accepted. The caller recycles all
    * of them afterwards (a backend copies what it keeps) and counts the rest as drops: tx-too-big
-   * for `lastSendTooBig` of them, tx-full for the others. Frames reach `send` with complete
-   * checksums (the bridge completes partial ones first): no backend carries partial checksums yet.
+   * for `lastSendTooBig` of them, tx-full for the others. Unless `offloads` is true, frames reach
+   * `send` as a wire carries them: complete checksums and no GSO super-frames (the bridge
+   * completes and segments first).
    */
   send(from: Batch): number;
+  /**
+   * Optional: true when the backend takes GSO super-frames and partial checksums whole (a TAP or
+   * AF_PACKET port with vnet headers: it passes Packet's offload metadata to the kernel). Unset or
+   * false: the bridge cuts super-frames (packet/gso.ts) and completes checksums before `send`.
+   */
+  readonly offloads?: boolean;
   /**
    * Optional: of the frames the last `send` did not accept, how many the device refused because
    * they are longer than its MTU allows (EMSGSIZE). Unset or 0: none.

@@ -129,13 +129,36 @@ export function completeChecksum(buf: Uint8Array, off: number, len: number): Csu
   } else {
     return CsumResult.Unsupported;
   }
-  const dv = viewOf(buf);
+  writeL4Checksum(buf, ip, l4, l4Len, proto, v6);
+  return CsumResult.Completed;
+}
+
+/** Running sum (not folded) of the TCP/UDP pseudo-header: addresses of the IP header at `ip`, protocol, L4 length. */
+export function pseudoSum(buf: Uint8Array, ip: number, l4Len: number, proto: number, v6: boolean): number {
+  const sum = proto + (l4Len >>> 16) + (l4Len & 0xffff);
+  if (v6) return sum + sumWords(viewOf(buf), ip + 8, 32);                 // source and destination
+  return sum + pseudoSumV4(rd32(buf, ip + 12), rd32(buf, ip + 16), 0, 0);
+}
+
+/**
+ * Write the full TCP (proto 6) or UDP (17) checksum of the `l4Len`-byte segment at `l4`, the IP
+ * header at `ip` giving the pseudo-header. Offsets are trusted (the caller parsed the headers).
+ */
+export function writeL4Checksum(buf: Uint8Array, ip: number, l4: number, l4Len: number, proto: number, v6: boolean): void {
+  const field = l4 + (proto === PROTO_TCP ? TCP_CSUM : UDP_CSUM);
   buf[field] = 0; buf[field + 1] = 0;
-  let sum = sumWords(dv, l4, l4Len) + proto + (l4Len >>> 16) + (l4Len & 0xffff);
-  if (v6) sum += sumWords(dv, ip + 8, 32);                                 // source and destination
-  else sum += pseudoSumV4(rd32(buf, ip + 12), rd32(buf, ip + 16), 0, 0);
-  let c = finishChecksum(sum);
+  let c = finishChecksum(sumWords(viewOf(buf), l4, l4Len) + pseudoSum(buf, ip, l4Len, proto, v6));
   if (c === 0 && proto === PROTO_UDP) c = 0xffff;
   buf[field] = c >>> 8; buf[field + 1] = c & 0xff;
-  return CsumResult.Completed;
+}
+
+/**
+ * Seed the TCP/UDP checksum field with the pseudo-header sum, folded and not complemented (what a
+ * sender leaving the checksum to offload puts there, Linux CHECKSUM_PARTIAL): the receiver of a
+ * NEEDS_CSUM virtio-net header sums from the L4 header to the end and stores the complement.
+ */
+export function seedPartialChecksum(buf: Uint8Array, ip: number, l4: number, l4Len: number, proto: number, v6: boolean): void {
+  const field = l4 + (proto === PROTO_TCP ? TCP_CSUM : UDP_CSUM);
+  const c = ~finishChecksum(pseudoSum(buf, ip, l4Len, proto, v6)) & 0xffff;
+  buf[field] = c >>> 8; buf[field + 1] = c & 0xff;
 }

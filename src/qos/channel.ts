@@ -6,6 +6,7 @@ import type { Limiter } from './limiter.js';
 import type { Batch } from '../packet/batch.js';
 import { NO_PACKET } from '../packet/batch.js';
 import type { Packet } from '../packet/packet.js';
+import { wireBytes, wireFrames } from '../packet/gso.js';
 import { TokenBucket } from './token-bucket.js';
 import { parseRate, parseSize, defaultBurst, formatRate, formatSize } from './units.js';
 import type { Rate, Size } from './units.js';
@@ -108,21 +109,22 @@ export class Channel implements Limiter {
   get queued(): number { return this.count; }
 
   /** Police one frame: true if it conforms (tokens debited), false if dropped (counted). */
-  admit(lenBytes: number, nowMs: number): boolean {
+  admit(lenBytes: number, nowMs: number, frames = 1): boolean {
     const b = this.bucket;
     b.refill(nowMs);
-    if (b.tryTake(this.perPacket ? 1 : lenBytes)) {
-      this.passedPackets++; this.passedBytes += lenBytes;
+    const need = this.perPacket ? frames : lenBytes;
+    if (frames > 1 ? b.takeDebt(need) : b.tryTake(need)) {
+      this.passedPackets += frames; this.passedBytes += lenBytes;
       return true;
     }
-    this.droppedPackets++; this.droppedBytes += lenBytes;
+    this.droppedPackets += frames; this.droppedBytes += lenBytes;
     return false;
   }
 
   /** Queue `pkt` for shaping; false when the queue is full (counted as a drop; caller recycles). */
   enqueue(pkt: Packet, _nowMs: number): boolean {
     if (this.count >= this.limit) {
-      this.droppedPackets++; this.droppedBytes += pkt.len;
+      this.droppedPackets += wireFrames(pkt); this.droppedBytes += wireBytes(pkt);
       return false;
     }
     const ring = this.ring;
@@ -146,12 +148,13 @@ export class Channel implements Limiter {
     let n = 0;
     while (this.count > 0 && out.count < out.pkts.length) {
       const p = ring[this.head];
-      if (!b.takeDebt(this.perPacket ? 1 : p.len)) break;
+      const bytes = wireBytes(p), frames = wireFrames(p);
+      if (!b.takeDebt(this.perPacket ? frames : bytes)) break;
       ring[this.head] = NO_PACKET;
       if (++this.head === ring.length) this.head = 0;
       this.count--;
       out.pkts[out.count++] = p;
-      this.passedPackets++; this.passedBytes += p.len;
+      this.passedPackets += frames; this.passedBytes += bytes;
       n++;
     }
     return n;
@@ -161,7 +164,8 @@ export class Channel implements Limiter {
   nextReleaseMs(nowMs: number): number {
     if (this.count === 0) return Infinity;
     const b = this.bucket;
-    const len = this.perPacket ? 1 : this.ring[this.head].len;
+    const head = this.ring[this.head];
+    const len = this.perPacket ? wireFrames(head) : wireBytes(head);
     const need = len < b.burst ? len : b.burst;
     return nowMs + b.msUntil(need, nowMs);
   }

@@ -3,6 +3,7 @@
 // replay on capture timestamps is deterministic.
 import type { Packet } from '../packet/packet.js';
 import type { Batch } from '../packet/batch.js';
+import { wireBytes, wireFrames } from '../packet/gso.js';
 
 export interface Limiter {
   /** true: excess is queued (shaping); false: excess is dropped (policing). */
@@ -10,8 +11,12 @@ export interface Limiter {
   /**
    * Policing: debit the bucket for one frame of `lenBytes` (Ethernet frame as on the port, no FCS)
    * and return true if it conforms; a non-conforming frame takes no tokens. Counts the verdict.
+   * `frames` > 1: a GSO super-frame that will be that many frames on the wire, `lenBytes` being
+   * their total (packet/gso.ts wireBytes/wireFrames); a packet-rate limiter counts `frames`, and
+   * it conforms when the bucket holds min(lenBytes, burst), going into debt for the rest (as a
+   * shaper's jumbo frame does), so super-frames larger than the burst still pass at the rate.
    */
-  admit(lenBytes: number, nowMs: number): boolean;
+  admit(lenBytes: number, nowMs: number, frames?: number): boolean;
   /** Shaping: queue `pkt` for later release; false = queue full (tail drop, caller recycles). */
   enqueue(pkt: Packet, nowMs: number): boolean;
   /** Shaping: append to `out` the queued packets the bucket now allows (up to out's free room). */
@@ -23,4 +28,14 @@ export interface Limiter {
    * sends or recycles them. Policers leave it out.
    */
   flush?(): Packet[];
+}
+
+/**
+ * Police `pkt` as the frames it will be on the wire: its length, or for a GSO super-frame the
+ * segments' bytes and count (gso.ts), computed without cutting it. Every admit() of the datapath
+ * goes through here.
+ */
+export function admitWire(lim: Limiter, pkt: Packet, nowMs: number): boolean {
+  if (pkt.gsoType === 0) return lim.admit(pkt.len, nowMs);
+  return lim.admit(wireBytes(pkt), nowMs, wireFrames(pkt));
 }

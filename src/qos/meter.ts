@@ -99,21 +99,22 @@ export class Meter implements Limiter {
    * frame's tokens. Buckets that have them are debited (the meter measures the offered rate).
    * The exceeded band with the highest rate applies: DROP drops; DSCP_REMARK passes (counted).
    */
-  admit(lenBytes: number, nowMs: number): boolean {
-    this.packetInCount++;
+  admit(lenBytes: number, nowMs: number, frames = 1): boolean {
+    this.packetInCount += frames;
     this.byteInCount += lenBytes;
-    const need = this.perPacket ? 1 : lenBytes;
+    const need = this.perPacket ? frames : lenBytes;
+    const debt = frames > 1;   // a super-frame: see Limiter.admit
     const buckets = this.buckets, order = this.order;
     let applied = -1;
     for (let k = 0; k < order.length; k++) {
       const i = order[k];
       const b = buckets[i];
       b.refill(nowMs);
-      if (!b.tryTake(need) && applied < 0) applied = i;
+      if (!(debt ? b.takeDebt(need) : b.tryTake(need)) && applied < 0) applied = i;
     }
     this.lastBand = applied;
     if (applied < 0) return true;
-    this.packetBandCount[applied]++;
+    this.packetBandCount[applied] += frames;
     this.byteBandCount[applied] += lenBytes;
     if (this.bands[applied].type === MeterBandType.DROP) return false;
     this.remarkedPackets++;

@@ -36,6 +36,53 @@ afterAll(async () => { for (const p of ports.splice(0)) await p.close(); for (co
 const OUR_MAC = Buffer.from('02000000aa01', 'hex');
 
 describePrivileged('SystemPort (AF_PACKET) on veth', () => {
+  it('offloads auto: vnet headers and recvmmsg on a veth with its default offloads, the ring on one with every offload off', async () => {
+    const l = lab();
+    const a = l.name('a'), z = l.name('z');
+    l.addVeth(a, z);
+    const on = track(new SystemPort(a, { offloads: 'auto', rx: undefined }));
+    await on.open();
+    expect([on.offloads, on.rxMode]).toEqual([true, 'mmsg']);
+    l.offloadsOff(null, z);
+    const off = track(new SystemPort(z, { offloads: 'auto', rx: undefined }));
+    await off.open();
+    expect([off.offloads, off.rxMode]).toEqual([false, 'ring']);
+  });
+
+  for (const opts of [{ rx: 'ring', offloads: false }, { rx: 'mmsg', offloads: true }, { rx: 'mmsg', offloads: false }] as const) {
+    it(`receive times (${opts.rx}${opts.offloads ? ', vnet headers' : ''}): frames read late carry the kernel's receive time on the loop's clock`, async () => {
+      const { pa, pz } = await vethPorts(opts);
+      expect(pz.rxMode).toBe(opts.rx);
+      const pool = new PacketPool(256);
+      const b = new Batch();
+      const sentAt = performance.timeOrigin + performance.now();
+      for (let i = 0; i < 4; i++) {
+        const p = pool.alloc()!;
+        p.load(arpRequest(OUR_MAC, [10, 77, 0, 2], [10, 77, 0, 1 + i]), 0, 42);
+        b.push(p);
+      }
+      expect(pa.send(b)).toBe(4);
+      for (let i = 0; i < b.count; i++) pool.release(b.pkts[i]);
+      await new Promise((r) => setTimeout(r, 300));
+      const into = new Batch();
+      const readAt = performance.timeOrigin + performance.now();
+      pz.recv(into, pool);
+      let ours = 0;
+      for (let i = 0; i < into.count; i++) {
+        const p = into.pkts[i];
+        // only our ARP requests: IPv6 neighbour discovery of the new veths may arrive any time
+        if (p.buf.readUInt16BE(p.off + 12) !== 0x0806 || !p.buf.subarray(p.off + 6, p.off + 12).equals(OUR_MAC)) { pool.release(p); continue; }
+        ours++;
+        const ts = p.tsMs;
+        // stamped when the kernel received it (right after the send), not when we read it
+        expect(ts).toBeGreaterThan(sentAt - 50);
+        expect(ts).toBeLessThan(readAt - 200);
+        pool.release(p);
+      }
+      expect(ours).toBe(4);
+    });
+  }
+
   it('exchanges frames with a namespace and never receives its own transmissions', async () => {
     const l = lab();
     const ns = l.addNs('a');

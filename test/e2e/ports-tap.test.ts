@@ -127,7 +127,7 @@ describePrivileged('TapPort', () => {
   it('reads complete checksums: without IFF_VNET_HDR the TAP has no tx checksum offload, so the kernel completes them', async () => {
     const l = lab();
     const ns = l.addNs('a');
-    const tap = track(new TapPort(l.name('t')));
+    const tap = track(new TapPort(l.name('t'), { offloads: false }));
     await tap.open();
     l.track(tap.name);
     const got = collectFlagged(tap, new PacketPool(256));
@@ -145,5 +145,30 @@ describePrivileged('TapPort', () => {
     const same = Buffer.from(g.frame);
     expect(completeChecksum(same, 0, same.length)).toBe(CsumResult.Completed);
     expect(same.equals(g.frame)).toBe(true);                  // the checksum on the wire was already right
+  });
+
+  it('with offloads (IFF_VNET_HDR): tx checksumming and TSO on behind the TAP; a datagram arrives partial, its vnet csum_start at the UDP header', async () => {
+    const l = lab();
+    const ns = l.addNs('a');
+    const tap = track(new TapPort(l.name('t'), { offloads: true }));
+    await tap.open();
+    l.track(tap.name);
+    expect(tap.offloads).toBe(true);
+    const got = collectFlagged(tap, new PacketPool(256));
+    l.moveLink(tap.name, ns);
+    l.addr(ns, tap.name, '10.82.0.1/24');
+    l.up(ns, tap.name);
+    l.ip(ns, ['neigh', 'add', '10.82.0.2', 'lladdr', '02:00:00:00:bb:02', 'dev', tap.name]);
+    const k = l.exec(ns, ['ethtool', '-k', tap.name]);
+    expect(k).toMatch(/^tx-checksumming: on/m);
+    expect(k).toMatch(/^tcp-segmentation-offload: on/m);
+    l.exec(ns, ['python3', '-c', UDP_PY, '10.82.0.2', '7']);
+    await waitFor(() => got.some((g) => g.frame.length >= 75 && g.frame[23] === 17 && g.frame[42] === 7), 3000, 'the datagram');
+    const g = got.find((x) => x.frame[23] === 17 && x.frame[42] === 7)!;
+    expect(g.csumPartial).toBe(true);
+    expect(g.csumStart).toBe(14 + 20);
+    const done = Buffer.from(g.frame);
+    expect(completeChecksum(done, 0, done.length)).toBe(CsumResult.Completed);
+    expect(done.equals(g.frame)).toBe(false);                 // it was a pseudo-header seed
   });
 }, { tools: ['ping', 'python3', 'ethtool'] });

@@ -37,13 +37,17 @@ export function collect(port: PortBackend, pool: PacketPool): Buffer[] {
 }
 
 /** Like `collect`, keeping each frame's csumPartial flag (what the port said about its checksum). */
-export function collectFlagged(port: PortBackend, pool: PacketPool): Array<{ frame: Buffer; csumPartial: boolean }> {
-  const got: Array<{ frame: Buffer; csumPartial: boolean }> = [];
+export function collectFlagged(port: PortBackend, pool: PacketPool): Array<{ frame: Buffer; csumPartial: boolean; csumStart: number; gsoType: number; gsoSize: number; tsMs: number }> {
+  const got: Array<{ frame: Buffer; csumPartial: boolean; csumStart: number; gsoType: number; gsoSize: number; tsMs: number }> = [];
   const b = new Batch();
   port.onReadable = () => {
     for (;;) {
       const n = port.recv(b, pool);
-      for (let i = 0; i < b.count; i++) { got.push({ frame: Buffer.from(b.pkts[i].frame()), csumPartial: b.pkts[i].csumPartial }); pool.release(b.pkts[i]); }
+      for (let i = 0; i < b.count; i++) {
+        const p = b.pkts[i];
+        got.push({ frame: Buffer.from(p.frame()), csumPartial: p.csumPartial, csumStart: p.csumStart, gsoType: p.gsoType, gsoSize: p.gsoSize, tsMs: p.tsMs });
+        pool.release(p);
+      }
       b.clear();
       if (n < MAX_BURST) break;
     }

@@ -15,8 +15,13 @@ export interface NativePoller {
 }
 
 export interface NativeBinding {
-  /** Create or attach TAP `name` (IFF_TAP|IFF_NO_PI, O_NONBLOCK); optional TUNSETPERSIST. */
-  tapOpen(name: string, persist: boolean): { fd: number; name: string };
+  /**
+   * Create or attach TAP `name` (IFF_TAP|IFF_NO_PI, O_NONBLOCK); optional TUNSETPERSIST. vnet:
+   * IFF_VNET_HDR (a 10-byte virtio-net header before every frame read or written) and
+   * TUNSETOFFLOAD with the widest of CSUM|TSO4|TSO6|TSO_ECN|USO4|USO6 the kernel takes
+   * (`offloads`: the TUN_F_* bits set). Older addons ignore vnet and return no vnetHdr.
+   */
+  tapOpen(name: string, persist: boolean, vnet?: boolean): { fd: number; name: string; vnetHdr?: boolean; offloads?: number };
   tapSetPersist(fd: number, name: string, on: boolean): void;
   /**
    * AF_PACKET SOCK_RAW ETH_P_ALL bound to `ifname`, promisc, auxdata, ignore-outgoing, rcvbuf.
@@ -24,8 +29,8 @@ export interface NativeBinding {
    * bind, read through recvBatch with KIND_RING (no syscall per read; 802.1Q tags restored from
    * tp_vlan_tci). ringFrames in the result is what was set up (0: no ring).
    */
-  packetOpen(ifname: string, rcvbufBytes: number, ringFrameSize?: number, ringFrames?: number):
-    { fd: number; ifindex: number; rcvbufBytes: number; ignoreOutgoing: boolean; ringFrameSize: number; ringFrames: number };
+  packetOpen(ifname: string, rcvbufBytes: number, ringFrameSize?: number, ringFrames?: number, vnet?: boolean):
+    { fd: number; ifindex: number; rcvbufBytes: number; ignoreOutgoing: boolean; ringFrameSize: number; ringFrames: number; vnetHdr?: boolean };
   /** Closes the fd (and unmaps its RX ring, if any). */
   closeFd(fd: number): void;
   /**
@@ -38,6 +43,11 @@ export interface NativeBinding {
   ifFlags(name: string): number;
   /** Set or clear IFF_UP (SIOCGIFFLAGS + SIOCSIFFLAGS); throws EPERM without CAP_NET_ADMIN, ENODEV when absent. */
   ifSetUp(name: string, up: boolean): void;
+  /**
+   * Offload features on for a device (SIOCETHTOOL): 1 tx checksumming, 2 TSO, 4 GSO, 8 GRO; -1
+   * when unreadable. Absent in older addons.
+   */
+  ifOffloads?(name: string): number;
   /** SIOCSIFTXQLEN: for a TAP, how many frames the kernel queues for its reader before dropping. */
   ifSetTxQueueLen(name: string, len: number): void;
   /** flock(fd, LOCK_EX|LOCK_NB): true when held now, false when another open file holds it. */
@@ -50,9 +60,14 @@ export interface NativeBinding {
    * One native call for a batch. Slot i receives into bufs[i] at offs[i] (cap caps[i]); on return
    * offs[i]/lens[i] give the frame (lens 0: skip slot, < 0: oversized frame to drop) and flags[i]
    * its RX_* bits (RX_CSUM_PARTIAL). res[0] = errno that ended the call (EAGAIN usual, 0 when
-   * full), res[1] = syscalls made.
+   * full), res[1] = syscalls made. kind | KIND_VNET (an fd opened with vnet headers): each frame's
+   * virtio-net header is read into the VNET_HDR_LEN bytes before offs[i] (offs[i] >= 10) and
+   * parsed into meta[i*META_SLOTS ..] = flags, gso_type, hdr_len, gso_size, csum_start,
+   * csum_offset. ages[i]: ms between the kernel's receive time of the frame (ring tp_sec/tp_nsec or
+   * SO_TIMESTAMPNS, CLOCK_REALTIME) and the call; -1 when unknown (TAP reads).
    */
-  recvBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array, flags: Uint8Array): number;
+  recvBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array, flags: Uint8Array,
+    meta?: Int32Array, ages?: Float64Array): number;
   /**
    * Returns frames sent; res[0] = errno that stopped early (0 if none), res[1] = syscalls,
    * res[2] = frames the kernel refused (skipped, the batch goes on), res[3] = of those, EMSGSIZE
@@ -72,6 +87,12 @@ export const KIND_TAP = 0;
 export const KIND_PACKET = 1;
 /** AF_PACKET socket with a TPACKET_V2 RX ring (packetOpen with a ring): RX from the ring, TX sendmmsg. */
 export const KIND_RING = 2;
+/** Or-ed into recvBatch's kind for an fd opened with vnet headers (tapOpen/packetOpen with vnet). */
+export const KIND_VNET = 0x100;
+/** int32 slots per frame in recvBatch's meta: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset. */
+export const META_SLOTS = 6;
+/** TUN_F_* bits of tapOpen's `offloads`. */
+export const TUN_F = { CSUM: 0x01, TSO4: 0x02, TSO6: 0x04, TSO_ECN: 0x08, UFO: 0x10, USO4: 0x20, USO6: 0x40 } as const;
 /**
  * recvBatch flags bit: the frame's TCP/UDP checksum was left to offload (AF_PACKET
  * TP_STATUS_CSUMNOTREADY, from the ring's tp_status or PACKET_AUXDATA); complete it before it

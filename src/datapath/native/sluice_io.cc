@@ -3,21 +3,25 @@
 // rcvbuf, optional TPACKET_V2 RX ring), batched non-blocking recv/send (ring reads, recvmmsg/
 // sendmmsg, read/write loops) into Buffers the caller owns, per-frame receive flags (partial
 // checksum), PACKET_STATISTICS, link flags, and readiness through libuv's uv_poll. One call moves a
-// whole batch.
+// whole batch. Offloads: a TAP with IFF_VNET_HDR + TUNSETOFFLOAD and an AF_PACKET socket with
+// PACKET_VNET_HDR carry a virtio-net header before each frame (see "vnet headers" below).
 #include <napi.h>
 #include <uv.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/ethtool.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/sockios.h>
 #include <net/if.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <string>
@@ -39,6 +43,73 @@ constexpr int kKindRing = 2;       // AF_PACKET socket with a TPACKET_V2 RX ring
 // a different thing and is not reported. A TAP read without IFF_VNET_HDR never gives partial
 // frames: the TAP has no tx checksum offload then, so the kernel completes them before queueing.
 constexpr uint8_t kRxCsumPartial = 1;
+
+// ---- vnet headers (offloads) ----
+// A port opened with vnet headers reads and writes each frame behind a struct virtio_net_hdr: the
+// 10-byte legacy layout, the one both a TAP (default vnet_hdr_sz) and AF_PACKET (PACKET_VNET_HDR,
+// fixed size) speak, so one parser serves both and no TUNSETVNETHDRSZ is needed (the 12-byte
+// v1/mrg layout only adds num_buffers, which means nothing outside a virtio ring). Fields are
+// little-endian: TUNSETVNETLE asks the TAP for that; AF_PACKET uses the host's order (LE on every
+// host Sluice runs on). kKindVnet is or-ed into `kind` by the caller for such fds. On receive the
+// header lands in the packet's headroom right before the frame and is parsed into meta[] (per
+// slot kMetaSlots int32: flags, gso_type, hdr_len, gso_size, csum_start, csum_offset, offsets
+// from the frame's first byte as returned, i.e. after a stripped VLAN tag was put back); on send
+// the caller writes it in the headroom and passes offs/lens that include it.
+// struct virtio_net_hdr (linux/virtio_net.h, which C++ cannot include: a field is named `class`).
+struct VnetHdr {
+  uint8_t flags;
+  uint8_t gso_type;
+  uint16_t hdr_len, gso_size, csum_start, csum_offset;
+} __attribute__((packed));
+constexpr uint8_t kVnetNeedsCsum = 1;   // VIRTIO_NET_HDR_F_NEEDS_CSUM
+constexpr int kKindVnet = 0x100;
+constexpr int kKindMask = 0xff;
+constexpr int kVnetHdrLen = (int)sizeof(VnetHdr);   // 10
+static_assert(sizeof(VnetHdr) == 10, "virtio_net_hdr is 10 bytes");
+constexpr int kMetaSlots = 6;
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20   // linux/if_tun.h of kernels >= 6.2; older kernels reject it with EINVAL
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
+// Parse the virtio-net header at h into meta[0..kMetaSlots) (shift: bytes put in front of the
+// frame after the kernel wrote its offsets, a restored VLAN tag); sets kRxCsumPartial on NEEDS_CSUM.
+void PutVnetMeta(const uint8_t* h, int32_t* meta, uint8_t* flags, int shift) {
+  VnetHdr v;
+  memcpy(&v, h, sizeof v);
+  bool partial = (v.flags & kVnetNeedsCsum) != 0;
+  if (flags != nullptr && partial) *flags |= kRxCsumPartial;
+  if (meta == nullptr) return;
+  uint16_t hdrLen = le16toh(v.hdr_len), start = le16toh(v.csum_start);
+  meta[0] = v.flags;
+  meta[1] = v.gso_type;
+  meta[2] = hdrLen != 0 ? hdrLen + shift : 0;
+  meta[3] = le16toh(v.gso_size);
+  meta[4] = partial ? start + shift : start;
+  meta[5] = le16toh(v.csum_offset);
+}
+
+// Ask the TAP to hand us (and accept from us) checksum-partial and TSO/USO super-frames: the
+// widest set this kernel knows, falling back step by step (USO needs 6.2). Returns the TUN_F_*
+// bits set, 0 if none (the TAP then behaves as without offloads, headers still present).
+unsigned TapEnableOffloads(int fd) {
+  const unsigned tries[] = {
+    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN | TUN_F_USO4 | TUN_F_USO6,
+    TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN,
+    TUN_F_CSUM,
+  };
+  for (unsigned t : tries) if (ioctl(fd, TUNSETOFFLOAD, (unsigned long)t) == 0) return t;
+  return 0;
+}
+
+// Epoch milliseconds now (CLOCK_REALTIME, the clock of tp_sec/tp_nsec and SO_TIMESTAMPNS).
+double RealtimeMs() {
+  struct timespec t;
+  clock_gettime(CLOCK_REALTIME, &t);
+  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
 
 // A TPACKET_V2 RX ring mapped for one AF_PACKET fd. V2 (not V3): the kernel marks readiness per
 // frame, so one frame alone wakes the reader at once (V3 wakes per retired block, ~1 ms); and
@@ -75,18 +146,27 @@ bool CopyIfName(Napi::Env env, const std::string& name, char* out) {
   return true;
 }
 
-// tapOpen(name, persist) -> { fd, name }: create or attach TAP `name` (IFF_TAP|IFF_NO_PI), non-blocking.
+// tapOpen(name, persist, vnet = false) -> { fd, name, vnetHdr, offloads }: create or attach TAP
+// `name` (IFF_TAP|IFF_NO_PI, plus IFF_VNET_HDR and TUNSETOFFLOAD when vnet), non-blocking.
+// offloads: the TUN_F_* bits the kernel took (0 without vnet).
 Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   bool persist = info[1].ToBoolean().Value();
+  bool vnet = info.Length() > 2 && info[2].ToBoolean().Value();
   struct ifreq ifr;
   if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
   int fd = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) { ThrowErrno(env, name, "open /dev/net/tun", errno); return env.Undefined(); }
-  ifr.ifr_flags = IFF_TAP | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TAP | IFF_NO_PI | (vnet ? IFF_VNET_HDR : 0);
   if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
     int e = errno; close(fd); ThrowErrno(env, name, "TUNSETIFF", e); return env.Undefined();
+  }
+  unsigned offloads = 0;
+  if (vnet) {
+    int le = 1;
+    ioctl(fd, TUNSETVNETLE, &le);           // best effort: already little-endian on LE hosts
+    offloads = TapEnableOffloads(fd);
   }
   if (persist && ioctl(fd, TUNSETPERSIST, 1) < 0) {
     int e = errno; close(fd); ThrowErrno(env, name, "TUNSETPERSIST", e); return env.Undefined();
@@ -94,6 +174,8 @@ Napi::Value TapOpen(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("fd", Napi::Number::New(env, fd));
   out.Set("name", Napi::String::New(env, ifr.ifr_name));
+  out.Set("vnetHdr", Napi::Boolean::New(env, vnet));
+  out.Set("offloads", Napi::Number::New(env, offloads));
   return out;
 }
 
@@ -106,16 +188,19 @@ Napi::Value TapSetPersist(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// packetOpen(ifname, rcvbufBytes, ringFrameSize = 0, ringFrames = 0)
-//   -> { fd, ifindex, rcvbufBytes, ignoreOutgoing, ringFrameSize, ringFrames }
+// packetOpen(ifname, rcvbufBytes, ringFrameSize = 0, ringFrames = 0, vnet = false)
+//   -> { fd, ifindex, rcvbufBytes, ignoreOutgoing, ringFrameSize, ringFrames, vnetHdr }
 // With ringFrameSize > 0 (a power of two >= 2048) the socket gets a TPACKET_V2 RX ring of
-// ringFrames frames, mapped before bind; read it with kind KIND_RING.
+// ringFrames frames, mapped before bind; read it with kind KIND_RING. vnet: PACKET_VNET_HDR (set
+// before the ring, as the kernel requires); vnetHdr says whether the kernel took it. Every packet
+// socket also asks for SO_TIMESTAMPNS, so recvmmsg reports receive times as the ring does.
 Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::string name = info[0].As<Napi::String>().Utf8Value();
   int rcvbuf = info[1].As<Napi::Number>().Int32Value();
   uint32_t ringFrameSize = info.Length() > 2 && info[2].IsNumber() ? info[2].As<Napi::Number>().Uint32Value() : 0;
   uint32_t ringFrames = info.Length() > 3 && info[3].IsNumber() ? info[3].As<Napi::Number>().Uint32Value() : 0;
+  bool vnet = info.Length() > 4 && info[4].ToBoolean().Value();
   char ifname[IFNAMSIZ];
   if (!CopyIfName(env, name, ifname)) return env.Undefined();
   unsigned ifindex = if_nametoindex(ifname);
@@ -129,6 +214,8 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   bool ignoreOutgoing = setsockopt(fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof one) == 0;
   if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) < 0 &&
       setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf) < 0) return fail("SO_RCVBUF");
+  setsockopt(fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);   // best effort: no time, batch clock
+  bool vnetHdr = vnet && setsockopt(fd, SOL_PACKET, PACKET_VNET_HDR, &one, sizeof one) == 0;
   Ring ring = {nullptr, 0, 0, 0, 0};
   if (ringFrameSize > 0 && ringFrames > 0) {
     if (ringFrameSize < 2048 || (ringFrameSize & (ringFrameSize - 1)) != 0 || ringFrames > (1u << 20)) {
@@ -177,6 +264,7 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   out.Set("ignoreOutgoing", Napi::Boolean::New(env, ignoreOutgoing));
   out.Set("ringFrameSize", Napi::Number::New(env, ring.frameSize));
   out.Set("ringFrames", Napi::Number::New(env, ring.frameCount));
+  out.Set("vnetHdr", Napi::Boolean::New(env, vnetHdr));
   return out;
 }
 
@@ -242,6 +330,27 @@ Napi::Value IfSetUp(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+// ifOffloads(name) -> bits of the device's offload features that are on (SIOCETHTOOL legacy
+// getters): 1 tx checksumming, 2 TSO, 4 GSO, 8 GRO; -1 when they cannot be read (no ethtool ops).
+// SystemPort uses it to choose vnet headers where super-frames or partial checksums can occur.
+Napi::Value IfOffloads(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string name = info[0].As<Napi::String>().Utf8Value();
+  struct ifreq ifr;
+  if (!CopyIfName(env, name, ifr.ifr_name)) return env.Undefined();
+  int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (s < 0) return Napi::Number::New(env, -1);
+  const uint32_t cmds[] = {ETHTOOL_GTXCSUM, ETHTOOL_GTSO, ETHTOOL_GGSO, ETHTOOL_GGRO};
+  int bits = 0, read = 0;
+  for (int i = 0; i < 4; i++) {
+    struct ethtool_value ev = {cmds[i], 0};
+    ifr.ifr_data = (char*)&ev;
+    if (ioctl(s, SIOCETHTOOL, &ifr) == 0) { read++; if (ev.data) bits |= 1 << i; }
+  }
+  close(s);
+  return Napi::Number::New(env, read == 0 ? -1 : bits);
+}
+
 // ifSetTxQueueLen(name, len): SIOCSIFTXQLEN (a TAP's queue towards its reader is this long).
 Napi::Value IfSetTxQueueLen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -301,6 +410,9 @@ struct BatchArgs {
   int fd, kind, count;
   int32_t *offs, *caps, *lens, *res;
   uint8_t* flags;                  // recvBatch: per-slot kRx* flags (nullptr when not passed)
+  int32_t* meta;                   // recvBatch on a vnet fd: kMetaSlots per slot (nullptr when not passed)
+  double* ages;                    // recvBatch: per-slot age in ms of the kernel's receive time (nullptr: not asked)
+  bool vnet;                       // kind had kKindVnet: a virtio-net header precedes every frame
   uint8_t* data[kMaxBatch];
   size_t size[kMaxBatch];
 };
@@ -317,7 +429,8 @@ bool ResolveSlot(BatchArgs& a, int i) {
     return false;
   }
   int32_t end = a.offs[i] + (a.withCaps ? a.caps[i] : a.lens[i]);
-  if (a.offs[i] < 0 || end < a.offs[i] || (size_t)end > n) {
+  int32_t front = a.vnet ? kVnetHdrLen : 0;    // the header is read/written in front of offs
+  if (a.offs[i] < front || end < a.offs[i] || (size_t)end > n) {
     Napi::RangeError::New(a.env, "sluice_io: batch slot out of its Buffer").ThrowAsJavaScriptException();
     return false;
   }
@@ -334,7 +447,9 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
   a.withCaps = withCaps;
   // (fd, kind, bufs, offs, caps|lens, [lens], count, res, [flags])
   a.fd = info[0].As<Napi::Number>().Int32Value();
-  a.kind = info[1].As<Napi::Number>().Int32Value();
+  int kindArg = info[1].As<Napi::Number>().Int32Value();
+  a.kind = kindArg & kKindMask;
+  a.vnet = (kindArg & kKindVnet) != 0;
   Napi::Array bufs = info[2].As<Napi::Array>();
   a.bufs = bufs;
   int k = 3;
@@ -344,6 +459,8 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
   a.count = info[k++].As<Napi::Number>().Int32Value();
   a.res = info[k++].As<Napi::Int32Array>().Data();
   a.flags = nullptr;
+  a.meta = nullptr;
+  a.ages = nullptr;
   if (withCaps && info.Length() > (size_t)k && info[k].IsTypedArray()) {
     Napi::Uint8Array f = info[k].As<Napi::Uint8Array>();
     if (f.ElementLength() < (size_t)a.count) {
@@ -351,6 +468,24 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
       return false;
     }
     a.flags = f.Data();
+  }
+  k++;
+  if (withCaps && info.Length() > (size_t)k && info[k].IsTypedArray()) {
+    Napi::Int32Array m = info[k].As<Napi::Int32Array>();
+    if (m.ElementLength() < (size_t)a.count * kMetaSlots) {
+      Napi::TypeError::New(env, "sluice_io: meta shorter than the batch").ThrowAsJavaScriptException();
+      return false;
+    }
+    a.meta = m.Data();
+  }
+  k++;
+  if (withCaps && info.Length() > (size_t)k && info[k].IsTypedArray()) {
+    Napi::Float64Array t = info[k].As<Napi::Float64Array>();
+    if (t.ElementLength() < (size_t)a.count) {
+      Napi::TypeError::New(env, "sluice_io: ages shorter than the batch").ThrowAsJavaScriptException();
+      return false;
+    }
+    a.ages = t.Data();
   }
   if (a.count < 0 || a.count > kMaxBatch || (uint32_t)a.count > bufs.Length()) {
     Napi::TypeError::New(env, "sluice_io: bad batch count").ThrowAsJavaScriptException();
@@ -361,7 +496,7 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
   return true;
 }
 
-// recvBatch(fd, kind, bufs, offs, caps, lens, count, res, flags) -> frames received.
+// recvBatch(fd, kind, bufs, offs, caps, lens, count, res, flags, meta, ages) -> frames received.
 // Slot i may receive into bufs[i][offs[i] .. offs[i]+caps[i]). On return offs[i]/lens[i] give the
 // frame; lens[i] == 0 means "skip this slot" (our own outgoing frame), lens[i] < 0 a frame of
 // -lens[i] bytes that did not fit (drop it). AF_PACKET receives at offs[i]+4 so that a tag stripped
@@ -370,9 +505,13 @@ bool ReadArgs(const Napi::CallbackInfo& info, bool withCaps, BatchArgs& a, bool 
 // flags (a Uint8Array, optional): flags[i] gets kRx* bits for every slot filled (0 for TAP reads).
 // KIND_RING copies frames out of the RX ring (tag put back from tp_vlan_tci) and hands each slot
 // back to the kernel at once: no syscall, and slots are resolved only for frames that are there.
+// kind | kKindVnet: a virtio-net header precedes each frame; it is read into the 10 bytes before
+// offs[i] and parsed into meta (see "vnet headers"). ages (a Float64Array, optional): per slot how
+// many ms before this call the kernel received the frame (ring tp_sec/tp_nsec or SO_TIMESTAMPNS,
+// both CLOCK_REALTIME; -1 when unknown, e.g. TAP reads): the caller maps it onto its own clock.
 Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   BatchArgs a;
-  int kind = info[1].As<Napi::Number>().Int32Value();
+  int kind = info[1].As<Napi::Number>().Int32Value() & kKindMask;
   if (!ReadArgs(info, true, a, kind == kKindRing || kind == kKindTap)) return info.Env().Undefined();
   int n = 0, sys = 0, err = 0;
   if (a.kind == kKindRing) {
@@ -382,6 +521,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     } else {
       Ring& r = it->second;
       err = EAGAIN;
+      double nowReal = a.ages != nullptr ? RealtimeMs() : 0;
       for (; n < a.count; n++) {
         struct tpacket2_hdr* h = (struct tpacket2_hdr*)(r.map + (size_t)r.head * r.frameSize);
         uint32_t st = __atomic_load_n(&h->tp_status, __ATOMIC_ACQUIRE);
@@ -393,6 +533,12 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
         const uint8_t* src = (const uint8_t*)h + h->tp_mac;
         bool tag = (st & TP_STATUS_VLAN_VALID) != 0 && len >= 12;
         if (a.flags != nullptr) a.flags[n] = (st & TP_STATUS_CSUMNOTREADY) ? kRxCsumPartial : 0;
+        if (a.ages != nullptr) a.ages[n] = nowReal - ((double)h->tp_sec * 1e3 + (double)h->tp_nsec / 1e6);
+        if (a.vnet) {
+          // the kernel puts the header right before the frame in the slot (tp_mac - 10)
+          PutVnetMeta(src - kVnetHdrLen, a.meta != nullptr ? a.meta + n * kMetaSlots : nullptr, a.flags != nullptr ? &a.flags[n] : nullptr, tag ? 4 : 0);
+          memcpy(a.data[n] + o - kVnetHdrLen, src - kVnetHdrLen, kVnetHdrLen);
+        }
         if (from->sll_pkttype == PACKET_OUTGOING) {
           a.lens[n] = 0;
         } else if (h->tp_snaplen < h->tp_len || len + (tag ? 4 : 0) > cap) {
@@ -415,23 +561,29 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
       if (n == a.count) err = 0;
     }
   } else if (a.kind == kKindTap) {
+    int front = a.vnet ? kVnetHdrLen : 0;
     for (; n < a.count; n++) {
       if (!ResolveSlot(a, n)) return info.Env().Undefined();
-      ssize_t r = read(a.fd, a.data[n] + a.offs[n], (size_t)a.caps[n]);
+      uint8_t* at = a.data[n] + a.offs[n] - front;
+      ssize_t r = read(a.fd, at, (size_t)(a.caps[n] + front));
       sys++;
       if (r < 0) { err = errno; break; }
-      a.lens[n] = (int32_t)r;
-      if (a.flags != nullptr) a.flags[n] = 0;   // complete: see kRxCsumPartial
+      if (a.flags != nullptr) a.flags[n] = 0;   // without vnet headers always complete: see kRxCsumPartial
+      if (a.ages != nullptr) a.ages[n] = -1;
+      if (r < front) { a.lens[n] = 0; continue; }
+      a.lens[n] = (int32_t)(r - front);
+      if (a.vnet) PutVnetMeta(at, a.meta != nullptr ? a.meta + n * kMetaSlots : nullptr, a.flags != nullptr ? &a.flags[n] : nullptr, 0);
     }
   } else if (a.count > 0) {
     struct mmsghdr msgs[kMaxBatch];
     struct iovec iov[kMaxBatch];
     struct sockaddr_ll from[kMaxBatch];
-    union Ctrl { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata))]; };
+    union Ctrl { struct cmsghdr align; char buf[CMSG_SPACE(sizeof(struct tpacket_auxdata)) + CMSG_SPACE(sizeof(struct timespec))]; };
     Ctrl ctrl[kMaxBatch];
+    int front = a.vnet ? kVnetHdrLen : 0;
     for (int i = 0; i < a.count; i++) {
-      iov[i].iov_base = a.data[i] + a.offs[i] + 4;
-      iov[i].iov_len = a.caps[i] > 4 ? (size_t)(a.caps[i] - 4) : 0;
+      iov[i].iov_base = a.data[i] + a.offs[i] + 4 - front;
+      iov[i].iov_len = a.caps[i] > 4 ? (size_t)(a.caps[i] - 4 + front) : 0;
       struct msghdr& h = msgs[i].msg_hdr;
       h.msg_name = &from[i];
       h.msg_namelen = sizeof from[i];
@@ -449,22 +601,34 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     } else {
       n = r;
       if (n < a.count) err = EAGAIN;
+      double nowReal = a.ages != nullptr ? RealtimeMs() : 0;
       for (int i = 0; i < n; i++) {
         struct msghdr& h = msgs[i].msg_hdr;
-        int32_t len = (int32_t)msgs[i].msg_len;
+        int32_t len = (int32_t)msgs[i].msg_len - front;
         int32_t o = a.offs[i];
         if (a.flags != nullptr) a.flags[i] = 0;
-        if (from[i].sll_pkttype == PACKET_OUTGOING) { a.lens[i] = 0; continue; }
+        if (a.ages != nullptr) a.ages[i] = -1;
+        if (from[i].sll_pkttype == PACKET_OUTGOING || len < 0) { a.lens[i] = 0; continue; }
         if (h.msg_flags & MSG_TRUNC) { a.lens[i] = -(len + 4); continue; }
         const struct tpacket_auxdata* aux = nullptr;
         for (struct cmsghdr* c = CMSG_FIRSTHDR(&h); c != nullptr; c = CMSG_NXTHDR(&h, c)) {
           if (c->cmsg_level == SOL_PACKET && c->cmsg_type == PACKET_AUXDATA &&
               c->cmsg_len >= CMSG_LEN(sizeof(struct tpacket_auxdata))) {
             aux = (const struct tpacket_auxdata*)CMSG_DATA(c);
+          } else if (a.ages != nullptr && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS &&
+                     c->cmsg_len >= CMSG_LEN(sizeof(struct timespec))) {
+            struct timespec t;
+            memcpy(&t, CMSG_DATA(c), sizeof t);
+            a.ages[i] = nowReal - ((double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6);
           }
         }
+        bool tagged = aux != nullptr && (aux->tp_status & TP_STATUS_VLAN_VALID) && len >= 12;
+        if (a.vnet) {
+          // parsed before the tag goes back in: moving the MACs down overwrites the header's tail
+          PutVnetMeta(a.data[i] + o + 4 - front, a.meta != nullptr ? a.meta + i * kMetaSlots : nullptr, a.flags != nullptr ? &a.flags[i] : nullptr, tagged ? 4 : 0);
+        }
         if (aux != nullptr && a.flags != nullptr && (aux->tp_status & TP_STATUS_CSUMNOTREADY)) a.flags[i] = kRxCsumPartial;
-        if (aux != nullptr && (aux->tp_status & TP_STATUS_VLAN_VALID) && len >= 12) {
+        if (tagged) {
           uint8_t* p = a.data[i] + o;
           memmove(p, p + 4, 12);
           uint16_t tpid = (aux->tp_status & TP_STATUS_VLAN_TPID_VALID) ? aux->tp_vlan_tpid : 0x8100;
@@ -650,6 +814,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("ifFlags", Napi::Function::New(env, IfFlags));
   exports.Set("ifSetUp", Napi::Function::New(env, IfSetUp));
   exports.Set("ifSetTxQueueLen", Napi::Function::New(env, IfSetTxQueueLen));
+  exports.Set("ifOffloads", Napi::Function::New(env, IfOffloads));
   exports.Set("flockExclusive", Napi::Function::New(env, FlockExclusive));
   exports.Set("ifIndexToName", Napi::Function::New(env, IfIndexToName));
   exports.Set("sockError", Napi::Function::New(env, SockError));
@@ -661,6 +826,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("KIND_PACKET", Napi::Number::New(env, kKindPacket));
   exports.Set("KIND_RING", Napi::Number::New(env, kKindRing));
   exports.Set("MAX_BATCH", Napi::Number::New(env, kMaxBatch));
+  exports.Set("KIND_VNET", Napi::Number::New(env, kKindVnet));
+  exports.Set("VNET_HDR_LEN", Napi::Number::New(env, kVnetHdrLen));
+  exports.Set("META_SLOTS", Napi::Number::New(env, kMetaSlots));
   return exports;
 }
 

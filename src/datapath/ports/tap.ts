@@ -1,9 +1,12 @@
 // TapPort: a TAP device Sluice creates (or attaches to, if persistent) and whose fd it owns; the
 // VM or namespace sits on the other side. Batched read()/write() loops through the native addon,
 // readiness by uv_poll. Use SystemPort instead for a TAP that QEMU opened itself.
+// Offloads (default on): IFF_VNET_HDR + TUNSETOFFLOAD, so the namespace or VM behind the TAP sends
+// TSO/USO super-frames and partial checksums, and receives them whole from other vnet ports.
 import os from 'node:os';
 import { FdPort, loadNative } from './fd-port.js';
 import { KIND_TAP } from '../native/index.js';
+import { offloadsDefault } from './system.js';
 
 const E = os.constants.errno;
 /** Linux EBADFD ("File descriptor in bad state"): a TAP fd whose device was deleted. Not in os.constants. */
@@ -20,12 +23,18 @@ export const MAX_IFNAME_LEN = 15;
 export interface TapPortOptions {
   /** Keep the device after close (TUNSETPERSIST); default false: closing the fd deletes it. */
   persist?: boolean;
+  /** Open with vnet headers and TSO/checksum offloads (default true; false with SLUICE_OFFLOADS=off). */
+  offloads?: boolean;
 }
 
 export class TapPort extends FdPort {
   readonly name: string;
   protected readonly kind: number = KIND_TAP;
   private readonly persist: boolean;
+  /** Offloads asked for; `offloads` says whether open() got them. */
+  readonly offloadsWanted: boolean;
+  /** TUN_F_* bits the kernel took at open (0 without offloads). */
+  tunOffloads = 0;
 
   constructor(name: string, opts: TapPortOptions = {}) {
     super();
@@ -34,12 +43,15 @@ export class TapPort extends FdPort {
     }
     this.name = name;
     this.persist = opts.persist ?? false;
+    this.offloadsWanted = opts.offloads ?? offloadsDefault();
   }
 
   async open(): Promise<void> {
     if (this.fd >= 0) return;
     const nat = loadNative();
-    const { fd } = nat.tapOpen(this.name, this.persist);
+    const { fd, vnetHdr, offloads } = nat.tapOpen(this.name, this.persist, this.offloadsWanted);
+    this.vnet = vnetHdr === true;
+    this.tunOffloads = offloads ?? 0;
     try {
       if (typeof nat.ifSetTxQueueLen === 'function') { try { nat.ifSetTxQueueLen(this.name, TAP_QUEUE_FRAMES); } catch { /* keep the default */ } }
       nat.ifSetUp(this.name, true);

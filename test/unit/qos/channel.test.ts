@@ -166,3 +166,24 @@ describe('ChannelRegistry', () => {
     expect(reg.size).toBe(1);
   });
 });
+
+describe('Channel and GSO super-frames (wire bytes and frames)', () => {
+  it('police: a super-frame larger than the burst passes on a full bucket and leaves it in debt; the long-run rate holds', () => {
+    const ch = new Channel('c', { rate: '8mbit', burst: '16kb' }, 0);   // 1e6 bytes/s
+    let passed = 0;
+    // 66,000 wire bytes in 45 frames every 33 ms = 2 MB/s offered for 3 s
+    for (let t = 0; t < 3000; t += 33) if (ch.admit(66_000, t, 45)) passed += 66_000;
+    expect(passed).toBeGreaterThan(0);
+    expect(Math.abs(passed - 3e6) / 3e6).toBeLessThan(0.05);
+    const c = ch.counters();
+    expect(c['passed-packets'] % 45).toBe(0);                              // counted as wire frames
+    expect(c['passed-bytes']).toBe(passed);
+  });
+
+  it('packet rates count a super-frame as its frames', () => {
+    const ch = new Channel('p', { rate: '1kpps', burst: '50pkt' }, 0);
+    expect(ch.admit(66_000, 0, 45)).toBe(true);
+    expect(ch.admit(1500, 0)).toBe(true);                                   // 4 tokens left
+    expect(ch.counters()['passed-packets']).toBe(46);
+  });
+});
