@@ -23,11 +23,11 @@ import type { Logger } from 'pino';
 import { MAX_BURST } from '../packet/batch.js';
 import { DROP_NAMES } from '../datapath/counters.js';
 import type { Bridge } from '../datapath/bridge.js';
+import { epochNowMs } from '../datapath/clock.js';
 import type { PortBackend } from '../datapath/port.js';
 
-const TIME_ORIGIN_MS = performance.timeOrigin;
-/** Epoch milliseconds with sub-ms resolution (read once per pass; timeOrigin is a getter, cached). */
-export function nowEpochMs(): number { return TIME_ORIGIN_MS + performance.now(); }
+/** Epoch milliseconds with sub-ms resolution (read once per pass): the datapath's clock. */
+export const nowEpochMs = epochNowMs;
 
 export const TICK_MS = 1000;
 

@@ -11,7 +11,7 @@ import type { Packet } from '../packet/packet.js';
 import { PacketPool } from '../packet/pool.js';
 import { completeChecksum } from '../packet/complete-checksum.js';
 import type { PortBackend } from './port.js';
-import type { Limiter } from '../qos/limiter.js';
+import { arrivalMs, type Limiter } from '../qos/limiter.js';
 import { OFPP } from '../flow/types.js';
 import type { Action, FlowSpec, GroupSpec } from '../flow/types.js';
 import { Pipeline, flowStats } from './pipeline.js';
@@ -308,7 +308,7 @@ export class Bridge implements ExecHost {
         if (!lim.enqueue(pkt, nowMs)) { this.countDrop(ofport, DROP.ShaperQueueFull); this.pool.release(pkt); }
         return;
       }
-      if (!lim.admit(pkt.len, nowMs)) { this.countDrop(ofport, DROP.EgressPoliced); this.pool.release(pkt); return; }
+      if (!lim.admit(pkt.len, arrivalMs(pkt.tsMs, nowMs))) { this.countDrop(ofport, DROP.EgressPoliced); this.pool.release(pkt); return; }
     }
     this.enqueueTx(ps, pkt, nowMs);
   }
@@ -389,7 +389,7 @@ export class Bridge implements ExecHost {
     if (len < 14) { this.dropRx(ps, pkt, DROP.TooShort); return; }
     // ingress is always policing: a shaping limiter at ingress is used through admit() too
     const lim = ps.ingress;
-    if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); return; }
+    if (lim !== null && !lim.admit(len, arrivalMs(pkt.tsMs, nowMs))) { this.dropRx(ps, pkt, DROP.IngressPoliced); return; }
     const key = this.rxKey, w = key.w;
     w[W_IN_PORT] = ps.ofport; w[W_METADATA_HI] = 0; w[W_METADATA_LO] = 0;
     const tid = pkt.tunnelId;
@@ -430,7 +430,7 @@ export class Bridge implements ExecHost {
       rxBytes += len;
       pkt.inPort = inPort;
       if (len < 14) { this.dropRx(ps, pkt, DROP.TooShort); continue; }
-      if (lim !== null && !lim.admit(len, nowMs)) { this.dropRx(ps, pkt, DROP.IngressPoliced); continue; }
+      if (lim !== null && !lim.admit(len, arrivalMs(pkt.tsMs, nowMs))) { this.dropRx(ps, pkt, DROP.IngressPoliced); continue; }
       const b = pkt.buf, o = pkt.off;
       const t = (b[o + 12] << 8) | b[o + 13];
       if (t >= 0x0600 && t !== TPID_VLAN && t !== TPID_QINQ && t !== TPID_QINQ_OLD) {

@@ -26,6 +26,7 @@ import { makeTci } from '../packet/vlan.js';
 import { egressUntaggedVid } from '../vlan/port-mode.js';
 import { formatMatch, formatActions } from '../flow/syntax.js';
 import type { TraceResult } from './trace.js';
+import { arrivalMs } from '../qos/limiter.js';
 
 /** OFPR_* packet-in reasons. */
 export const OFPR = { NO_MATCH: 0, ACTION: 1, INVALID_TTL: 2 } as const;
@@ -487,7 +488,7 @@ export class Executor {
       if (verdict === 'drop') { this.drop(ctx, DROP.MeterDrop); return false; }
       return true;
     }
-    if (lim === undefined || lim.admit(ctx.pkt.len, this.nowRef as number)) return true;
+    if (lim === undefined || lim.admit(ctx.pkt.len, arrivalMs(ctx.pkt.tsMs, this.nowRef as number))) return true;
     this.drop(ctx, DROP.MeterDrop);
     return false;
   }

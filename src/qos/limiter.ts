@@ -24,3 +24,15 @@ export interface Limiter {
    */
   flush?(): Packet[];
 }
+
+/**
+ * The time a limiter should see for a frame: its arrival time `tsMs` (Packet.tsMs: the kernel's
+ * receive timestamp where the port has one, the time of the batch read otherwise) so that frames
+ * read in a burst after a stall are policed as they arrived, not as they were read (a channel at
+ * half its rate drops nothing after a 20 ms stall). No timestamp (0), NaN, or one later than the
+ * pass's clock `nowMs` (another clock, a port that misbehaves) falls back to `nowMs`. Times a
+ * little out of order across ports are harmless: a token bucket never refills backwards.
+ */
+export function arrivalMs(tsMs: number, nowMs: number): number {
+  return tsMs > 0 && tsMs <= nowMs ? tsMs : nowMs;
+}

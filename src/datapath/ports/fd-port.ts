@@ -11,6 +11,7 @@ import type { PortBackend } from '../port.js';
 import { native, RX_CSUM_PARTIAL } from '../native/index.js';
 import type { NativeBinding, NativePoller } from '../native/index.js';
 import { PortIoCounters } from './io-counters.js';
+import { epochNowMs } from '../clock.js';
 import type { PortStatusEvent, PortStatusListener } from './io-counters.js';
 
 const E = os.constants.errno;
@@ -100,7 +101,7 @@ export abstract class FdPort implements PortBackend {
     c.syscalls += res[1];
     let added = 0, keep = 0, bytes = 0;
     if (got > 0) {
-      const nowMs = Date.now();
+      const nowMs = epochNowMs();   // the batch clock (limiters police on Packet.tsMs: qos/limiter.ts)
       for (let i = 0; i < got; i++) {
         const p = spare[i], len = lens[i];
         if (len > 0) {
