@@ -16,6 +16,9 @@ const KIND = process.env.PROBE_KIND ?? 'system';
 const PINGS = Number(process.env.PROBE_PINGS ?? 300);
 const INTERVAL_MS = Number(process.env.PROBE_INTERVAL_MS ?? 10);
 const HOLD_S = Number(process.env.PROBE_HOLD_S ?? 0);
+/** PROBE_FLOOD_S=N: then a 64-byte flood at max rate for N s (bench/ports-gen.c built as PROBE_GEN). */
+const FLOOD_S = Number(process.env.PROBE_FLOOD_S ?? 0);
+const GEN = process.env.PROBE_GEN ?? '/tmp/ports-gen';
 
 function pct(s: number[], p: number): number { return s[Math.min(s.length - 1, Math.floor((s.length - 1) * p))]; }
 
@@ -64,6 +67,15 @@ async function main(): Promise<void> {
     await ping(lab, h1, '10.94.0.2', 5);
     const rtts = await ping(lab, h1, '10.94.0.2', PINGS);
     console.log(`${KIND}: ${rtts.length} replies, p50 ${pct(rtts, 0.5).toFixed(0)} us, p90 ${pct(rtts, 0.9).toFixed(0)} us, p99 ${pct(rtts, 0.99).toFixed(0)} us, min ${rtts[0]?.toFixed(0)} us`);
+    if (FLOOD_S > 0) {
+      const rx = (): number => (JSON.parse(lab.ip(h2, ['-s', '-j', 'link', 'show', v2])) as { stats64: { rx: { packets: number } } }[])[0].stats64.rx.packets;
+      const before = rx();
+      const r = await lab.execAsync(h1, [GEN, v1, lab.mac(h2, v2).toString('hex'), lab.mac(h1, v1).toString('hex'), '0', String(FLOOD_S)], (FLOOD_S + 10) * 1000);
+      await new Promise((res) => setTimeout(res, 200));
+      const [sent, secs] = r.stdout.trim().split(/\s+/).map(Number);
+      const got = rx() - before;
+      console.log(`flood: offered ${(sent / secs / 1000).toFixed(0)} kpps, delivered ${(got / secs / 1000).toFixed(0)} kpps (${(100 * (1 - got / sent)).toFixed(1)} % lost)`);
+    }
     if (HOLD_S > 0) {
       console.log(`holding ${HOLD_S} s (ping running)`);
       const r = await ping(lab, h1, '10.94.0.2', Math.round((HOLD_S * 1000) / INTERVAL_MS));
