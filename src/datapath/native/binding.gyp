@@ -4,7 +4,7 @@
   "targets": [
     {
       "target_name": "sluice_io",
-      "sources": ["sluice_io.cc"],
+      "sources": ["sluice_io.cc", "sluice_uring.cc"],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "_GNU_SOURCE"],
       "cflags!": ["-fno-exceptions", "-O3"],

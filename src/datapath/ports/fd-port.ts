@@ -95,7 +95,7 @@ export abstract class FdPort implements PortBackend {
       bufs[i] = b; offs[i] = HEADROOM; caps[i] = b.length - HEADROOM;
     }
     const flags = this.flags;
-    const got = nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res, flags);
+    const got = this.rxBatch(nat, bufs, offs, caps, lens, n, res, flags);
     const c = this.counters;
     c.nativeCalls++;
     c.syscalls += res[1];
@@ -136,7 +136,7 @@ export abstract class FdPort implements PortBackend {
         const p = from.pkts[start + i];
         bufs[i] = p.buf; offs[i] = p.off; lens[i] = p.len;
       }
-      const sent = nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
+      const sent = this.txBatch(nat, bufs, offs, lens, n, res);
       c.nativeCalls++;
       c.syscalls += res[1];
       if (res[2] > 0) { c.errors += res[2]; tooBig += res[3]; }
@@ -155,6 +155,16 @@ export abstract class FdPort implements PortBackend {
     c.txDrops += from.count - total;
     this.lastSendTooBig = tooBig;
     return total;
+  }
+
+  /** One native receive call (the recvBatch contract); TapPort may batch it through io_uring. */
+  protected rxBatch(nat: NativeBinding, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, n: number, res: Int32Array, flags: Uint8Array): number {
+    return nat.recvBatch(this.fd, this.kind, bufs, offs, caps, lens, n, res, flags);
+  }
+
+  /** One native transmit call (the sendBatch contract). */
+  protected txBatch(nat: NativeBinding, bufs: Buffer[], offs: Int32Array, lens: Int32Array, n: number, res: Int32Array): number {
+    return nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
   }
 
   /** Whether frames read while the link is marked down prove it is up again (they may be stale). */
