@@ -185,8 +185,11 @@ async function startSluice(dir: string, name: string, ports: Record<string, { ty
   child.on('exit', () => { exited = true; });
   try {
     await waitFor(() => exited || existsSync(sock), 20_000, 'sluice management socket');
-    if (exited) throw new Error('exited');
-    await mgmtGet(sock, '/stats');
+    // The socket file can be there a moment before the server answers: retry briefly.
+    for (let i = 0; ; i++) {
+      if (exited) throw new Error('exited');
+      try { await mgmtGet(sock, '/stats'); break; } catch (err) { if (i >= 40) throw err; await sleep(100); }
+    }
   } catch (err) {
     try { child.kill('SIGKILL'); } catch { /* gone */ }
     throw new Error(`sluice switch did not start: ${(err as Error).message}\n${out}`);
@@ -394,7 +397,9 @@ export async function run(): Promise<void> {
     printTable(ratioRows);
     printLatencyTargets(m, kinds);
     printTapTargets(m, kinds);
-    if (kinds.includes('sluice') && SOAK_S > 0) await soakLine(dir, veth, p1, p2);
+    if (kinds.includes('sluice') && SOAK_S > 0) {
+      await soakLine(dir, veth, p1, p2).catch((e: Error) => console.log(`\nsoak failed: ${e.message.split('\n').slice(0, 3).join(' | ')}`));
+    }
     console.log(`\ntotal ${((performance.now() - t00) / 1000).toFixed(0)} s`);
   } finally {
     await cleanup();

@@ -4,14 +4,14 @@
 //
 // Latency (where a ping's microseconds went, measured: ports/README.md "Latency"):
 //   - the pass runs inside the readiness callback, not one setImmediate later: the hop to the
-//     check phase cost 25-75 us per wake-up on a 2-vCPU VM;
+//     check phase cost 25-75 µs per wake-up on a 2-vCPU VM;
 //   - after traffic, a keep-warm tick (SLUICE_RX_WARM_US, 1 ms) runs an empty pass for up to
 //     WARM_HOLD_MS: a pass that follows ~10 ms of idleness runs 5-7x slower than a warm one
 //     (caches, TLBs and branch predictors of a descheduled vCPU), and a 1 kHz tick keeps the
 //     path warm for ~1-2 % of a core. It stops when traffic stops: an idle switch never wakes.
 //
 // Wake-up moderation (readiness passes only): a wake-up costs far more than a frame (context
-// switch, event-loop turn, callback into JS: ~30 us on a 2-vCPU VM), so after a pass that moved frames
+// switch, event-loop turn, callback into JS: ~30 µs on a 2-vCPU VM), so after a pass that moved frames
 //   - while traffic is sparse, optionally (SPIN_US > 0, off by default) the loop polls again without
 //     sleeping for up to SPIN_US, catching an answer without a second wake-up (measured: no gain
 //     for ping, whose reply already arrives within the same pass; it costs CPU);

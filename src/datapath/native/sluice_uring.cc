@@ -16,6 +16,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -35,6 +36,8 @@ struct Uring {
   void* cqMap; size_t cqLen;
   void* sqeMap; size_t sqeLen;
 };
+// Process-wide tables (datapath workers share the addon): guarded by gLock, taken once per call.
+std::mutex gLock;
 std::unordered_map<int, Uring> gUrings;   // keyed by the TAP fd
 
 struct Registered { uint8_t* data; size_t len; napi_ref ref; };
@@ -168,6 +171,7 @@ int RunBatch(Uring& u, int fd, uint8_t opcode, int rwFlags, int n, uint8_t* cons
 Napi::Value Attach(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = info[0].As<Napi::Number>().Int32Value();
+  std::lock_guard<std::mutex> g(gLock);
   if (gUrings.count(fd) != 0) return env.Undefined();
   Uring u;
   const char* op = "";
@@ -192,6 +196,7 @@ Napi::Value Attach(const Napi::CallbackInfo& info) {
 // uringDetach(fd): release the io_uring of `fd` (before the fd is closed).
 Napi::Value Detach(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
+  std::lock_guard<std::mutex> g(gLock);
   auto it = gUrings.find(fd);
   if (it != gUrings.end()) { Unmap(it->second); gUrings.erase(it); }
   return info.Env().Undefined();
@@ -202,6 +207,7 @@ Napi::Value Detach(const Napi::CallbackInfo& info) {
 Napi::Value BufRegister(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!info[0].IsBuffer()) { Napi::TypeError::New(env, "bufRegister: a Buffer is required").ThrowAsJavaScriptException(); return env.Undefined(); }
+  std::lock_guard<std::mutex> g(gLock);
   if (gBufs.size() >= kMaxBuffers) return Napi::Number::New(env, -1);
   Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
   napi_ref ref = nullptr;
@@ -215,7 +221,7 @@ struct Slots {
   int32_t len[kEntries];
   int32_t out[kEntries];
 };
-Slots gSlots;
+thread_local Slots gSlots;   // per thread: workers may run batches at once
 
 // Common checks; false (with a JS exception) on a bad slot.
 bool Resolve(Napi::Env env, const int32_t* ids, const int32_t* offs, const int32_t* lens, int n) {
@@ -247,13 +253,18 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   int32_t* lens = info[4].As<Napi::Int32Array>().Data();
   int count = info[5].As<Napi::Number>().Int32Value();
   int32_t* res = info[6].As<Napi::Int32Array>().Data();
-  auto it = gUrings.find(fd);
-  if (it == gUrings.end()) { res[0] = EBADF; res[1] = 0; return Napi::Number::New(env, 0); }
-  if (count < 0 || count > (int)kEntries) { Napi::RangeError::New(env, "io_uring: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
-  if (!Resolve(env, ids, offs, caps, count)) return env.Undefined();
+  Uring* u = nullptr;
+  {
+    std::lock_guard<std::mutex> g(gLock);
+    auto it = gUrings.find(fd);
+    if (it != gUrings.end()) u = &it->second;   // node stable: unordered_map never moves values
+    if (u != nullptr && (count < 0 || count > (int)kEntries || !Resolve(env, ids, offs, caps, count))) u = nullptr, count = -1;
+  }
+  if (count < 0) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "io_uring: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  if (u == nullptr) { res[0] = EBADF; res[1] = 0; return Napi::Number::New(env, 0); }
   int async = 0;
   // RWF_NOWAIT: an empty queue completes the READ with -EAGAIN instead of arming a poll.
-  int err = RunBatch(it->second, fd, IORING_OP_READ, RWF_NOWAIT, count, gSlots.addr, gSlots.len, gSlots.out, &async);
+  int err = RunBatch(*u, fd, IORING_OP_READ, RWF_NOWAIT, count, gSlots.addr, gSlots.len, gSlots.out, &async);
   int used = 0, frames = 0, stop = 0;
   for (int i = 0; i < count; i++) {
     int32_t r = gSlots.out[i];
@@ -277,12 +288,17 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   int32_t* lens = info[3].As<Napi::Int32Array>().Data();
   int count = info[4].As<Napi::Number>().Int32Value();
   int32_t* res = info[5].As<Napi::Int32Array>().Data();
-  auto it = gUrings.find(fd);
-  if (it == gUrings.end()) { res[0] = EBADF; res[1] = 0; res[2] = 0; res[3] = 0; return Napi::Number::New(env, 0); }
-  if (count < 0 || count > (int)kEntries) { Napi::RangeError::New(env, "io_uring: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
-  if (!Resolve(env, ids, offs, lens, count)) return env.Undefined();
+  Uring* u = nullptr;
+  {
+    std::lock_guard<std::mutex> g(gLock);
+    auto it = gUrings.find(fd);
+    if (it != gUrings.end()) u = &it->second;
+    if (u != nullptr && (count < 0 || count > (int)kEntries || !Resolve(env, ids, offs, lens, count))) u = nullptr, count = -1;
+  }
+  if (count < 0) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "io_uring: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  if (u == nullptr) { res[0] = EBADF; res[1] = 0; res[2] = 0; res[3] = 0; return Napi::Number::New(env, 0); }
   int async = 0;
-  int err = RunBatch(it->second, fd, IORING_OP_WRITE, 0, count, gSlots.addr, gSlots.len, gSlots.out, &async);
+  int err = RunBatch(*u, fd, IORING_OP_WRITE, 0, count, gSlots.addr, gSlots.len, gSlots.out, &async);
   int sent = 0, bad = 0, big = 0, other = 0;
   for (int i = 0; i < count; i++) {
     int32_t r = gSlots.out[i];
