@@ -461,7 +461,10 @@ async function soakLine(dir: string, e: Ends, p1: string, p2: string): Promise<v
     await sleep(250);
     const r = await nsRun(e.src, ['iperf3', '-c', e.dstIp, '-u', '-b', '100M', '-l', '1400', '-t', String(SOAK_S), '-J'], (SOAK_S + 15) * 1000);
     await srv;
-    const after = ((await mgmtGet(sp.sock, '/stats')) as { drops: Record<string, number> }).drops['ingress-policed'] ?? 0;
+    const st = (await mgmtGet(sp.sock, '/stats')) as { drops: Record<string, number>; ports: Array<{ io?: Record<string, number> }> };
+    const after = st.drops['ingress-policed'] ?? 0;
+    const other = Object.entries(st.drops).filter(([k, v]) => k !== 'ingress-policed' && v > 0).map(([k, v]) => `${k} ${v}`);
+    const kdrops = st.ports.reduce((a, p) => a + (p.io?.['kernel-drops'] ?? 0), 0);
     let lost = NaN, total = NaN;
     try {
       const j = JSON.parse(r.stdout) as { end: { sum: { lost_packets: number; packets: number } } };
@@ -469,7 +472,8 @@ async function soakLine(dir: string, e: Ends, p1: string, p2: string): Promise<v
     } catch { /* iperf failed: printed as — */ }
     const drops = after - before;
     console.log(`\nsoak (policing on arrival time): UDP 100 Mbit/s through a 200 Mbit/s channel (256 KiB burst, police) for ${SOAK_S} s: ` +
-      `${drops} ingress-policed drops (target 0): ${verdict(drops === 0)}; iperf3 lost ${f0(lost)} of ${f0(total)} datagrams`);
+      `${drops} ingress-policed drops (target 0): ${verdict(drops === 0)}; iperf3 lost ${f0(lost)} of ${f0(total)} datagrams ` +
+      `(switch: kernel-drops ${kdrops}${other.length ? `, ${other.join(', ')}` : ''})`);
   } finally { await sp.stop(); }
 }
 
