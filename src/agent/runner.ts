@@ -122,10 +122,14 @@ export class Runner {
     this.stats.timerWakeups++;
     if (this.running) this.runPass();
   };
-  /** Keep-warm tick: an (almost always empty) pass while traffic moved in the last WARM_HOLD_MS. */
+  /**
+   * Keep-warm tick: an (almost always empty) pass while traffic moved in the last WARM_HOLD_MS,
+   * skipped when a pass ran within the last tick anyway (dense traffic keeps the path warm).
+   */
   private readonly onWarm = (): void => {
-    if (!this.running || nowEpochMs() - this.lastFrameMs > WARM_HOLD_MS) { this.stopWarm(); return; }
-    if (this.inPass) return;
+    const now = nowEpochMs();
+    if (!this.running || now - this.lastFrameMs > WARM_HOLD_MS) { this.stopWarm(); return; }
+    if (this.inPass || now - this.lastNowMs < WARM_US / 1000) return;
     this.stats.warmPasses++;
     const n = this.pollOnce();
     if (n > 0) this.stats.warmHits++;
