@@ -70,6 +70,9 @@ export interface NativeBinding {
   uringRecv?(fd: number, ids: Int32Array, offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   /** The sendBatch contract; on return lens[0, sent) are the sent lengths and the refused ones 0. */
   uringSend?(fd: number, ids: Int32Array, offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  /** recvBatch/sendBatch's TAP read()/write() loops on registered buffer ids (no N-API lookup per frame). */
+  idsRecv?(fd: number, ids: Int32Array, offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  idsSend?(fd: number, ids: Int32Array, offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   readonly KIND_TAP: number;
   readonly KIND_PACKET: number;
   readonly KIND_RING: number;

@@ -313,6 +313,67 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, sent);
 }
 
+// idsRecv(fd, ids, offs, caps, lens, count, res) -> frames: recvBatch's TAP read() loop on
+// registered buffers (no N-API lookup per frame). Stops at the first error (EAGAIN: queue empty).
+Napi::Value IdsRecv(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t* ids = info[1].As<Napi::Int32Array>().Data();
+  int32_t* offs = info[2].As<Napi::Int32Array>().Data();
+  int32_t* caps = info[3].As<Napi::Int32Array>().Data();
+  int32_t* lens = info[4].As<Napi::Int32Array>().Data();
+  int count = info[5].As<Napi::Number>().Int32Value();
+  int32_t* res = info[6].As<Napi::Int32Array>().Data();
+  bool ok;
+  {
+    std::lock_guard<std::mutex> g(gLock);
+    ok = count >= 0 && count <= (int)kEntries && Resolve(env, ids, offs, caps, count);
+  }
+  if (!ok) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "idsRecv: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  int n = 0, sys = 0, err = 0;
+  for (; n < count; n++) {
+    ssize_t r = read(fd, gSlots.addr[n], (size_t)gSlots.len[n]);
+    sys++;
+    if (r < 0) { err = errno; break; }
+    lens[n] = (int32_t)r;
+  }
+  res[0] = err;
+  res[1] = sys;
+  return Napi::Number::New(env, n);
+}
+
+// idsSend(fd, ids, offs, lens, count, res) -> frames sent: sendBatch's TAP write() loop (same
+// res contract: refused frames skipped with lens 0, other errors stop the batch).
+Napi::Value IdsSend(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = info[0].As<Napi::Number>().Int32Value();
+  int32_t* ids = info[1].As<Napi::Int32Array>().Data();
+  int32_t* offs = info[2].As<Napi::Int32Array>().Data();
+  int32_t* lens = info[3].As<Napi::Int32Array>().Data();
+  int count = info[4].As<Napi::Number>().Int32Value();
+  int32_t* res = info[5].As<Napi::Int32Array>().Data();
+  bool ok;
+  {
+    std::lock_guard<std::mutex> g(gLock);
+    ok = count >= 0 && count <= (int)kEntries && Resolve(env, ids, offs, lens, count);
+  }
+  if (!ok) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "idsSend: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  int i = 0, sent = 0, sys = 0, err = 0, bad = 0, big = 0;
+  for (; i < count; i++) {
+    ssize_t r = write(fd, gSlots.addr[i], (size_t)gSlots.len[i]);
+    sys++;
+    if (r >= 0) { sent++; continue; }
+    if (FrameError(errno)) { bad++; big += errno == EMSGSIZE; lens[i] = 0; continue; }
+    err = errno;
+    break;
+  }
+  res[0] = err;
+  res[1] = sys;
+  res[2] = bad;
+  res[3] = big;
+  return Napi::Number::New(env, sent);
+}
+
 }  // namespace sluice_uring
 
 // Called from sluice_io.cc's module Init.
@@ -322,4 +383,6 @@ void RegisterUring(Napi::Env env, Napi::Object exports) {
   exports.Set("bufRegister", Napi::Function::New(env, sluice_uring::BufRegister));
   exports.Set("uringRecv", Napi::Function::New(env, sluice_uring::Recv));
   exports.Set("uringSend", Napi::Function::New(env, sluice_uring::Send));
+  exports.Set("idsRecv", Napi::Function::New(env, sluice_uring::IdsRecv));
+  exports.Set("idsSend", Napi::Function::New(env, sluice_uring::IdsSend));
 }

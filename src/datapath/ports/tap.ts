@@ -19,7 +19,7 @@ export const TAP_QUEUE_FRAMES = 8192;
 /** Linux IFNAMSIZ - 1. */
 export const MAX_IFNAME_LEN = 15;
 
-export type TapIoMode = 'uring' | 'rw';
+export type TapIoMode = 'uring' | 'rw' | 'rw-slots';
 
 export interface TapPortOptions {
   /** Keep the device after close (TUNSETPERSIST); default false: closing the fd deletes it. */
@@ -33,7 +33,8 @@ export interface TapPortOptions {
 }
 
 function defaultIo(): TapIoMode {
-  return process.env.SLUICE_TAP_IO === 'uring' ? 'uring' : 'rw';
+  const v = process.env.SLUICE_TAP_IO;
+  return v === 'uring' || v === 'rw-slots' ? v : 'rw';
 }
 
 /** Pool Buffers registered with the addon (one table per process, as the addon's). */
@@ -71,7 +72,7 @@ export class TapPort extends FdPort {
       nat.closeFd(fd);
       throw err;
     }
-    this.io = 'rw';
+    this.io = this.ioWanted === 'rw-slots' || typeof nat.idsRecv !== 'function' ? 'rw-slots' : 'rw';
     this.uringError = null;
     if (this.ioWanted === 'uring') {
       if (typeof nat.uringAttach !== 'function') this.uringError = 'addon built without sluice_uring.cc';
@@ -99,15 +100,15 @@ export class TapPort extends FdPort {
   }
 
   protected override rxBatch(nat: NativeBinding, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, n: number, res: Int32Array, flags: Uint8Array): number {
-    if (this.io !== 'uring' || !this.idsFor(nat, bufs, n)) return super.rxBatch(nat, bufs, offs, caps, lens, n, res, flags);
-    const got = nat.uringRecv!(this.fd, this.ids, offs, caps, lens, n, res);
+    if (this.io === 'rw-slots' || !this.idsFor(nat, bufs, n)) return super.rxBatch(nat, bufs, offs, caps, lens, n, res, flags);
+    const got = this.io === 'uring' ? nat.uringRecv!(this.fd, this.ids, offs, caps, lens, n, res) : nat.idsRecv!(this.fd, this.ids, offs, caps, lens, n, res);
     for (let i = 0; i < got; i++) flags[i] = 0;   // a TAP read never leaves a checksum partial
     return got;
   }
 
   protected override txBatch(nat: NativeBinding, bufs: Buffer[], offs: Int32Array, lens: Int32Array, n: number, res: Int32Array): number {
-    if (this.io !== 'uring' || !this.idsFor(nat, bufs, n)) return super.txBatch(nat, bufs, offs, lens, n, res);
-    return nat.uringSend!(this.fd, this.ids, offs, lens, n, res);
+    if (this.io === 'rw-slots' || !this.idsFor(nat, bufs, n)) return super.txBatch(nat, bufs, offs, lens, n, res);
+    return this.io === 'uring' ? nat.uringSend!(this.fd, this.ids, offs, lens, n, res) : nat.idsSend!(this.fd, this.ids, offs, lens, n, res);
   }
 
   /** IFF_* flags of the TAP, null if closed, gone, or moved to another network namespace. */
