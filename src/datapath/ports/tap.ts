@@ -25,9 +25,11 @@ export interface TapPortOptions {
   /** Keep the device after close (TUNSETPERSIST); default false: closing the fd deletes it. */
   persist?: boolean;
   /**
-   * Batch I/O: 'uring' submits a batch of reads or writes in one io_uring_enter() (falls back to
-   * 'rw' where io_uring is unavailable), 'rw' one read()/write() per frame. Default: the
-   * SLUICE_TAP_IO environment variable, else 'rw' (see README "TAP throughput").
+   * 'rw' (default): one read()/write() per frame on pool buffers registered once with the addon;
+   * 'rw-slots': the same loops with each Buffer resolved through N-API per frame (the old path,
+   * also used when the addon predates buffer ids); 'uring': a batch of reads or writes per
+   * io_uring_enter() (falls back to 'rw' where io_uring is unavailable). Default: the
+   * SLUICE_TAP_IO environment variable, else 'rw' (measured: README "TAP throughput").
    */
   io?: TapIoMode;
 }
@@ -37,7 +39,10 @@ function defaultIo(): TapIoMode {
   return v === 'uring' || v === 'rw-slots' ? v : 'rw';
 }
 
-/** Pool Buffers registered with the addon (one table per process, as the addon's). */
+/**
+ * Pool Buffers registered with the addon, per thread (a datapath worker registers its own; ids
+ * are process-wide). Pool packets live as long as their pool, so entries are never removed.
+ */
 const bufIds = new Map<Buffer, number>();
 
 export class TapPort extends FdPort {
