@@ -1,4 +1,4 @@
-# binding.gyp — node-gyp build of sluice_io, Sluice's only native code (see sluice_io.cc).
+# binding.gyp — node-gyp build of sluice_io, Sluice's native code: sluice_io.cc (TAP/AF_PACKET shim) and sluice_uring.cc (TAP I/O on registered buffers, optional io_uring).
 # Built by scripts/build-native.mjs at install; output in ./build (ignored by git).
 {
   "targets": [
