@@ -88,8 +88,13 @@ export class TapPort extends FdPort {
     this.attached(fd, nat, true);
   }
 
-  /** Buffer ids for a batch; false if one cannot be registered (then the plain path is used). */
+  /**
+   * Buffer ids for a batch; false if one cannot be registered, or if the port carries virtio-net
+   * headers (offloads: FdPort's `vnet`, set by the shim's TAP open with IFF_VNET_HDR), which only
+   * the shim's recvBatch/sendBatch read and write: such ports keep that path.
+   */
   private idsFor(nat: NativeBinding, bufs: Buffer[], n: number): boolean {
+    if ((this as unknown as { vnet?: boolean }).vnet === true) return false;
     const ids = this.ids;
     for (let i = 0; i < n; i++) {
       const b = bufs[i];
