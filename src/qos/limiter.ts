@@ -31,11 +31,24 @@ export interface Limiter {
 }
 
 /**
- * Police `pkt` as the frames it will be on the wire: its length, or for a GSO super-frame the
- * segments' bytes and count (gso.ts), computed without cutting it. Every admit() of the datapath
- * goes through here.
+ * Police `pkt` as the frames it will be on the wire, at the time it arrived: its length, or for a
+ * GSO super-frame the segments' bytes and count (gso.ts), computed without cutting it; the time is
+ * arrivalMs(pkt.tsMs, nowMs). Every admit() of the datapath goes through here.
  */
 export function admitWire(lim: Limiter, pkt: Packet, nowMs: number): boolean {
-  if (pkt.gsoType === 0) return lim.admit(pkt.len, nowMs);
-  return lim.admit(wireBytes(pkt), nowMs, wireFrames(pkt));
+  const t = arrivalMs(pkt.tsMs, nowMs);
+  if (pkt.gsoType === 0) return lim.admit(pkt.len, t);
+  return lim.admit(wireBytes(pkt), t, wireFrames(pkt));
+}
+
+/**
+ * The time a limiter should see for a frame: its arrival time `tsMs` (Packet.tsMs: the kernel's
+ * receive timestamp where the port has one, the time of the batch read otherwise) so that frames
+ * read in a burst after a stall are policed as they arrived, not as they were read (a channel at
+ * half its rate drops nothing after a 20 ms stall). No timestamp (0), NaN, or one later than the
+ * pass's clock `nowMs` (another clock, a port that misbehaves) falls back to `nowMs`. Times a
+ * little out of order across ports are harmless: a token bucket never refills backwards.
+ */
+export function arrivalMs(tsMs: number, nowMs: number): number {
+  return tsMs > 0 && tsMs <= nowMs ? tsMs : nowMs;
 }

@@ -76,6 +76,18 @@ export interface NativeBinding {
    */
   sendBatch(fd: number, kind: number, bufs: Buffer[], offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   Poller: new (fd: number, cb: (status: number, events: number) => void) => NativePoller;
+  /** sluice_uring.cc (optional: absent in an addon built before it): batched TAP I/O by io_uring. */
+  uringAttach?(fd: number): void;
+  uringDetach?(fd: number): void;
+  /** Register a pool Buffer once; batches then name it by id (-1: table full). */
+  bufRegister?(buf: Buffer): number;
+  /** The recvBatch contract on a TAP fd with ids instead of Buffers; slots that found nothing get lens 0. */
+  uringRecv?(fd: number, ids: Int32Array, offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  /** The sendBatch contract; on return lens[0, sent) are the sent lengths and the refused ones 0. */
+  uringSend?(fd: number, ids: Int32Array, offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  /** recvBatch/sendBatch's TAP read()/write() loops on registered buffer ids (no N-API lookup per frame). */
+  idsRecv?(fd: number, ids: Int32Array, offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  idsSend?(fd: number, ids: Int32Array, offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   readonly KIND_TAP: number;
   readonly KIND_PACKET: number;
   readonly KIND_RING: number;

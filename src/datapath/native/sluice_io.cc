@@ -805,6 +805,12 @@ class Poller : public Napi::ObjectWrap<Poller> {
   PollState* state_ = nullptr;
 };
 
+}  // namespace
+
+void RegisterUring(Napi::Env env, Napi::Object exports);   // sluice_uring.cc: batched TAP I/O
+
+namespace {
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("tapOpen", Napi::Function::New(env, TapOpen));
   exports.Set("tapSetPersist", Napi::Function::New(env, TapSetPersist));
@@ -822,6 +828,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("recvBatch", Napi::Function::New(env, RecvBatch));
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
   exports.Set("Poller", Poller::Init(env));
+  RegisterUring(env, exports);
   exports.Set("KIND_TAP", Napi::Number::New(env, kKindTap));
   exports.Set("KIND_PACKET", Napi::Number::New(env, kKindPacket));
   exports.Set("KIND_RING", Napi::Number::New(env, kKindRing));

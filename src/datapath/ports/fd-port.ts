@@ -15,6 +15,7 @@ import type { PortBackend } from '../port.js';
 import { native, KIND_VNET, META_SLOTS, RX_CSUM_PARTIAL } from '../native/index.js';
 import type { NativeBinding, NativePoller } from '../native/index.js';
 import { PortIoCounters } from './io-counters.js';
+import { epochNowMs } from '../clock.js';
 import type { PortStatusEvent, PortStatusListener } from './io-counters.js';
 
 const E = os.constants.errno;
@@ -122,15 +123,16 @@ export abstract class FdPort implements PortBackend {
       bufs[i] = b; offs[i] = HEADROOM; caps[i] = b.length - HEADROOM;
     }
     const flags = this.flags, meta = this.meta, ages = this.ages;
-    const got = nat.recvBatch(this.fd, vnet ? this.kind | KIND_VNET : this.kind, bufs, offs, caps, lens, n, res, flags, meta, ages);
+    const got = this.rxBatch(nat, vnet ? this.kind | KIND_VNET : this.kind, bufs, offs, caps, lens, n, res, flags, meta, ages);
     const c = this.counters;
     c.nativeCalls++;
     c.syscalls += res[1];
     let added = 0, keep = 0, bytes = 0;
     if (got > 0) {
-      // The loop's clock (runner.ts nowEpochMs); a frame the kernel stamped (ring, SO_TIMESTAMPNS)
-      // gets that time as an age subtracted from it, so both stay on one clock.
-      const nowMs = performance.timeOrigin + performance.now();
+      // The batch clock (clock.ts, the runner's too); a frame the kernel stamped (ring,
+      // SO_TIMESTAMPNS) gets that time as an age subtracted from it, so both stay on one clock.
+      // Limiters police on Packet.tsMs (qos/limiter.ts arrivalMs).
+      const nowMs = epochNowMs();
       for (let i = 0; i < got; i++) {
         const p = spare[i], len = lens[i];
         if (len > 0) {
@@ -172,7 +174,7 @@ export abstract class FdPort implements PortBackend {
         const p = from.pkts[start + i];
         bufs[i] = p.buf; offs[i] = p.off - front; lens[i] = p.len + front;
       }
-      const sent = nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
+      const sent = this.txBatch(nat, bufs, offs, lens, n, res);
       c.nativeCalls++;
       c.syscalls += res[1];
       if (res[2] > 0) { c.errors += res[2]; tooBig += res[3]; }
@@ -211,6 +213,16 @@ export abstract class FdPort implements PortBackend {
     for (let i = 0; i < bad; i++) pkts[ok + i] = refused[i];
     if (bad > 0) this.counters.errors += bad;
     return ok;
+  }
+
+  /** One native receive call (the recvBatch contract); TapPort may batch it through io_uring. */
+  protected rxBatch(nat: NativeBinding, kind: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, n: number, res: Int32Array, flags: Uint8Array, meta: Int32Array, ages: Float64Array): number {
+    return nat.recvBatch(this.fd, kind, bufs, offs, caps, lens, n, res, flags, meta, ages);
+  }
+
+  /** One native transmit call (the sendBatch contract). */
+  protected txBatch(nat: NativeBinding, bufs: Buffer[], offs: Int32Array, lens: Int32Array, n: number, res: Int32Array): number {
+    return nat.sendBatch(this.fd, this.kind, bufs, offs, lens, n, res);
   }
 
   /** Whether frames read while the link is marked down prove it is up again (they may be stale). */

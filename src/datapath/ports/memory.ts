@@ -33,6 +33,7 @@ export class MemoryPort implements PortBackend {
   /** Takes super-frames and partial checksums whole (PortBackend.offloads). */
   readonly offloads: boolean;
   private reservedFor: PacketPool | null = null;
+  private queueTs: number[] = [];
   private qHead = 0;
   private ring: Buffer[] = [];
   private ringPartial = false;
@@ -55,11 +56,14 @@ export class MemoryPort implements PortBackend {
   /**
    * Queue a copy of `frame` for the next recv(). `csumPartial`: the packet arrives marked as having
    * its TCP/UDP checksum left to offload (Packet.csumPartial), as a SystemPort reports it.
+   * `tsMs`: the frame's arrival time (Packet.tsMs, as a TPACKET ring stamps it); 0 = none, the
+   * limiters then use the pass's clock.
    */
-  inject(frame: Uint8Array, csumPartial = false, gso: InjectGso | null = null): void {
+  inject(frame: Uint8Array, csumPartial = false, gso: InjectGso | null = null, tsMs = 0): void {
     this.queue.push(Buffer.from(frame));
     this.queuePartial.push(csumPartial);
     this.queueGso.push(gso);
+    this.queueTs.push(tsMs);
   }
 
   /** Bench mode: recv() cycles through `frames` (not copied) for `count` frames in total; all marked csumPartial if asked. */
@@ -80,8 +84,8 @@ export class MemoryPort implements PortBackend {
     let n = 0;
     const cap = into.pkts.length;
     while (into.count < cap) {
-      let src: Buffer, partial: boolean, gso: InjectGso | null = null;
-      if (this.qHead < this.queue.length) { src = this.queue[this.qHead]; partial = this.queuePartial[this.qHead]; gso = this.queueGso[this.qHead]; }
+      let src: Buffer, partial: boolean, gso: InjectGso | null = null, ts = 0;
+      if (this.qHead < this.queue.length) { src = this.queue[this.qHead]; partial = this.queuePartial[this.qHead]; gso = this.queueGso[this.qHead]; ts = this.queueTs[this.qHead]; }
       else if (this.ringLeft > 0) { src = this.ring[this.ringPos]; partial = this.ringPartial; }
       else break;
       const len = src.length;
@@ -94,13 +98,13 @@ export class MemoryPort implements PortBackend {
       // The rx "DMA": TypedArray.set (a builtin memmove) ~2x cheaper than Buffer.copy's C++ call for
       // 60-byte frames on Node 20 (bench/pipeline.bench.ts); no view allocated per frame.
       p.buf.set(src, HEADROOM);
-      p.off = HEADROOM; p.len = len; p.csumPartial = partial;
+      p.off = HEADROOM; p.len = len; p.csumPartial = partial; p.tsMs = ts;
       if (gso !== null) { p.gsoType = gso.type; p.gsoSize = gso.size; }
       this.advance();
       into.pkts[into.count++] = p;
       n++;
     }
-    if (this.qHead > 0 && this.qHead === this.queue.length) { this.queue.length = 0; this.queuePartial.length = 0; this.queueGso.length = 0; this.qHead = 0; }
+    if (this.qHead > 0 && this.qHead === this.queue.length) { this.queue.length = 0; this.queuePartial.length = 0; this.queueGso.length = 0; this.queueTs.length = 0; this.qHead = 0; }
     this.rxCount += n;
     return n;
   }
