@@ -35,6 +35,26 @@ afterAll(async () => { for (const p of ports.splice(0)) await p.close(); for (co
 
 const OUR_MAC = Buffer.from('02000000aa01', 'hex');
 
+/** Send one frame a -> z and read it back until z's receive time is the kernel's (at most ~5 s). */
+async function untilStamped(pa: SystemPort, pz: SystemPort, pool: PacketPool): Promise<void> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const b = new Batch();
+    const p = pool.alloc()!;
+    p.load(arpRequest(OUR_MAC, [10, 77, 0, 2], [10, 77, 0, 99]), 0, 42);
+    b.push(p);
+    pa.send(b);
+    pool.release(p);
+    await new Promise((r) => setTimeout(r, 100));
+    const into = new Batch();
+    const readAt = performance.timeOrigin + performance.now();
+    pz.recv(into, pool);
+    let stamped = false;
+    for (let i = 0; i < into.count; i++) { if (into.pkts[i].tsMs < readAt - 50) stamped = true; pool.release(into.pkts[i]); }
+    if (stamped) return;
+  }
+  throw new Error('no frame carried a kernel receive time within 5 s');
+}
+
 describePrivileged('SystemPort (AF_PACKET) on veth', () => {
   it('offloads auto: vnet headers and recvmmsg on a veth with its default offloads, the ring on one with every offload off', async () => {
     const l = lab();
@@ -54,6 +74,10 @@ describePrivileged('SystemPort (AF_PACKET) on veth', () => {
       const { pa, pz } = await vethPorts(opts);
       expect(pz.rxMode).toBe(opts.rx);
       const pool = new PacketPool(256);
+      // The kernel turns receive timestamping on for the system through deferred work after the
+      // first socket asks (net_enable_timestamp): until it has run, recvmmsg stamps frames when they
+      // are read. Wait for a stamped frame first, as a switch's first milliseconds may go unstamped.
+      if (opts.rx === 'mmsg') await untilStamped(pa, pz, pool);
       const b = new Batch();
       const sentAt = performance.timeOrigin + performance.now();
       for (let i = 0; i < 4; i++) {
