@@ -11,6 +11,7 @@ import { Runner, nowEpochMs } from './runner.js';
 import type { RunnerStats } from './runner.js';
 import type { Bridge, PortConfig as PortBits, PortStats } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';
+import type { CounterArena } from '../datapath/counters.js';
 import { TapPort } from '../datapath/ports/tap.js';
 import { SystemPort } from '../datapath/ports/system.js';
 import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
@@ -92,9 +93,9 @@ export class DatapathCore {
   }
 
   /** The datapath of `bridgeName` in `config`, its backends made (not opened) by makeBackend. */
-  static fromConfig(config: SluiceConfig, bridgeName: string, makeBackend: (p: PortConfig) => PortBackend, log: Logger): DatapathCore {
+  static fromConfig(config: SluiceConfig, bridgeName: string, makeBackend: (p: PortConfig) => PortBackend, log: Logger, counterArena?: CounterArena): DatapathCore {
     const made = new Map<string, Backendish>();
-    const built = buildSwitch(config, bridgeName, (name, p) => { const b = makeBackend(p) as Backendish; made.set(name, b); return b; }, nowEpochMs());
+    const built = buildSwitch(config, bridgeName, (name, p) => { const b = makeBackend(p) as Backendish; made.set(name, b); return b; }, nowEpochMs(), counterArena);
     const core = new DatapathCore(built.bridge, built.channels, makeBackend, log);
     for (const [n, b] of made) core.backends.set(n, b);
     return core;

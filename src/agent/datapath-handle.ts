@@ -76,7 +76,15 @@ export interface DatapathHandle {
   channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>>;
   stats(): Promise<DatapathStats>;
   fdb(): Promise<FdbEntry[]>;
+  /**
+   * The counters as they are now, read without asking the datapath (a worker's live in a
+   * SharedArrayBuffer): per port (of the ports this handle knows), bridge drops, exec counters.
+   * A port without counters (arena full) is left out; `complete` says whether any was.
+   */
+  countersNow(): CountersNow;
 }
+
+export interface CountersNow { ports: Array<{ ofport: number; stats: PortStats }>; drops: Record<string, number>; exec: Record<string, number>; complete: boolean }
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -143,6 +151,10 @@ export class InlineDatapath implements DatapathHandle {
   channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>> { return settle(() => this.core.channelCounters()); }
   stats(): Promise<DatapathStats> { return settle(() => this.core.stats()); }
   fdb(): Promise<FdbEntry[]> { return settle(() => this.core.fdb()); }
+  countersNow(): CountersNow {
+    const s = this.core.bridge.stats();
+    return { ports: this.core.portStats(), drops: s.drops, exec: s.exec, complete: true };
+  }
 }
 
 /** Run `fn` now (so the change is applied before the caller goes on) and settle a promise with its outcome. */

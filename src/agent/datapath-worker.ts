@@ -9,6 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { DatapathCore, defaultBackend } from './datapath-core.js';
 import type { SluiceConfig } from './config.js';
+import { CounterArena } from '../datapath/counters.js';
 import { SHARED, type Call, type Reply, type ToControl, type WorkerInit } from './worker-protocol.js';
 
 /** Longest stretch of control work per event-loop turn before the poll passes get their turn. */
@@ -22,7 +23,7 @@ const shared = new Int32Array(init.shared);
 const log = pino({ level: init.logLevel, base: undefined, timestamp: false }, { write(line: string) { post({ t: 'log', line }); } });
 function post(m: ToControl): void { port.postMessage(m); }
 
-const core = DatapathCore.fromConfig(init.config as SluiceConfig, init.bridge, defaultBackend, log);
+const core = DatapathCore.fromConfig(init.config as SluiceConfig, init.bridge, defaultBackend, log, new CounterArena(init.counters));
 core.events = {
   packetIn(data, totalLen, inPort, reason, tableId, cookie) {
     // Bounded like Open vSwitch's pinsched: at most PACKET_IN_MAX in flight to the control side; the rest counted.

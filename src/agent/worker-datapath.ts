@@ -12,7 +12,8 @@ import type { Logger } from 'pino';
 import type { PortConfig, SluiceConfig } from './config.js';
 import { derivedDatapathId } from './build.js';
 import { PortOpenError } from './datapath-core.js';
-import type { DatapathHandle, DatapathStats, FdbEntry, FlowRemovedListener, GroupView, MeterCounters, PacketInListener, PortAttach, PortDetail, PortLive, PortStatusListener } from './datapath-handle.js';
+import type { CountersNow, DatapathHandle, DatapathStats, FdbEntry, FlowRemovedListener, GroupView, MeterCounters, PacketInListener, PortAttach, PortDetail, PortLive, PortStatusListener } from './datapath-handle.js';
+import { CounterArena, PC, dropsRecord } from '../datapath/counters.js';
 import { SHARED, type Call, type Reply, type ToControl, type WorkerInit } from './worker-protocol.js';
 import type { PortConfig as PortBits, PortStats } from '../datapath/bridge.js';
 import type { AggregateStats, FlowFilter, FlowMod, FlowStats, TableStats } from '../datapath/pipeline.js';
@@ -27,6 +28,8 @@ import type { MeterBandSpec } from '../qos/meter.js';
 export const PACKET_IN_MAX = 1024;
 /** Calls per message at most (a 64 KiB read of FLOW_MODs is ~450 of them). */
 export const MAX_BATCH = 64;
+/** Ports whose counters live in the shared arena (the rest, if ever, are read with a round trip). */
+export const COUNTER_ARENA_PORTS = 1024;
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const now = (): number => performance.timeOrigin + performance.now();
 const defaultBits = (): PortBits => ({ down: false, noFlood: false, noForward: false, noRecv: false, noPacketIn: false });
@@ -52,6 +55,8 @@ export class WorkerDatapath implements DatapathHandle {
   /** This thread's end of the control channel. */
   private readonly port: MessagePort;
   private readonly shared = new Int32Array(new SharedArrayBuffer(SHARED.LENGTH * 4));
+  /** The bridge's counters, written in place by the worker (counters.ts CounterArena): read here without a message. */
+  private readonly arena = new CounterArena(COUNTER_ARENA_PORTS);
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   private outbox: Call[] = [];
   private nextId = 1;
@@ -67,7 +72,7 @@ export class WorkerDatapath implements DatapathHandle {
     this.mirror = Object.values(bc.ports).sort((a, b) => a.ofport - b.ofport).map((p) => ({ ofport: p.ofport, name: p.name, config: defaultBits(), linkUp: true }));
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = spawn({ config, bridge: bridgeName, logLevel: log.level, shared: this.shared.buffer as SharedArrayBuffer, packetInMax: PACKET_IN_MAX, port: port2 });
+    this.worker = spawn({ config, bridge: bridgeName, logLevel: log.level, shared: this.shared.buffer as SharedArrayBuffer, counters: this.arena.buffer, packetInMax: PACKET_IN_MAX, port: port2 });
     let started!: () => void;
     this.ready = new Promise<void>((r) => { started = r; });
     port1.on('message', (m: ToControl) => { if (m.t === 'ready') started(); else this.onMessage(m); });
@@ -208,13 +213,29 @@ export class WorkerDatapath implements DatapathHandle {
   tableStats(): Promise<TableStats[]> { return this.call('tableStats', []); }
   groups(): Promise<GroupView[]> { return this.call('groups', []); }
   meterCounters(ids: number[]): Promise<Array<MeterCounters | null>> { return this.call('meterCounters', [ids]); }
-  portStats(): Promise<Array<{ ofport: number; stats: PortStats }>> { return this.call('portStats', []); }
+  portStats(): Promise<Array<{ ofport: number; stats: PortStats }>> {
+    const c = this.countersNow();
+    return c.complete ? Promise.resolve(c.ports) : this.call('portStats', []);
+  }
   portDetails(): Promise<PortDetail[]> { return this.call('portDetails', []); }
   channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>> { return this.call('channelCounters', []); }
   async stats(): Promise<DatapathStats> {
     const s = await this.call<DatapathStats>('stats', []);
     s.exec['packet-in-dropped'] = this.packetInDropped;
     return s;
+  }
+  countersNow(): CountersNow {
+    const ports: CountersNow['ports'] = [];
+    let complete = true;
+    for (const p of this.mirror) {
+      const pc = this.arena.port(p.ofport);
+      if (pc === null) { complete = false; continue; }
+      const t = pc.traffic;
+      ports.push({ ofport: p.ofport, stats: { 'rx-packets': t[PC.RxPackets], 'rx-bytes': t[PC.RxBytes], 'tx-packets': t[PC.TxPackets], 'tx-bytes': t[PC.TxBytes], drops: dropsRecord(pc.drops) } });
+    }
+    const exec = this.arena.execRecord();
+    exec['packet-in-dropped'] = this.packetInDropped;
+    return { ports, drops: dropsRecord(this.arena.drops), exec, complete };
   }
   fdb(): Promise<FdbEntry[]> { return this.call('fdb', []); }
 }

@@ -24,6 +24,8 @@ export interface WorkerInit {
   bridge: string;
   logLevel: string;
   shared: SharedArrayBuffer;
+  /** The bridge's counters (CounterArena): written by the worker, read by the control thread. */
+  counters: SharedArrayBuffer;
   packetInMax: number;
   /** The worker's end of the control channel (calls in; replies and events out). */
   port: MessagePort;

@@ -99,6 +99,14 @@ describePrivileged('WorkerDatapath (datapath in a worker thread)', () => {
     const after = (await dp.portStats()).find((x) => x.ofport === 2)!.stats['tx-packets'];
     expect(after - before).toBe(1);
     expect((await dp.stats()).exec['packet-in-dropped']).toBe(0);
+    // The counters the worker writes in place are read here without a message, and agree with the
+    // worker's own answer (the barrier reply came after the PACKET_OUT was counted).
+    const now = dp.countersNow();
+    expect(now.complete).toBe(true);
+    const asked = await (dp as unknown as { call(m: string, a: unknown[]): Promise<Array<{ ofport: number; stats: unknown }>> }).call('portStats', []);
+    expect(now.ports).toEqual(asked);
+    expect(now.exec['packet-ins']).toBeGreaterThanOrEqual(1);
+    expect(now.ports.find((x) => x.ofport === 1)!.stats['rx-packets']).toBeGreaterThanOrEqual(1);
   });
 
   it('stops cleanly: the worker closes its TAPs', async () => {
