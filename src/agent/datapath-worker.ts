@@ -4,6 +4,7 @@
 // Changes from the control side arrive as records in a SharedRing (shared-ring.ts); they are taken
 // one at a time and applied in order between poll passes, at most DRAIN_BUDGET_MS of them per turn,
 // so a burst of 10,000 FLOW_MODs never stops forwarding for long. Results go back in the same order.
+import { setPriority } from 'node:os';
 import { deserialize } from 'node:v8';
 import { workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
@@ -24,6 +25,14 @@ const shared = new Int32Array(init.shared);
 // Log records go to the main thread, which writes them through its own logger (one destination).
 const log = pino({ level: init.logLevel, base: undefined, timestamp: false }, { write(line: string) { post({ t: 'log', line }); } });
 function post(m: ToControl): void { port.postMessage(m); }
+
+// SLUICE_DATAPATH_NICE=-5: this thread (and only it: Linux setpriority(0) is per thread) runs at a
+// higher priority than the control thread, so on a busy machine the scheduler preempts in favour of
+// forwarding (needs CAP_SYS_NICE for a negative value). Experimental; unset by default.
+const nice = process.env.SLUICE_DATAPATH_NICE;
+if (nice !== undefined && nice !== '') {
+  try { setPriority(0, Number(nice)); } catch (e) { log.warn({ err: (e as Error).message, nice }, 'cannot set the datapath thread priority'); }
+}
 
 const core = DatapathCore.fromConfig(init.config as SluiceConfig, init.bridge, defaultBackend, log, new CounterArena(init.counters));
 core.events = {
