@@ -604,7 +604,7 @@ export class SwitchDaemon {
     let details: PortDetail[] | undefined;
     if (c.complete) {
       const stats = new Map(c.ports.map((p) => [p.ofport, p.stats]));
-      details = this.dp.ports().map((p) => ({ ...p, stats: stats.get(p.ofport)!, up: p.linkUp, gone: false, flags: null, adminError: null }));
+      details = this.dp.ports().map((p) => ({ ...p, stats: stats.get(p.ofport)!, up: p.linkUp, gone: p.gone ?? false, flags: null, adminError: null }));
     }
     const channels = Object.keys(this.config.channels).length > 0 ? await this.listChannels() : [];
     return { ports: await this.listPorts(details), channels, drops: c.drops, exec: c.exec };

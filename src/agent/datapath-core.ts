@@ -38,7 +38,7 @@ export interface DatapathEvents {
 }
 
 /** One port as the control side sees it (what OpenFlow port_desc needs). */
-export interface PortLive { ofport: number; name: string; config: PortBits; linkUp: boolean }
+export interface PortLive { ofport: number; name: string; config: PortBits; linkUp: boolean; /** The device went away (as far as this side knows). */ gone?: boolean }
 
 /** A port's live state and counters (GET /ports, metrics, port stats). */
 export interface PortDetail extends PortLive {
@@ -223,7 +223,7 @@ export class DatapathCore {
 
   // ------------------------------------------------------------------ queries
 
-  ports(): PortLive[] { return this.bridge.ports().map((p) => ({ ofport: p.ofport, name: p.name, config: p.config, linkUp: p.linkUp })); }
+  ports(): PortLive[] { return this.bridge.ports().map((p) => ({ ofport: p.ofport, name: p.name, config: p.config, linkUp: p.linkUp, gone: this.status.get(p.name)?.gone ?? false })); }
   dumpFlows(filter: FlowFilter | undefined, nowMs: number): FlowStats[] { return this.bridge.dumpFlows(filter, nowMs); }
   aggregate(filter: FlowFilter | undefined): AggregateStats { return this.bridge.aggregate(filter); }
   tableStats(): TableStats[] { return this.bridge.tableStats(); }

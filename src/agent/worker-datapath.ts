@@ -116,7 +116,7 @@ export class WorkerDatapath implements DatapathHandle {
       case 'frem': this.flowRemovedCb?.(m.st, m.reason); return;
       case 'port': {
         const p = this.mirror.find((x) => x.name === m.name);
-        if (p) p.linkUp = m.ev.up && !m.ev.gone;
+        if (p) { p.linkUp = m.ev.up && !m.ev.gone; p.gone = m.ev.gone; }
         this.onPortStatus?.(m.name, m.ev);
         return;
       }
