@@ -11,7 +11,7 @@
 // Needs root, ip, gcc. Figures only, no asserts; run under `flock /tmp/sluice-bench.lock`.
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,8 +76,10 @@ async function scenario(threads: number, bins: { gen: string; gap: string }, dir
   const ofPort = await freePort();
   const cfg = join(dir, `sw${threads}.yaml`), sock = join(dir, `sw${threads}.sock`);
   writeFileSync(cfg, `bridges:\n  cpb:\n    listen: "ptcp:${ofPort}"\n    ports:\n      a: { ofport: 1, type: system, device: ${V.sa} }\n      b: { ofport: 2, type: system, device: ${V.sb} }\n`);
-  const sw = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'switch', '-c', cfg, '--socket', sock], {
-    cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_DATAPATH_THREADS: String(threads), SLUICE_LOG_LEVEL: 'warn', SLUICE_DEVICES_DIR: join(dir, `claims${threads}`) },
+  // CP_BENCH_TRACE_GC=FILE: the switch runs with --trace-gc (every isolate: the worker's lines carry its own address), its stdout to FILE.threads.
+  const traceGc = process.env.CP_BENCH_TRACE_GC;
+  const sw = spawn(process.execPath, [...(traceGc ? ['--trace-gc'] : []), '--import', 'tsx', 'src/cli/main.ts', 'switch', '-c', cfg, '--socket', sock], {
+    cwd: ROOT, stdio: ['ignore', traceGc ? openSync(`${traceGc}.${threads}`, 'w') : 'ignore', 'pipe'], env: { ...process.env, SLUICE_DATAPATH_THREADS: String(threads), SLUICE_LOG_LEVEL: 'warn', SLUICE_DEVICES_DIR: join(dir, `claims${threads}`) },
   });
   let stderr = '';
   sw.stderr!.on('data', (d: Buffer) => { stderr += d.toString(); });

@@ -16,7 +16,7 @@ import { OfClient } from '../src/agent/openflow/client.js';
 import { buildFrame } from '../src/packet/build.js';
 import { OFPFC, OFPP, OFP_NO_BUFFER, OfpFramer, encodeMessage } from '../src/openflow/index.js';
 
-interface Figure { name: string; value: number; unit: string; target?: number; note?: string }
+interface Figure { name: string; value: number; unit: string; target?: number; targetMax?: number; note?: string }
 const nowMs = (): number => performance.timeOrigin + performance.now();
 
 async function flowModRate(n = 10_000, label = ''): Promise<Figure> {
@@ -105,7 +105,7 @@ async function packetInRoundTrip(samples = 300): Promise<Figure[]> {
     const note = (xs: number[]): string => `p50 ${q(xs, 0.5).toFixed(3)}, p99 ${q(xs, 0.99).toFixed(3)}, max ${q(xs, 1).toFixed(3)} ms`;
     return [
       { name: 'PACKET_IN -> ovs-testcontroller -> PACKET_OUT, p50', value: q(total, 0.5), unit: 'ms', note: `${samples} samples after ${warmup} warm-up` },
-      { name: 'PACKET_IN -> ovs-testcontroller -> PACKET_OUT, p99', value: q(total, 0.99), unit: 'ms', note: `target p99 < 2 ms; max ${q(total, 1).toFixed(3)} ms` },
+      { name: 'PACKET_IN -> ovs-testcontroller -> PACKET_OUT, p99', value: q(total, 0.99), unit: 'ms', targetMax: 2, note: `max ${q(total, 1).toFixed(3)} ms` },
       { name: '  inject -> PACKET_IN written (pipeline + encode + write)', value: q(up, 0.99), unit: 'ms p99', note: note(up) },
       { name: '  PACKET_IN written -> frame out (controller + agent)', value: q(back, 0.99), unit: 'ms p99', note: note(back) },
     ];

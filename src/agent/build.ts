@@ -2,6 +2,7 @@
 // modes and channels), then static flows (fail-mode secure: nothing else; standalone: also the
 // default NORMAL entry). The backend of each port is the caller's choice, so the same code builds
 // the live switch and the memory-port switch of replay and trace.
+import type { CounterArena } from '../datapath/counters.js';
 import { Bridge } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
@@ -33,6 +34,8 @@ export function buildSwitch(
   bridgeName: string,
   makeBackend: (portName: string, port: PortConfig) => PortBackend,
   nowMs: number,
+  /** Keep the bridge's counters in this shared arena (worker datapath). */
+  counterArena?: CounterArena,
 ): BuiltSwitch {
   const bc = config.bridges[bridgeName];
   if (!bc) throw new ConfigError(`no bridge "${bridgeName}" in the config`);
@@ -48,6 +51,7 @@ export function buildSwitch(
     startMs: nowMs,
     // Secure starts empty, as Open vSwitch: only the config's flows (below) or a controller's move frames.
     defaultNormal: bc.failMode === 'standalone',
+    counterArena,
   });
   const ports = Object.values(bc.ports).sort((a, b) => a.ofport - b.ofport);
   for (const p of ports) {

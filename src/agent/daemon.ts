@@ -593,6 +593,23 @@ export class SwitchDaemon {
 
   // ------------------------------------------------------------------ stats, fdb, save
 
+  /**
+   * Ports, channels and counters for a metrics scrape: the port counters and drops are read where
+   * the datapath keeps them (a worker's shared arena), with link states from the ports as this
+   * thread knows them, so a scrape does not ask the datapath, except for the channels' counters
+   * when channels exist (and the ports', should a port have no shared counters).
+   */
+  async countersSnapshot(): Promise<{ ports: PortView[]; channels: ChannelView[]; drops: Record<string, number>; exec: Record<string, number> }> {
+    const c = this.dp.countersNow();
+    let details: PortDetail[] | undefined;
+    if (c.complete) {
+      const stats = new Map(c.ports.map((p) => [p.ofport, p.stats]));
+      details = this.dp.ports().map((p) => ({ ...p, stats: stats.get(p.ofport)!, up: p.linkUp, gone: p.gone ?? false, flags: null, adminError: null }));
+    }
+    const channels = Object.keys(this.config.channels).length > 0 ? await this.listChannels() : [];
+    return { ports: await this.listPorts(details), channels, drops: c.drops, exec: c.exec };
+  }
+
   async fdb(): Promise<Array<{ port: string; ofport: number; vlan: number; mac: string; ageS: number }>> {
     return (await this.dp.fdb()).map((e) => ({ port: e.port, ofport: e.ofport, vlan: e.vid, mac: formatMac(e.mac), ageS: e.ageS }))
       .sort((a, b) => a.ofport - b.ofport || a.vlan - b.vlan || (a.mac < b.mac ? -1 : 1));

@@ -11,6 +11,7 @@ import { Runner, nowEpochMs } from './runner.js';
 import type { RunnerStats } from './runner.js';
 import type { Bridge, PortConfig as PortBits, PortStats } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';
+import type { CounterArena } from '../datapath/counters.js';
 import { TapPort } from '../datapath/ports/tap.js';
 import { SystemPort } from '../datapath/ports/system.js';
 import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
@@ -37,7 +38,7 @@ export interface DatapathEvents {
 }
 
 /** One port as the control side sees it (what OpenFlow port_desc needs). */
-export interface PortLive { ofport: number; name: string; config: PortBits; linkUp: boolean }
+export interface PortLive { ofport: number; name: string; config: PortBits; linkUp: boolean; /** The device went away (as far as this side knows). */ gone?: boolean }
 
 /** A port's live state and counters (GET /ports, metrics, port stats). */
 export interface PortDetail extends PortLive {
@@ -92,9 +93,9 @@ export class DatapathCore {
   }
 
   /** The datapath of `bridgeName` in `config`, its backends made (not opened) by makeBackend. */
-  static fromConfig(config: SluiceConfig, bridgeName: string, makeBackend: (p: PortConfig) => PortBackend, log: Logger): DatapathCore {
+  static fromConfig(config: SluiceConfig, bridgeName: string, makeBackend: (p: PortConfig) => PortBackend, log: Logger, counterArena?: CounterArena): DatapathCore {
     const made = new Map<string, Backendish>();
-    const built = buildSwitch(config, bridgeName, (name, p) => { const b = makeBackend(p) as Backendish; made.set(name, b); return b; }, nowEpochMs());
+    const built = buildSwitch(config, bridgeName, (name, p) => { const b = makeBackend(p) as Backendish; made.set(name, b); return b; }, nowEpochMs(), counterArena);
     const core = new DatapathCore(built.bridge, built.channels, makeBackend, log);
     for (const [n, b] of made) core.backends.set(n, b);
     return core;
@@ -222,7 +223,7 @@ export class DatapathCore {
 
   // ------------------------------------------------------------------ queries
 
-  ports(): PortLive[] { return this.bridge.ports().map((p) => ({ ofport: p.ofport, name: p.name, config: p.config, linkUp: p.linkUp })); }
+  ports(): PortLive[] { return this.bridge.ports().map((p) => ({ ofport: p.ofport, name: p.name, config: p.config, linkUp: p.linkUp, gone: this.status.get(p.name)?.gone ?? false })); }
   dumpFlows(filter: FlowFilter | undefined, nowMs: number): FlowStats[] { return this.bridge.dumpFlows(filter, nowMs); }
   aggregate(filter: FlowFilter | undefined): AggregateStats { return this.bridge.aggregate(filter); }
   tableStats(): TableStats[] { return this.bridge.tableStats(); }

@@ -76,7 +76,19 @@ export interface DatapathHandle {
   channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>>;
   stats(): Promise<DatapathStats>;
   fdb(): Promise<FdbEntry[]>;
+  /**
+   * The counters as they are now, read without asking the datapath (a worker's live in a
+   * SharedArrayBuffer): per port (of the ports this handle knows), bridge drops, exec counters.
+   * A port without counters (arena full) is left out; `complete` says whether any was.
+   */
+  countersNow(): CountersNow;
+  /** True while changes wait in this thread for the datapath to take them (a worker's ring is full). */
+  readonly backlogged: boolean;
+  /** Run `cb` once nothing waits (now, if nothing does). */
+  whenWritable(cb: () => void): void;
 }
+
+export interface CountersNow { ports: Array<{ ofport: number; stats: PortStats }>; drops: Record<string, number>; exec: Record<string, number>; complete: boolean }
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -143,6 +155,12 @@ export class InlineDatapath implements DatapathHandle {
   channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>> { return settle(() => this.core.channelCounters()); }
   stats(): Promise<DatapathStats> { return settle(() => this.core.stats()); }
   fdb(): Promise<FdbEntry[]> { return settle(() => this.core.fdb()); }
+  readonly backlogged = false;
+  whenWritable(cb: () => void): void { cb(); }
+  countersNow(): CountersNow {
+    const s = this.core.bridge.stats();
+    return { ports: this.core.portStats(), drops: s.drops, exec: s.exec, complete: true };
+  }
 }
 
 /** Run `fn` now (so the change is applied before the caller goes on) and settle a promise with its outcome. */

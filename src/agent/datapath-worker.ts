@@ -1,14 +1,18 @@
 // Entry point of the datapath worker thread (started by WorkerDatapath, worker-datapath.ts): a
 // DatapathCore with the real port backends and the live loop, whose port fds are polled by this
 // thread's own libuv loop, so the runner's moderation sleep and a long pass block only this thread.
-// Changes from the control side arrive as batches of calls on the parent port; they are queued and
-// applied in order between poll passes, at most DRAIN_BUDGET_MS of them per turn, so a burst of
-// 10,000 FLOW_MODs never stops forwarding for long. Results go back in the same order.
-import { receiveMessageOnPort, workerData } from 'node:worker_threads';
+// Changes from the control side arrive as records in a SharedRing (shared-ring.ts); they are taken
+// one at a time and applied in order between poll passes, at most DRAIN_BUDGET_MS of them per turn,
+// so a burst of 10,000 FLOW_MODs never stops forwarding for long. Results go back in the same order.
+import { setPriority } from 'node:os';
+import { deserialize } from 'node:v8';
+import { workerData } from 'node:worker_threads';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import pino from 'pino';
 import { DatapathCore, defaultBackend } from './datapath-core.js';
 import type { SluiceConfig } from './config.js';
+import { CounterArena } from '../datapath/counters.js';
+import { SharedRing } from './shared-ring.js';
 import { SHARED, type Call, type Reply, type ToControl, type WorkerInit } from './worker-protocol.js';
 
 /** Longest stretch of control work per event-loop turn before the poll passes get their turn. */
@@ -22,7 +26,15 @@ const shared = new Int32Array(init.shared);
 const log = pino({ level: init.logLevel, base: undefined, timestamp: false }, { write(line: string) { post({ t: 'log', line }); } });
 function post(m: ToControl): void { port.postMessage(m); }
 
-const core = DatapathCore.fromConfig(init.config as SluiceConfig, init.bridge, defaultBackend, log);
+// SLUICE_DATAPATH_NICE=-5: this thread (and only it: Linux setpriority(0) is per thread) runs at a
+// higher priority than the control thread, so on a busy machine the scheduler preempts in favour of
+// forwarding (needs CAP_SYS_NICE for a negative value). Experimental; unset by default.
+const nice = process.env.SLUICE_DATAPATH_NICE;
+if (nice !== undefined && nice !== '') {
+  try { setPriority(0, Number(nice)); } catch (e) { log.warn({ err: (e as Error).message, nice }, 'cannot set the datapath thread priority'); }
+}
+
+const core = DatapathCore.fromConfig(init.config as SluiceConfig, init.bridge, defaultBackend, log, new CounterArena(init.counters));
 core.events = {
   packetIn(data, totalLen, inPort, reason, tableId, cookie) {
     // Bounded like Open vSwitch's pinsched: at most PACKET_IN_MAX in flight to the control side; the rest counted.
@@ -41,23 +53,20 @@ loopDelay.enable();
 /** Longest drain chunk (control work in one turn) since the last stats(), in µs. */
 let drainMaxUs = 0;
 
-const queue: Call[] = [];
-let head = 0;
+const ring = new SharedRing(init.ring);
 let scheduled = false;
 let busy = false;
 const replies: Reply[] = [];
-
+/** Most calls taken in one drain chunk since the last stats(). */
 let batchMax = 0;
-function take(batch: Call[]): void {
-  if (batch.length > batchMax) batchMax = batch.length;
-  for (const c of batch) queue.push(c);
-}
-// Idle: a message wakes this thread's loop (epoll) and the calls are applied at once.
-port.on('message', (batch: Call[]) => { take(batch); schedule(); });
+
+// Idle: the doorbell (a message) wakes this thread's loop (epoll) and the calls are applied at once,
+// in this callback (no setImmediate hop: a PACKET_OUT answering a PACKET_IN leaves now).
+port.on('message', pump);
 
 // Busy: the runner calls bridge.poll() once per batch and may stay in its pass (moderation sleeps
-// included) for a few ms; calls posted meanwhile (the Pending flag says so, one load per batch) are
-// taken off the port synchronously and applied there, between two batches, within the budget.
+// included) for a few ms; calls written meanwhile (the Pending flag says so, one load per batch) are
+// taken from the ring there, between two batches, within the budget.
 let draining = false;
 const realPoll = core.bridge.poll.bind(core.bridge);
 core.bridge.poll = (nowMs: number): number => {
@@ -66,8 +75,16 @@ core.bridge.poll = (nowMs: number): number => {
 };
 function pump(): void {
   Atomics.store(shared, SHARED.Pending, 0);
-  for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) take(m.message as Call[]);
-  if (!busy && head < queue.length) drain();
+  if (!busy) drain();
+}
+
+/** The next call in the ring, or null. A copy is decoded: a decoded byte array must not alias the ring. */
+function nextCall(): Call | null {
+  const rec = ring.peek();
+  if (rec === null) return null;
+  const c = deserialize(Buffer.from(rec)) as Call;
+  ring.release();
+  return c;
 }
 
 function schedule(): void {
@@ -86,8 +103,10 @@ function drain(): void {
 
 function drainChunk(): void {
   const t0 = performance.now();
-  while (head < queue.length) {
-    const c = queue[head++];
+  let n = 0;
+  let more = false;
+  for (let c = nextCall(); c !== null; c = nextCall()) {
+    n++;
     let r: unknown;
     try {
       r = invoke(c);
@@ -97,18 +116,19 @@ function drainChunk(): void {
     }
     if (r instanceof Promise) {
       busy = true;
-      r.then((v) => reply(c, v, undefined), (e: unknown) => reply(c, undefined, e)).finally(() => { busy = false; flush(); schedule(); });
+      const call = c;
+      r.then((v) => reply(call, v, undefined), (e: unknown) => reply(call, undefined, e)).finally(() => { busy = false; flush(); schedule(); });
       flush();
       return;
     }
     reply(c, r, undefined);
-    if (performance.now() - t0 >= DRAIN_BUDGET_MS) break;
+    if (performance.now() - t0 >= DRAIN_BUDGET_MS) { more = ring.used > 0; break; }
   }
   const us = (performance.now() - t0) * 1000;
   if (us > drainMaxUs) drainMaxUs = us;
-  if (head === queue.length) { queue.length = 0; head = 0; }
+  if (n > batchMax) batchMax = n;
   flush();
-  if (head < queue.length) schedule();
+  if (more) schedule();
 }
 
 function invoke(c: Call): unknown {
@@ -139,8 +159,9 @@ function reply(c: Call, v: unknown, e: unknown): void {
 }
 
 function flush(): void {
-  if (replies.length === 0) return;
-  post({ t: 'replies', r: replies.splice(0) });
+  if (replies.length !== 0) post({ t: 'replies', r: replies.splice(0) });
+  // The control thread holds calls that did not fit: tell it the ring has room again.
+  if (Atomics.load(shared, SHARED.RingWaiting) !== 0 && Atomics.exchange(shared, SHARED.RingWaiting, 0) !== 0) post({ t: 'space' });
 }
 
 post({ t: 'ready' });

@@ -1,7 +1,8 @@
 // Prometheus metrics of `sluice switch` (prom-client, private registry): per-port rx/tx packets and
 // bytes, drops by reason (per port and bridge-wide), per-channel counters, link state. Values are
-// read from the datapath's counters when scraped (one read per scrape, through the DatapathHandle);
-// nothing is recorded on the hot path.
+// read from the datapath's counters when scraped (one read per scrape: a worker datapath's counters
+// are in shared memory, read without a message; channels' counters are asked for); nothing is
+// recorded on the hot path.
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -24,9 +25,9 @@ export function createMetricsRegistry(d: SwitchDaemon): Registry {
   // One read of the datapath per scrape (every metric's collect() of one scrape shares it).
   let pending: Promise<Snapshot> | null = null;
   const snap = (): Promise<Snapshot> => (pending ??= (async () => {
-    const [ports, channels, st] = await Promise.all([d.listPorts(), d.listChannels(), d.dp.stats()]);
+    const { ports, channels, drops, exec } = await d.countersSnapshot();
     setImmediate(() => { pending = null; });
-    return { ports, channels, drops: st.drops, packetInDropped: st.exec['packet-in-dropped'] ?? 0 };
+    return { ports, channels, drops, packetInDropped: exec['packet-in-dropped'] ?? 0 };
   })());
   const c = (name: string, help: string, labels: string[], fill: (s: Snapshot, set: (l: Record<string, string>, v: number) => void) => void): void => mirrorCounter(reg, name, help, labels, snap, fill);
   c('sluice_port_rx_packets_total', 'Frames received on the port', ['port'], (s, set) => { for (const p of s.ports) set({ port: p.name }, p.rxPackets); });

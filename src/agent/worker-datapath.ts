@@ -1,7 +1,10 @@
 // WorkerDatapath: the DatapathHandle of a datapath running in a worker thread (datapath-worker.ts).
-// Calls made in one event-loop turn leave as one message (a batch, sequence-numbered), are applied
-// by the worker in order between its poll passes, and settle in order; BARRIER is a call that
-// settles after every earlier one. The port list is mirrored here (changed only through this
+// Calls are sequence-numbered records in a preallocated SharedArrayBuffer ring (shared-ring.ts,
+// v8-serialized), taken by the worker in order between its poll passes, a bounded amount per pass,
+// and settle in order; BARRIER is a call that settles after every earlier one. A message on the
+// port only wakes an idle worker (the Pending flag: one doorbell until the worker looks). A full
+// ring never drops: calls wait here in order (`backlogged`, the OpenFlow sessions pause their
+// sockets) until the worker posts that it freed space. The port list is mirrored here (changed only through this
 // handle, plus link events), so the OpenFlow agent validates port numbers without a round trip.
 // PACKET_INs in flight are bounded (worker-protocol.ts SHARED), the excess counted.
 import { existsSync } from 'node:fs';
@@ -12,7 +15,10 @@ import type { Logger } from 'pino';
 import type { PortConfig, SluiceConfig } from './config.js';
 import { derivedDatapathId } from './build.js';
 import { PortOpenError } from './datapath-core.js';
-import type { DatapathHandle, DatapathStats, FdbEntry, FlowRemovedListener, GroupView, MeterCounters, PacketInListener, PortAttach, PortDetail, PortLive, PortStatusListener } from './datapath-handle.js';
+import type { CountersNow, DatapathHandle, DatapathStats, FdbEntry, FlowRemovedListener, GroupView, MeterCounters, PacketInListener, PortAttach, PortDetail, PortLive, PortStatusListener } from './datapath-handle.js';
+import { CounterArena, PC, dropsRecord } from '../datapath/counters.js';
+import { serialize } from 'node:v8';
+import { SharedRing } from './shared-ring.js';
 import { SHARED, type Call, type Reply, type ToControl, type WorkerInit } from './worker-protocol.js';
 import type { PortConfig as PortBits, PortStats } from '../datapath/bridge.js';
 import type { AggregateStats, FlowFilter, FlowMod, FlowStats, TableStats } from '../datapath/pipeline.js';
@@ -25,8 +31,10 @@ import type { MeterBandSpec } from '../qos/meter.js';
 
 /** PACKET_INs the worker may have posted and this thread not yet taken (Open vSwitch's pinsched queue bound is 100 per port). */
 export const PACKET_IN_MAX = 1024;
-/** Calls per message at most (a 64 KiB read of FLOW_MODs is ~450 of them). */
-export const MAX_BATCH = 64;
+/** Bytes of the control -> worker ring (a FLOW_MOD is ~350 bytes serialized: a 10k burst fits). */
+export const RING_BYTES = 4 << 20;
+/** Ports whose counters live in the shared arena (the rest, if ever, are read with a round trip). */
+export const COUNTER_ARENA_PORTS = 1024;
 const LEVELS: Record<number, 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal'> = { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' };
 const now = (): number => performance.timeOrigin + performance.now();
 const defaultBits = (): PortBits => ({ down: false, noFlood: false, noForward: false, noRecv: false, noPacketIn: false });
@@ -52,22 +60,30 @@ export class WorkerDatapath implements DatapathHandle {
   /** This thread's end of the control channel. */
   private readonly port: MessagePort;
   private readonly shared = new Int32Array(new SharedArrayBuffer(SHARED.LENGTH * 4));
+  /** The bridge's counters, written in place by the worker (counters.ts CounterArena): read here without a message. */
+  private readonly arena = new CounterArena(COUNTER_ARENA_PORTS);
   private readonly pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
-  private outbox: Call[] = [];
+  private readonly ring: SharedRing;
+  /** Serialized calls that did not fit in the ring, in order (written once the worker frees space). */
+  private overflow: Uint8Array[] = [];
+  private overflowHead = 0;
+  private readonly writable: Array<() => void> = [];
   private nextId = 1;
   private mirror: PortLive[];
   private dead: Error | null = null;
   private readonly ready: Promise<void>;
 
   /** `onFatal`: the worker died while running (a bug): the switch no longer forwards; the daemon's owner decides (the CLI exits 1). */
-  constructor(config: SluiceConfig, bridgeName: string, private readonly log: Logger, private readonly onFatal?: (err: Error) => void) {
+  /** `ringBytes`: size of the call ring (tests make it small to exercise a full ring). */
+  constructor(config: SluiceConfig, bridgeName: string, private readonly log: Logger, private readonly onFatal?: (err: Error) => void, ringBytes = RING_BYTES) {
+    this.ring = new SharedRing(ringBytes);
     const bc = config.bridges[bridgeName];
     this.name = bridgeName;
     this.datapathId = bc.datapathId !== undefined ? BigInt(`0x${bc.datapathId}`) : derivedDatapathId(bridgeName);
     this.mirror = Object.values(bc.ports).sort((a, b) => a.ofport - b.ofport).map((p) => ({ ofport: p.ofport, name: p.name, config: defaultBits(), linkUp: true }));
     const { port1, port2 } = new MessageChannel();
     this.port = port1;
-    this.worker = spawn({ config, bridge: bridgeName, logLevel: log.level, shared: this.shared.buffer as SharedArrayBuffer, packetInMax: PACKET_IN_MAX, port: port2 });
+    this.worker = spawn({ config, bridge: bridgeName, logLevel: log.level, shared: this.shared.buffer as SharedArrayBuffer, counters: this.arena.buffer, ring: this.ring.buffer, packetInMax: PACKET_IN_MAX, port: port2 });
     let started!: () => void;
     this.ready = new Promise<void>((r) => { started = r; });
     port1.on('message', (m: ToControl) => { if (m.t === 'ready') started(); else this.onMessage(m); });
@@ -92,6 +108,7 @@ export class WorkerDatapath implements DatapathHandle {
   private onMessage(m: ToControl): void {
     switch (m.t) {
       case 'replies': for (const r of m.r) this.settle(r); return;
+      case 'space': this.flushOverflow(); return;
       case 'pin':
         Atomics.sub(this.shared, SHARED.PacketInInFlight, 1);
         this.packetInCb?.(m.data, m.totalLen, m.inPort, m.reason, m.tableId, m.cookie);
@@ -99,7 +116,7 @@ export class WorkerDatapath implements DatapathHandle {
       case 'frem': this.flowRemovedCb?.(m.st, m.reason); return;
       case 'port': {
         const p = this.mirror.find((x) => x.name === m.name);
-        if (p) p.linkUp = m.ev.up && !m.ev.gone;
+        if (p) { p.linkUp = m.ev.up && !m.ev.gone; p.gone = m.ev.gone; }
         this.onPortStatus?.(m.name, m.ev);
         return;
       }
@@ -140,20 +157,50 @@ export class WorkerDatapath implements DatapathHandle {
     if (this.dead === null) this.push({ id: 0, m, a });
   }
 
-  private push(c: Call): void {
-    if (this.outbox.length === 0) queueMicrotask(this.send);
-    this.outbox.push(c);
-    // Bounded messages: the worker deserializes a message in one go, before any of it is applied.
-    if (this.outbox.length >= MAX_BATCH) this.send();
+  /** True while calls wait here for room in the ring (callers that can, hold further input: whenWritable). */
+  get backlogged(): boolean { return this.overflowHead < this.overflow.length; }
+
+  /** Run `cb` once the ring has taken every waiting call (now, if none waits). */
+  whenWritable(cb: () => void): void {
+    if (!this.backlogged) cb(); else this.writable.push(cb);
   }
 
-  private readonly send = (): void => {
-    const batch = this.outbox;
-    this.outbox = [];
-    if (batch.length === 0 || this.dead !== null) return;
-    this.port.postMessage(batch);
-    Atomics.store(this.shared, SHARED.Pending, 1);
-  };
+  private push(c: Call): void {
+    const rec = serialize(c);
+    if (this.backlogged || !this.ring.tryWrite(rec)) {
+      this.overflow.push(rec);
+      this.flushOverflow();
+      return;
+    }
+    this.doorbell();
+  }
+
+  /** Wake the worker if it has not been told yet (it clears Pending before it reads the ring). */
+  private doorbell(): void {
+    if (Atomics.exchange(this.shared, SHARED.Pending, 1) === 0) this.port.postMessage(0);
+  }
+
+  /**
+   * Write waiting calls while the ring takes them. When it is full, RingWaiting asks the worker to
+   * post 'space' once it has freed some; the write is tried once more after raising the flag, in case
+   * the worker freed space before it could see the flag (no lost wake-up).
+   */
+  private flushOverflow(): void {
+    if (this.dead !== null) return;
+    for (;;) {
+      const before = this.overflowHead;
+      while (this.overflowHead < this.overflow.length && this.ring.tryWrite(this.overflow[this.overflowHead])) this.overflowHead++;
+      if (this.overflowHead > before) this.doorbell();
+      if (!this.backlogged) break;
+      Atomics.store(this.shared, SHARED.RingWaiting, 1);
+      if (!this.ring.tryWrite(this.overflow[this.overflowHead])) return;
+      this.overflowHead++;
+      this.doorbell();
+    }
+    this.overflow = []; this.overflowHead = 0;
+    // Not from inside the call that made room (a session's turn): each waiting input resumes on its own.
+    for (const cb of this.writable.splice(0)) queueMicrotask(cb);
+  }
 
   get onPacketIn(): PacketInListener | null { return this.packetInCb; }
   set onPacketIn(cb: PacketInListener | null) { this.packetInCb = cb; this.notify('listen', [cb !== null || this.flowRemovedCb !== null]); }
@@ -208,13 +255,29 @@ export class WorkerDatapath implements DatapathHandle {
   tableStats(): Promise<TableStats[]> { return this.call('tableStats', []); }
   groups(): Promise<GroupView[]> { return this.call('groups', []); }
   meterCounters(ids: number[]): Promise<Array<MeterCounters | null>> { return this.call('meterCounters', [ids]); }
-  portStats(): Promise<Array<{ ofport: number; stats: PortStats }>> { return this.call('portStats', []); }
+  portStats(): Promise<Array<{ ofport: number; stats: PortStats }>> {
+    const c = this.countersNow();
+    return c.complete ? Promise.resolve(c.ports) : this.call('portStats', []);
+  }
   portDetails(): Promise<PortDetail[]> { return this.call('portDetails', []); }
   channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>> { return this.call('channelCounters', []); }
   async stats(): Promise<DatapathStats> {
     const s = await this.call<DatapathStats>('stats', []);
     s.exec['packet-in-dropped'] = this.packetInDropped;
     return s;
+  }
+  countersNow(): CountersNow {
+    const ports: CountersNow['ports'] = [];
+    let complete = true;
+    for (const p of this.mirror) {
+      const pc = this.arena.port(p.ofport);
+      if (pc === null) { complete = false; continue; }
+      const t = pc.traffic;
+      ports.push({ ofport: p.ofport, stats: { 'rx-packets': t[PC.RxPackets], 'rx-bytes': t[PC.RxBytes], 'tx-packets': t[PC.TxPackets], 'tx-bytes': t[PC.TxBytes], drops: dropsRecord(pc.drops) } });
+    }
+    const exec = this.arena.execRecord();
+    exec['packet-in-dropped'] = this.packetInDropped;
+    return { ports, drops: dropsRecord(this.arena.drops), exec, complete };
   }
   fdb(): Promise<FdbEntry[]> { return this.call('fdb', []); }
 }

@@ -22,7 +22,7 @@ import type { GroupCommand } from './groups.js';
 import { compileActions } from './actions.js';
 import { Executor } from './executor.js';
 import type { ExecHost } from './executor.js';
-import { DROP, DROP_NAMES, EXEC_COUNTER_NAMES, PC, PortCounters, dropsRecord } from './counters.js';
+import { CounterArena, DROP, DROP_NAMES, EXEC_COUNTER_NAMES, PC, PortCounters, dropsRecord } from './counters.js';
 import { FlowModResult } from './results.js';
 import type { FlowModResultCode } from './results.js';
 import type { FlowEntry } from './flow-table.js';
@@ -52,6 +52,11 @@ export interface BridgeOptions {
   defaultNormal?: boolean;
   /** 'megaflow' (default): cache key = words some flow matches on; 'exact': all flow-key words. */
   flowCacheMode?: 'megaflow' | 'exact';
+  /**
+   * Keep the counters (exec, bridge drops, per-port traffic and drops) in this shared arena so
+   * another thread reads them without asking (worker datapath). Default: private arrays.
+   */
+  counterArena?: CounterArena;
 }
 
 export interface AddPortOptions {
@@ -82,7 +87,6 @@ export interface PortStats {
 
 /** One port's datapath state. Shape fixed at construction. */
 class PortState {
-  readonly counters = new PortCounters();
   readonly tx = new Batch(MAX_BURST);
   config: PortConfig = { down: false, noFlood: false, noForward: false, noRecv: false, noPacketIn: false };
   dirty = false;
@@ -93,6 +97,7 @@ class PortState {
   /** down || !linkUp: nothing is sent to the port (flood, NORMAL, output, group liveness). */
   noTx = false;
   constructor(
+    readonly counters: PortCounters,
     readonly ofport: number,
     readonly name: string,
     readonly backend: PortBackend,
@@ -119,7 +124,8 @@ export class Bridge implements ExecHost {
   readonly pipeline: Pipeline;
   readonly exec: Executor;
   /** Bridge-wide drop counters (every port drop is also counted here), by DROP code. */
-  readonly drops = new Float64Array(DROP_NAMES.length);
+  readonly drops: Float64Array;
+  private readonly arena: CounterArena | null;
   onPacketIn: ((pkt: Packet, reason: number, tableId: number, cookie: bigint, maxLen: number) => void) | null = null;
   onFlowRemoved: ((entry: FlowStats, reason: number) => void) | null = null;
 
@@ -149,6 +155,10 @@ export class Bridge implements ExecHost {
     this.exec.cacheEnabled = cacheSize > 0;
     this.exec.megaflow = opts.flowCacheMode !== 'exact';
     this.rxKey = this.exec.rxKey;
+    // Counters in a shared arena are the same typed-array stores on the hot path; chosen here, once.
+    this.arena = opts.counterArena ?? null;
+    this.drops = this.arena?.drops ?? new Float64Array(DROP_NAMES.length);
+    if (this.arena !== null) (this.exec as { counters: Float64Array }).counters = this.arena.exec;
     this.pipeline.onRemoved = (e, reason) => { if (this.onFlowRemoved !== null) this.onFlowRemoved(flowStats(e, this.lastNowMs), reason); };
     if (opts.defaultNormal !== false) {
       this.pipeline.flowMod({ command: 'add', spec: { tableId: 0, priority: 0, match: [], instructions: { applyActions: [{ type: 'output', port: OFPP.NORMAL }] }, cookie: 0n, idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 } }, opts.startMs ?? 0);
@@ -167,7 +177,7 @@ export class Bridge implements ExecHost {
     if (this.port(p.ofport) !== null) throw new RangeError(`Cannot add port "${p.name}": ofport ${p.ofport} is already in use`);
     if (this.byName.has(p.name)) throw new RangeError(`Cannot add port "${p.name}": the name is already in use`);
     if (p.vlan !== undefined) validateVlanPortConfig(p.vlan);
-    const ps = new PortState(p.ofport, p.name, p.backend, p.vlan, p.ingress ?? null, p.egress ?? null);
+    const ps = new PortState(this.arena?.claim(p.ofport) ?? new PortCounters(), p.ofport, p.name, p.backend, p.vlan, p.ingress ?? null, p.egress ?? null);
     if (p.ofport < DIRECT_PORTS) this.direct[p.ofport] = ps; else this.far.set(p.ofport, ps);
     this.byName.set(p.name, ps);
     this.list = [...this.list, ps].sort((a, b) => a.ofport - b.ofport);
@@ -183,6 +193,7 @@ export class Bridge implements ExecHost {
     if (ps.egress !== null) this.recycleQueued(ps.egress);
     if (ofport < DIRECT_PORTS) this.direct[ofport] = null; else this.far.delete(ofport);
     this.byName.delete(ps.name);
+    this.arena?.release(ofport);
     this.list = this.list.filter((x) => x !== ps);
     this.dirtyCount = 0;
     this.dirty = new Array<PortState>(this.list.length);

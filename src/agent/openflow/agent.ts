@@ -235,6 +235,12 @@ export class OpenFlowAgent implements SessionHost {
     });
   }
 
+  holdInput(resume: () => void): boolean {
+    if (!this.dp.backlogged) return false;
+    this.dp.whenWritable(resume);
+    return true;
+  }
+
   established(s: OfSession): void {
     if (s.kind === 'active') {
       const t = this.targets.find((x) => x.session === s);

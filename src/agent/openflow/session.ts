@@ -29,6 +29,11 @@ export interface SessionHost {
   closed(s: OfSession): void;
   /** Wall-clock ms for capture timestamps. */
   wallMs(): number;
+  /**
+   * Backpressure from the datapath: true when changes cannot be taken now (a worker's ring is
+   * full); `resume` then runs once they can, and the session reads nothing more until it has.
+   */
+  holdInput?(resume: () => void): boolean;
 }
 
 /** OpenFlow 1.3 default async masks: [master/equal, slave]. */
@@ -97,7 +102,7 @@ export class OfSession {
     // At most 256 messages per event-loop turn: a burst of FLOW_MODs yields to other sessions,
     // timers and the datapath; the socket is paused while messages wait for the next turn.
     this.framer = new OfpFramer((buf, off, len) => this.onFrame(buf, off, len), {
-      turn: (drain) => this.framed(drain),
+      turn: (drain) => this.whenTaken(() => this.framed(drain)),
       onBacklog: (waiting) => { if (waiting) socket.pause(); else if (this.state !== 'closed') socket.resume(); },
     });
     socket.setNoDelay(true);
@@ -174,7 +179,17 @@ export class OfSession {
     this.lastRxMs = performance.now();
     this.echoOutstanding = false;
     if (this.capture !== null) this.capture.add(this.host.wallMs(), 'in', chunk);
-    this.framed(() => this.framer.push(chunk));
+    this.whenTaken(() => this.framed(() => this.framer.push(chunk)));
+  }
+
+  /** Run `fn` now, or (the datapath is holding input) with the socket paused, once it takes changes again. */
+  private whenTaken(fn: () => void): void {
+    const held = this.host.holdInput?.(() => {
+      if (this.state === 'closed') return;
+      if (!this.framer.waiting) this.socket.resume();
+      fn();
+    }) ?? false;
+    if (held) this.socket.pause(); else fn();
   }
 
   /**

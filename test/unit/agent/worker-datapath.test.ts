@@ -99,6 +99,14 @@ describePrivileged('WorkerDatapath (datapath in a worker thread)', () => {
     const after = (await dp.portStats()).find((x) => x.ofport === 2)!.stats['tx-packets'];
     expect(after - before).toBe(1);
     expect((await dp.stats()).exec['packet-in-dropped']).toBe(0);
+    // The counters the worker writes in place are read here without a message, and agree with the
+    // worker's own answer (the barrier reply came after the PACKET_OUT was counted).
+    const now = dp.countersNow();
+    expect(now.complete).toBe(true);
+    const asked = await (dp as unknown as { call(m: string, a: unknown[]): Promise<Array<{ ofport: number; stats: unknown }>> }).call('portStats', []);
+    expect(now.ports).toEqual(asked);
+    expect(now.exec['packet-ins']).toBeGreaterThanOrEqual(1);
+    expect(now.ports.find((x) => x.ofport === 1)!.stats['rx-packets']).toBeGreaterThanOrEqual(1);
   });
 
   it('stops cleanly: the worker closes its TAPs', async () => {
@@ -122,5 +130,35 @@ describe('WorkerDatapath without privileges', () => {
       expect(datapathThreads({ configPath: 't.yaml', log: pino({ level: 'silent' }) }, cfg2, cfg2.bridges.br0)).toBe(1);
       expect(datapathThreads({ configPath: 't.yaml', log: pino({ level: 'silent' }), datapathThreads: 0 }, cfg2, cfg2.bridges.br0)).toBe(0);
     } finally { if (saved !== undefined) process.env.SLUICE_DATAPATH_THREADS = saved; }
+  });
+});
+
+describe('WorkerDatapath with a small call ring', () => {
+  it('a burst larger than the ring waits (backlogged) and is applied whole and in order; errors keep their place', async () => {
+    const cfg = parseConfig('bridges:\n  br0:\n    fail-mode: secure\n    ports:\n      m1: { ofport: 1, type: memory }\n', 't.yaml');
+    const d = new WorkerDatapath(cfg, 'br0', pino({ level: 'silent' }), undefined, 4096);
+    try {
+      await d.openAll();
+      const mod = (i: number, tableId = 0): Parameters<WorkerDatapath['flowMod']>[0] => ({
+        command: 'add', spec: { tableId, priority: 100, match: [{ field: 'eth_type', value: 0x800n }, { field: 'ipv4_dst', value: BigInt(0x0a000000 + i) }], instructions: {}, cookie: BigInt(i), idleTimeoutS: 0, hardTimeoutS: 0, flags: 0 },
+      });
+      const results: Array<Promise<unknown>> = [];
+      // Call 300 fails in the worker (a port never opened): it rejects in its place, the rest apply.
+      for (let i = 0; i < 600; i++) results.push(i === 300 ? d.attachPort({ name: 'never-opened', ofport: 9 }) : d.flowMod(mod(i, i === 301 ? 254 : 0), 0));
+      expect(d.backlogged).toBe(true);
+      let writable = false;
+      d.whenWritable(() => { writable = true; });
+      const order: number[] = [];
+      results.forEach((p, i) => { void p.then(() => order.push(i), () => order.push(-i)); });
+      await d.sync();
+      await Promise.resolve();
+      expect(writable).toBe(true);
+      expect(d.backlogged).toBe(false);
+      await expect(results[300]).rejects.toThrow(/never-opened was not opened/);
+      expect(order).toEqual([...Array(600).keys()].map((i) => (i === 300 ? -300 : i)));
+      const flows = await d.dumpFlows();
+      expect(flows.filter((f) => f.tableId === 0)).toHaveLength(598);
+      expect(flows.some((f) => f.tableId === 254 && f.cookie === 301n)).toBe(true);
+    } finally { await d.stop(); }
   });
 });
