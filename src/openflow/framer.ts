@@ -81,6 +81,14 @@ export class OfpFramer {
     this.count++;
     this.queued += chunk.length;
     if (this.used < this.budget) this.drain();   // else the next turn gets to it, in order
+    else this.markBacklog();   // `waiting` and onBacklog(true) go together: caughtUp() ends both
+  }
+
+  private markBacklog(): void {
+    if (this.queued >= OFP_HEADER_LEN && !this.backlog) {
+      this.backlog = true;
+      if (this.opts.onBacklog !== undefined) this.opts.onBacklog(true);
+    }
   }
 
   private runTurn(): void {
@@ -110,10 +118,7 @@ export class OfpFramer {
         this.onMessage(this.take(len), 0, len);
       }
     }
-    if (this.queued >= OFP_HEADER_LEN && !this.backlog) {
-      this.backlog = true;
-      if (this.opts.onBacklog !== undefined) this.opts.onBacklog(true);
-    }
+    this.markBacklog();
   }
 
   private caughtUp(): void {

@@ -106,6 +106,11 @@ function typeMatches(t: number, h: Int32Array): boolean {
 }
 
 const wireHdr = new Int32Array(H_SLOTS);
+/**
+ * Smallest gso_size (MSS) cut in software: Linux's TCP floor is 88 bytes (TCP_MIN_MSS) and a
+ * 64 KiB super-frame at 64 is ~1,000 segments; below it the header is taken as bogus (gso-failed).
+ */
+export const MIN_GSO_SIZE = 64;
 
 /** Frames `pkt` will be on the wire: 1, or the segment count of a super-frame (computed, not cut). */
 export function wireFrames(pkt: Packet): number {
@@ -193,7 +198,9 @@ export class GsoSegmenter {
     const h = this.h;
     this.result = parseGsoHeaders(pkt.buf, pkt.off, pkt.len, h);
     if (this.result !== GsoResult.Ok) return 0;
-    if (!typeMatches(pkt.gsoType, h) || pkt.gsoSize <= 0) {
+    // A gso_size far below any real MSS (a guest may send 1) would turn one 64 KiB super-frame
+    // into tens of thousands of segments: refused as a bad header, like a zero.
+    if (!typeMatches(pkt.gsoType, h) || pkt.gsoSize < MIN_GSO_SIZE) {
       this.result = pkt.gsoType === GSO.Udp ? GsoResult.Unsupported : GsoResult.BadHeader;
       return 0;
     }

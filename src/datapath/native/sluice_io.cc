@@ -24,6 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <mutex>
 #include <string>
 #include <unordered_map>
 
@@ -119,7 +120,16 @@ struct Ring {
   size_t mapLen;
   uint32_t frameSize, frameCount, head;
 };
+// Every thread with a datapath (the main thread, datapath workers) shares the addon: the map is
+// guarded; an entry's Ring is used by the one thread that owns its fd (node addresses are stable).
 std::unordered_map<int, Ring> gRings;
+std::mutex gRingsLock;
+
+Ring* FindRing(int fd) {
+  std::lock_guard<std::mutex> hold(gRingsLock);
+  auto it = gRings.find(fd);
+  return it == gRings.end() ? nullptr : &it->second;
+}
 
 std::string ErrName(int e) {
   const char* n = strerrorname_np(e);
@@ -253,7 +263,7 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
   mr.mr_ifindex = (int)ifindex;
   mr.mr_type = PACKET_MR_PROMISC;
   if (setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof mr) < 0) return failRing("PACKET_ADD_MEMBERSHIP");
-  if (ring.map != nullptr) gRings[fd] = ring;
+  if (ring.map != nullptr) { std::lock_guard<std::mutex> hold(gRingsLock); gRings[fd] = ring; }
   int actual = 0;
   socklen_t alen = sizeof actual;
   getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &actual, &alen);
@@ -270,8 +280,11 @@ Napi::Value PacketOpen(const Napi::CallbackInfo& info) {
 
 Napi::Value CloseFd(const Napi::CallbackInfo& info) {
   int fd = info[0].As<Napi::Number>().Int32Value();
-  auto it = gRings.find(fd);
-  if (it != gRings.end()) { munmap(it->second.map, it->second.mapLen); gRings.erase(it); }
+  {
+    std::lock_guard<std::mutex> hold(gRingsLock);
+    auto it = gRings.find(fd);
+    if (it != gRings.end()) { munmap(it->second.map, it->second.mapLen); gRings.erase(it); }
+  }
   if (fd >= 0) close(fd);
   return info.Env().Undefined();
 }
@@ -515,11 +528,11 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   if (!ReadArgs(info, true, a, kind == kKindRing || kind == kKindTap)) return info.Env().Undefined();
   int n = 0, sys = 0, err = 0;
   if (a.kind == kKindRing) {
-    auto it = gRings.find(a.fd);
-    if (it == gRings.end()) {
+    Ring* found = FindRing(a.fd);
+    if (found == nullptr) {
       err = EBADF;
     } else {
-      Ring& r = it->second;
+      Ring& r = *found;
       err = EAGAIN;
       double nowReal = a.ages != nullptr ? RealtimeMs() : 0;
       for (; n < a.count; n++) {
@@ -571,6 +584,9 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
       if (a.flags != nullptr) a.flags[n] = 0;   // without vnet headers always complete: see kRxCsumPartial
       if (a.ages != nullptr) a.ages[n] = -1;
       if (r < front) { a.lens[n] = 0; continue; }
+      // tun_put_user returns the whole frame's length even when it cut the copy to the buffer:
+      // longer than the slot means oversized (negative: the caller counts and drops it).
+      if (r - front > a.caps[n]) { a.lens[n] = -(int32_t)(r - front); continue; }
       a.lens[n] = (int32_t)(r - front);
       if (a.vnet) PutVnetMeta(at, a.meta != nullptr ? a.meta + n * kMetaSlots : nullptr, a.flags != nullptr ? &a.flags[n] : nullptr, 0);
     }

@@ -268,7 +268,9 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
   int used = 0, frames = 0, stop = 0;
   for (int i = 0; i < count; i++) {
     int32_t r = gSlots.out[i];
-    if (r > 0) { lens[i] = r; used = i + 1; frames++; }
+    // tun_put_user returns the whole frame's length even when it was cut to fit: longer than the
+    // slot is an oversized frame (negative: counted and dropped by the caller).
+    if (r > 0) { lens[i] = r > gSlots.len[i] ? -r : r; used = i + 1; frames++; }
     else { lens[i] = 0; if (stop == 0 && r < 0) stop = -r; }
   }
   res[0] = err != 0 ? err : frames == count ? 0 : (stop != 0 ? stop : EAGAIN);
@@ -335,7 +337,7 @@ Napi::Value IdsRecv(const Napi::CallbackInfo& info) {
     ssize_t r = read(fd, gSlots.addr[n], (size_t)gSlots.len[n]);
     sys++;
     if (r < 0) { err = errno; break; }
-    lens[n] = (int32_t)r;
+    lens[n] = r > (ssize_t)gSlots.len[n] ? -(int32_t)r : (int32_t)r;   // cut to fit: oversized
   }
   res[0] = err;
   res[1] = sys;

@@ -28,6 +28,8 @@ const EMPTY = Buffer.alloc(0);
 export const VNET_LARGE_RESERVE = 4 * MAX_BURST;
 /** A kernel receive time more than this old is taken as a clock step, not as queueing: batch clock. */
 const MAX_RX_AGE_MS = 10_000;
+/** How long a port whose pool ran dry ignores readiness before it tries again. */
+const STARVED_RETRY_MS = 1;
 
 export abstract class FdPort implements PortBackend {
   abstract readonly name: string;
@@ -66,6 +68,17 @@ export abstract class FdPort implements PortBackend {
   private spareCount = 0;
   private sparePool: PacketPool | null = null;
   private readonly pollCb = (status: number, events: number): void => this.onPoll(status, events);
+  /**
+   * The pool had no packet for this port: frames wait in the kernel, and readiness (level
+   * triggered) is ignored until STARVED_RETRY_MS later, so an empty pool (a shaper holding the
+   * large tier, say) costs a retry a millisecond rather than a spinning core.
+   */
+  private starved = false;
+  private readonly unstarve = (): void => {
+    this.starved = false;
+    this.syncPoller();
+    if (this.readableCb !== null && this.fd >= 0) this.readableCb();
+  };
 
   /** Super-frames and partial checksums go out whole (vnet headers); see PortBackend.offloads. */
   get offloads(): boolean { return this.vnet && this.fd >= 0; }
@@ -92,7 +105,7 @@ export abstract class FdPort implements PortBackend {
 
   private syncPoller(): void {
     if (!this.poller) return;
-    if (this.readableCb && this.fd >= 0 && !this.isGone) this.poller.start();
+    if (this.readableCb && this.fd >= 0 && !this.isGone && !this.starved) this.poller.start();
     else this.poller.stop();
   }
 
@@ -115,7 +128,7 @@ export abstract class FdPort implements PortBackend {
       spare[have++] = p;
     }
     this.spareCount = have;
-    if (have === 0) return 0;  // pool exhausted: frames stay queued in the kernel
+    if (have === 0) { this.starve(); return 0; }   // pool exhausted: frames stay queued in the kernel
     const n = have < want ? have : want;
     const bufs = this.bufs, offs = this.offs, caps = this.caps, lens = this.lens, res = this.res;
     for (let i = 0; i < n; i++) {
@@ -155,6 +168,14 @@ export abstract class FdPort implements PortBackend {
     const err = res[0];
     if (err !== 0 && err !== EAGAIN) this.ioError(err, 'recv');
     return added;
+  }
+
+  private starve(): void {
+    this.counters.poolStalls++;
+    if (this.starved || this.poller === null) return;
+    this.starved = true;
+    this.poller.stop();
+    setTimeout(this.unstarve, STARVED_RETRY_MS);
   }
 
   send(from: Batch): number {

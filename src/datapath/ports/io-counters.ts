@@ -33,6 +33,8 @@ export class PortIoCounters {
   kernelDrops = 0;
   /** Errors other than EAGAIN: refused frames, link down, device gone. */
   errors = 0;
+  /** Reads skipped because the packet pool was empty (frames left in the kernel; retried 1 ms later). */
+  poolStalls = 0;
 
   /** Set by a port whose kernel keeps counters of its own (read on `snapshot()`). */
   refresh: (() => void) | null = null;
@@ -40,7 +42,7 @@ export class PortIoCounters {
   reset(): void {
     this.nativeCalls = 0; this.syscalls = 0; this.wakeups = 0; this.rxFrames = 0; this.rxBytes = 0;
     this.txFrames = 0; this.txBytes = 0; this.rxDrops = 0; this.txDrops = 0; this.errors = 0;
-    this.kernelDrops = 0;
+    this.kernelDrops = 0; this.poolStalls = 0;
   }
 
   snapshot(): Record<string, number> {
@@ -48,7 +50,7 @@ export class PortIoCounters {
     return {
       'native-calls': this.nativeCalls, syscalls: this.syscalls, wakeups: this.wakeups,
       'rx-packets': this.rxFrames, 'rx-bytes': this.rxBytes, 'tx-packets': this.txFrames, 'tx-bytes': this.txBytes,
-      'rx-drops': this.rxDrops, 'tx-drops': this.txDrops, 'kernel-drops': this.kernelDrops, errors: this.errors,
+      'rx-drops': this.rxDrops, 'tx-drops': this.txDrops, 'kernel-drops': this.kernelDrops, errors: this.errors, 'pool-stalls': this.poolStalls,
     };
   }
 }

@@ -100,6 +100,22 @@ describe('OfpFramer per-turn budget', () => {
     expect(f.buffered).toBe(0);
   });
 
+  it('bytes pushed after the budget is used say so (onBacklog) even when the turn ended on a partial header', async () => {
+    const got: number[] = [];
+    const backlog: boolean[] = [];
+    const f = new OfpFramer((buf, off) => got.push(buf.readUInt32BE(off + 4)), { budget: 2, onBacklog: (w) => backlog.push(w) });
+    const third = echo(3, 4);
+    f.push(Buffer.concat([echo(1, 0), echo(2, 0), third.subarray(0, 3)]));
+    expect(got).toEqual([1, 2]);
+    expect(backlog).toEqual([]);           // 3 bytes held: not yet a message waiting
+    f.push(third.subarray(3));            // the budget is used: held for the next turn...
+    expect(f.waiting).toBe(true);
+    expect(backlog).toEqual([true]);       // ...and the owner is told, so it can tell when it ends
+    await nextTurn();
+    expect(got).toEqual([1, 2, 3]);
+    expect(backlog).toEqual([true, false]);
+  });
+
   it('the budget counts across pushes in one turn', async () => {
     const { msgs } = stream(6);
     const { f, got } = recorder(4);

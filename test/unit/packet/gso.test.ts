@@ -4,7 +4,7 @@
 // the first only. wireBytes/wireFrames agree with the cut; the vnet header written for transmit.
 import { describe, expect, it } from 'vitest';
 import { buildFrame, type FrameSpec } from '../../../src/packet/build.js';
-import { GsoSegmenter, GsoResult, wireBytes, wireFrames, writeVnetHeader, VNET_HDR_LEN, parseGsoHeaders, H, H_SLOTS } from '../../../src/packet/gso.js';
+import { GsoSegmenter, GsoResult, wireBytes, wireFrames, writeVnetHeader, VNET_HDR_LEN, parseGsoHeaders, H, H_SLOTS, MIN_GSO_SIZE } from '../../../src/packet/gso.js';
 import { completeChecksum, seedPartialChecksum } from '../../../src/packet/complete-checksum.js';
 import { GSO, HEADROOM, Packet, LARGE_PACKET_SIZE } from '../../../src/packet/packet.js';
 import { PacketPool } from '../../../src/packet/pool.js';
@@ -106,6 +106,12 @@ describe('GsoSegmenter', () => {
     p.gsoType = GSO.TcpV4;
     expect(seg.begin(p)).toBe(0);
     expect(seg.result).toBe(GsoResult.BadHeader);
+    const tiny = superPacket({ ip: 4, l4: 'tcp' }, 4000, 1000, false);
+    tiny.gsoSize = 1;                       // a guest's bogus MSS: ~4,000 segments of 1 byte
+    expect(seg.begin(tiny)).toBe(0);
+    expect(seg.result).toBe(GsoResult.BadHeader);
+    tiny.gsoSize = MIN_GSO_SIZE;
+    expect(seg.begin(tiny)).toBe(Math.ceil(4000 / MIN_GSO_SIZE));
     const arp = new Packet();
     arp.load(Buffer.alloc(60), 0, 60);
     arp.gsoType = GSO.TcpV4; arp.gsoSize = 100;
