@@ -8,6 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../../src/packet/build.js';
 import { CaptureError, parseCapture, PcapWriter, readCaptureFile, requireEthernet, tsMsOf, writePcapFile, type CaptureRecord } from '../../../src/packet/capture.js';
 import { makePcap, makePcapng } from '../../helpers/pcap.js';
+import { itWithTools } from '../../helpers/privileged.js';
 
 const A = buildFrame({ dst: 'ff:ff:ff:ff:ff:ff', src: '02:00:00:00:00:01', payload: { kind: 'arp', op: 1, sha: '02:00:00:00:00:01', spa: '10.0.0.1', tha: '00:00:00:00:00:00', tpa: '10.0.0.2' }, padTo60: true });
 const B = buildFrame({ dst: '02:00:00:00:00:01', src: '02:00:00:00:00:02', payload: { kind: 'ipv4', src: '10.0.0.2', dst: '10.0.0.1', l4: { kind: 'udp', sport: 9, dport: 7, payload: Buffer.from('xyz') } } });
@@ -153,10 +154,7 @@ describe('PcapWriter / writePcapFile', () => {
     await expect(new PcapWriter().writeFile(join(dir, 'no/such/dir/x.pcap'))).rejects.toMatchObject({ code: 'CAPTURE_IO' });
   });
 
-  let tshark = false;
-  try { execFileSync('tshark', ['--version'], { stdio: 'ignore' }); tshark = true; } catch { /* absent */ }
-  if (!tshark) console.log('skipping tshark cross-check: tshark is not installed');
-  it.skipIf(!tshark)('tshark reads our pcap (µs and ns) with the same lengths and good checksums', async () => {
+  itWithTools('tshark reads our pcap (µs and ns) with the same lengths and good checksums', ['tshark'], async () => {
     for (const nanos of [false, true]) {
       const w = new PcapWriter({ nanos });
       w.add(1_700_000_000_000.5, A); w.add(1_700_000_000_001, B);
