@@ -239,6 +239,40 @@ bool Resolve(Napi::Env env, const int32_t* ids, const int32_t* offs, const int32
 
 bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
 
+// The arguments of every buffer-id batch call: (fd, ids, offs, [caps,] lens, count, res).
+struct IdBatch { int fd; int32_t* ids; int32_t* offs; int32_t* caps; int32_t* lens; int count; int32_t* res; };
+
+IdBatch ReadIdBatch(const Napi::CallbackInfo& info, bool withCaps) {
+  IdBatch b;
+  int k = 0;
+  b.fd = info[k++].As<Napi::Number>().Int32Value();
+  b.ids = info[k++].As<Napi::Int32Array>().Data();
+  b.offs = info[k++].As<Napi::Int32Array>().Data();
+  b.caps = withCaps ? info[k++].As<Napi::Int32Array>().Data() : nullptr;
+  b.lens = info[k++].As<Napi::Int32Array>().Data();
+  b.count = info[k++].As<Napi::Number>().Int32Value();
+  b.res = info[k].As<Napi::Int32Array>().Data();
+  return b;
+}
+
+// Resolves the batch's slots into gSlots (caps to read into, else lens to write) under the table
+// lock. With `uring`, first finds the fd's ring: none leaves *uring null and resolves nothing.
+// False, with a JS exception pending, when the batch is bad.
+bool ResolveIdBatch(Napi::Env env, const IdBatch& b, const char* what, Uring** uring) {
+  bool ok;
+  {
+    std::lock_guard<std::mutex> g(gLock);
+    if (uring != nullptr) {
+      auto it = gUrings.find(b.fd);
+      *uring = it == gUrings.end() ? nullptr : &it->second;   // node stable: unordered_map never moves values
+      if (*uring == nullptr) return true;
+    }
+    ok = b.count >= 0 && b.count <= (int)kEntries && Resolve(env, b.ids, b.offs, b.caps != nullptr ? b.caps : b.lens, b.count);
+  }
+  if (!ok && !env.IsExceptionPending()) Napi::RangeError::New(env, std::string(what) + ": bad batch count").ThrowAsJavaScriptException();
+  return ok;
+}
+
 // uringRecv(fd, ids, offs, caps, lens, count, res) -> slots used (the recvBatch contract):
 // submits `count` READs; slot i that got a frame has lens[i] = its length, a slot that found the
 // queue empty has lens[i] = 0 (skip it, keep its buffer). Frames keep their order by slot.
@@ -246,21 +280,12 @@ bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
 // res[1] = syscalls.
 Napi::Value Recv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int32_t* ids = info[1].As<Napi::Int32Array>().Data();
-  int32_t* offs = info[2].As<Napi::Int32Array>().Data();
-  int32_t* caps = info[3].As<Napi::Int32Array>().Data();
-  int32_t* lens = info[4].As<Napi::Int32Array>().Data();
-  int count = info[5].As<Napi::Number>().Int32Value();
-  int32_t* res = info[6].As<Napi::Int32Array>().Data();
+  IdBatch b = ReadIdBatch(info, true);
+  int fd = b.fd, count = b.count;
+  int32_t* lens = b.lens;
+  int32_t* res = b.res;
   Uring* u = nullptr;
-  {
-    std::lock_guard<std::mutex> g(gLock);
-    auto it = gUrings.find(fd);
-    if (it != gUrings.end()) u = &it->second;   // node stable: unordered_map never moves values
-    if (u != nullptr && (count < 0 || count > (int)kEntries || !Resolve(env, ids, offs, caps, count))) u = nullptr, count = -1;
-  }
-  if (count < 0) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "io_uring: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  if (!ResolveIdBatch(env, b, "io_uring", &u)) return env.Undefined();
   if (u == nullptr) { res[0] = EBADF; res[1] = 0; return Napi::Number::New(env, 0); }
   int async = 0;
   // RWF_NOWAIT: an empty queue completes the READ with -EAGAIN instead of arming a poll.
@@ -284,20 +309,12 @@ Napi::Value Recv(const Napi::CallbackInfo& info) {
 // of the frames sent and lens[sent, sent + res[2]) are 0.
 Napi::Value Send(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int32_t* ids = info[1].As<Napi::Int32Array>().Data();
-  int32_t* offs = info[2].As<Napi::Int32Array>().Data();
-  int32_t* lens = info[3].As<Napi::Int32Array>().Data();
-  int count = info[4].As<Napi::Number>().Int32Value();
-  int32_t* res = info[5].As<Napi::Int32Array>().Data();
+  IdBatch b = ReadIdBatch(info, false);
+  int fd = b.fd, count = b.count;
+  int32_t* lens = b.lens;
+  int32_t* res = b.res;
   Uring* u = nullptr;
-  {
-    std::lock_guard<std::mutex> g(gLock);
-    auto it = gUrings.find(fd);
-    if (it != gUrings.end()) u = &it->second;
-    if (u != nullptr && (count < 0 || count > (int)kEntries || !Resolve(env, ids, offs, lens, count))) u = nullptr, count = -1;
-  }
-  if (count < 0) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "io_uring: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  if (!ResolveIdBatch(env, b, "io_uring", &u)) return env.Undefined();
   if (u == nullptr) { res[0] = EBADF; res[1] = 0; res[2] = 0; res[3] = 0; return Napi::Number::New(env, 0); }
   int async = 0;
   int err = RunBatch(*u, fd, IORING_OP_WRITE, 0, count, gSlots.addr, gSlots.len, gSlots.out, &async);
@@ -319,19 +336,11 @@ Napi::Value Send(const Napi::CallbackInfo& info) {
 // registered buffers (no N-API lookup per frame). Stops at the first error (EAGAIN: queue empty).
 Napi::Value IdsRecv(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int32_t* ids = info[1].As<Napi::Int32Array>().Data();
-  int32_t* offs = info[2].As<Napi::Int32Array>().Data();
-  int32_t* caps = info[3].As<Napi::Int32Array>().Data();
-  int32_t* lens = info[4].As<Napi::Int32Array>().Data();
-  int count = info[5].As<Napi::Number>().Int32Value();
-  int32_t* res = info[6].As<Napi::Int32Array>().Data();
-  bool ok;
-  {
-    std::lock_guard<std::mutex> g(gLock);
-    ok = count >= 0 && count <= (int)kEntries && Resolve(env, ids, offs, caps, count);
-  }
-  if (!ok) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "idsRecv: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  IdBatch b = ReadIdBatch(info, true);
+  int fd = b.fd, count = b.count;
+  int32_t* lens = b.lens;
+  int32_t* res = b.res;
+  if (!ResolveIdBatch(env, b, "idsRecv", nullptr)) return env.Undefined();
   int n = 0, sys = 0, err = 0;
   for (; n < count; n++) {
     ssize_t r = read(fd, gSlots.addr[n], (size_t)gSlots.len[n]);
@@ -348,18 +357,11 @@ Napi::Value IdsRecv(const Napi::CallbackInfo& info) {
 // res contract: refused frames skipped with lens 0, other errors stop the batch).
 Napi::Value IdsSend(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = info[0].As<Napi::Number>().Int32Value();
-  int32_t* ids = info[1].As<Napi::Int32Array>().Data();
-  int32_t* offs = info[2].As<Napi::Int32Array>().Data();
-  int32_t* lens = info[3].As<Napi::Int32Array>().Data();
-  int count = info[4].As<Napi::Number>().Int32Value();
-  int32_t* res = info[5].As<Napi::Int32Array>().Data();
-  bool ok;
-  {
-    std::lock_guard<std::mutex> g(gLock);
-    ok = count >= 0 && count <= (int)kEntries && Resolve(env, ids, offs, lens, count);
-  }
-  if (!ok) { if (!env.IsExceptionPending()) Napi::RangeError::New(env, "idsSend: bad batch count").ThrowAsJavaScriptException(); return env.Undefined(); }
+  IdBatch b = ReadIdBatch(info, false);
+  int fd = b.fd, count = b.count;
+  int32_t* lens = b.lens;
+  int32_t* res = b.res;
+  if (!ResolveIdBatch(env, b, "idsSend", nullptr)) return env.Undefined();
   int i = 0, sent = 0, sys = 0, err = 0, bad = 0, big = 0;
   for (; i < count; i++) {
     ssize_t r = write(fd, gSlots.addr[i], (size_t)gSlots.len[i]);
