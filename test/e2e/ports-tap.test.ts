@@ -17,6 +17,23 @@ const labs: NetnsLab[] = [];
 const ports: PortBackend[] = [];
 function lab(): NetnsLab { const l = new NetnsLab(); labs.push(l); return l; }
 function track<T extends PortBackend>(p: T): T { ports.push(p); return p; }
+/**
+ * Move two open TapPorts into new namespaces of `l` as NET.1 and NET.2, relay between them, and
+ * ping NET.2 three times from NET.1.
+ */
+async function pingThrough(l: NetnsLab, t1: TapPort, t2: TapPort, net: string): Promise<{ stdout: string }> {
+  const ns1 = l.addNs('p1'), ns2 = l.addNs('p2');
+  l.track(t1.name); l.track(t2.name);
+  l.moveLink(t1.name, ns1);
+  l.moveLink(t2.name, ns2);
+  l.addr(ns1, t1.name, `${net}.1/24`);
+  l.addr(ns2, t2.name, `${net}.2/24`);
+  l.up(ns1, t1.name);
+  l.up(ns2, t2.name);
+  relay(t1, t2, new PacketPool(512));
+  return l.execAsync(ns1, ['ping', '-c', '3', '-i', '0.2', '-W', '2', `${net}.2`]);
+}
+
 async function cleanup(): Promise<void> { for (const p of ports.splice(0)) await p.close(); for (const l of labs.splice(0)) l.cleanup(); }
 afterEach(cleanup);
 afterAll(cleanup);
@@ -62,19 +79,10 @@ describePrivileged('TapPort', () => {
 
   it('relays ping between two namespaces through two TapPorts', async () => {
     const l = lab();
-    const ns1 = l.addNs('1'), ns2 = l.addNs('2');
     const t1 = track(new TapPort(l.name('t1'))), t2 = track(new TapPort(l.name('t2')));
     await t1.open();
     await t2.open();
-    l.track(t1.name); l.track(t2.name);
-    l.moveLink(t1.name, ns1);
-    l.moveLink(t2.name, ns2);
-    l.addr(ns1, t1.name, '10.81.0.1/24');
-    l.addr(ns2, t2.name, '10.81.0.2/24');
-    l.up(ns1, t1.name);
-    l.up(ns2, t2.name);
-    relay(t1, t2, new PacketPool(512));
-    const r = await l.execAsync(ns1, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.81.0.2']);
+    const r = await pingThrough(l, t1, t2, '10.81.0');
     expect(r.stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(t1.counters.rxFrames).toBeGreaterThanOrEqual(4);
     expect(t2.counters.txFrames).toBeGreaterThanOrEqual(4);
@@ -82,21 +90,12 @@ describePrivileged('TapPort', () => {
 
   it('relays ping through two TapPorts with io_uring batches (io: uring), one syscall a batch', async () => {
     const l = lab();
-    const ns1 = l.addNs('u1'), ns2 = l.addNs('u2');
     const t1 = track(new TapPort(l.name('u1'), { io: 'uring', offloads: false })), t2 = track(new TapPort(l.name('u2'), { io: 'uring', offloads: false }));
     await t1.open();
     await t2.open();
-    l.track(t1.name); l.track(t2.name);
     // io_uring may be disabled (sysctl kernel.io_uring_disabled, seccomp): the port falls back.
-    if (t1.io !== 'uring') { expect(t1.uringError).toMatch(/io_uring|sluice_uring/); return; }
-    l.moveLink(t1.name, ns1);
-    l.moveLink(t2.name, ns2);
-    l.addr(ns1, t1.name, '10.82.0.1/24');
-    l.addr(ns2, t2.name, '10.82.0.2/24');
-    l.up(ns1, t1.name);
-    l.up(ns2, t2.name);
-    relay(t1, t2, new PacketPool(512));
-    const r = await l.execAsync(ns1, ['ping', '-c', '3', '-i', '0.2', '-W', '2', '10.82.0.2']);
+    if (t1.io !== 'uring') { l.track(t1.name); l.track(t2.name); expect(t1.uringError).toMatch(/io_uring|sluice_uring/); return; }
+    const r = await pingThrough(l, t1, t2, '10.82.0');
     expect(r.stdout).toMatch(/3 packets transmitted, 3 received/);
     expect(t2.counters.txFrames).toBeGreaterThanOrEqual(4);
     expect(t1.counters.syscalls).toBe(t1.counters.nativeCalls);   // one io_uring_enter per batch
