@@ -64,6 +64,66 @@ export function sumWords(dv: DataView, o: number, len: number): number {
 }
 
 /**
+ * Slots of a header walk's result (an Int32Array of HDR_SLOTS, offsets absolute in the buffer):
+ * the IP header, the L4 header, the first payload byte (filled by callers that go past L4), the
+ * end of the IP packet (Ethernet padding excluded), the L4 protocol, and 1 for IPv6.
+ */
+export const HDR = { L3: 0, L4: 1, PAYLOAD: 2, L3_END: 3, PROTO: 4, V6: 5 } as const;
+export const HDR_SLOTS = 6;
+const scratch = new Int32Array(HDR_SLOTS);
+
+/**
+ * Walk Ethernet, up to MAX_TAGS VLAN tags and IPv4 (options) or IPv6 (hop-by-hop, destination
+ * options, routing with segments left 0; up to MAX_EXT_HEADERS) to the L4 header, filling
+ * HDR.L3, L4, L3_END, PROTO and V6 of `out`. Returns CsumResult.Completed (0) when it got there,
+ * else why not (the codes of CsumResult). Shared with software GSO (gso.ts). Never throws.
+ */
+export function parseL3Headers(buf: Uint8Array, off: number, len: number, out: Int32Array): CsumResultCode {
+  const end = off + len;
+  if (len < 14) return CsumResult.Truncated;
+  let o = off + 12;
+  let type = (buf[o] << 8) | buf[o + 1];
+  o += 2;
+  for (let tags = 0; type === TPID_VLAN || type === TPID_QINQ || type === TPID_QINQ_OLD; tags++) {
+    if (tags === MAX_TAGS) return CsumResult.NotIp;
+    if (o + 4 > end) return CsumResult.Truncated;
+    type = (buf[o + 2] << 8) | buf[o + 3];
+    o += 4;
+  }
+  let proto: number, l4: number, l3End: number;
+  if (type === ETH_IPV4) {
+    if (o + 20 > end) return CsumResult.Truncated;
+    const ihl = (buf[o] & 0x0f) << 2, total = rd16(buf, o + 2);
+    if (buf[o] >>> 4 !== 4 || ihl < 20 || total < ihl) return CsumResult.BadHeader;
+    if (o + total > end) return CsumResult.Truncated;
+    if ((rd16(buf, o + 6) & 0x3fff) !== 0) return CsumResult.Unsupported;   // MF or a fragment offset
+    proto = buf[o + 9]; l4 = o + ihl; l3End = o + total;
+    out[HDR.V6] = 0;
+  } else if (type === ETH_IPV6) {
+    if (o + 40 > end) return CsumResult.Truncated;
+    if (buf[o] >>> 4 !== 6) return CsumResult.BadHeader;
+    const payloadLen = rd16(buf, o + 4);
+    if (payloadLen === 0) return CsumResult.Unsupported;                    // jumbogram (or empty)
+    if (o + 40 + payloadLen > end) return CsumResult.Truncated;
+    proto = buf[o + 6]; l4 = o + 40; l3End = l4 + payloadLen;
+    for (let n = 0; proto === NH_HOPOPTS || proto === NH_DSTOPTS || proto === NH_ROUTING; n++) {
+      if (n === MAX_EXT_HEADERS) return CsumResult.Unsupported;
+      if (l4 + 8 > l3End) return CsumResult.Truncated;
+      if (proto === NH_ROUTING && buf[l4 + 3] !== 0) return CsumResult.Unsupported;
+      proto = buf[l4];
+      l4 += (buf[l4 + 1] + 1) << 3;
+    }
+    if (proto === NH_FRAGMENT) return CsumResult.Unsupported;
+    if (l4 > l3End) return CsumResult.Truncated;
+    out[HDR.V6] = 1;
+  } else {
+    return CsumResult.NotIp;
+  }
+  out[HDR.L3] = o; out[HDR.L4] = l4; out[HDR.L3_END] = l3End; out[HDR.PROTO] = proto;
+  return CsumResult.Completed;
+}
+
+/**
  * Complete the TCP or UDP checksum of the Ethernet frame at `buf[off .. off+len)`: the checksum
  * field is zeroed and replaced by the full checksum over the pseudo-header and the L4 segment
  * (whatever the field held before: the pseudo-header seed of a partial checksum, zero, or junk).
@@ -77,46 +137,11 @@ export function sumWords(dv: DataView, o: number, len: number): number {
  * completes the outermost TCP/UDP header it finds.
  */
 export function completeChecksum(buf: Uint8Array, off: number, len: number): CsumResultCode {
-  const end = off + len;
-  if (len < 14) return CsumResult.Truncated;
-  let o = off + 12;
-  let type = (buf[o] << 8) | buf[o + 1];
-  o += 2;
-  for (let tags = 0; type === TPID_VLAN || type === TPID_QINQ || type === TPID_QINQ_OLD; tags++) {
-    if (tags === MAX_TAGS) return CsumResult.NotIp;
-    if (o + 4 > end) return CsumResult.Truncated;
-    type = (buf[o + 2] << 8) | buf[o + 3];
-    o += 4;
-  }
-  const ip = o;
-  let proto: number, l4: number, l3End: number, v6: boolean;
-  if (type === ETH_IPV4) {
-    if (o + 20 > end) return CsumResult.Truncated;
-    const ihl = (buf[o] & 0x0f) << 2, total = rd16(buf, o + 2);
-    if (buf[o] >>> 4 !== 4 || ihl < 20 || total < ihl) return CsumResult.BadHeader;
-    if (o + total > end) return CsumResult.Truncated;
-    if ((rd16(buf, o + 6) & 0x3fff) !== 0) return CsumResult.Unsupported;   // MF or a fragment offset
-    proto = buf[o + 9]; l4 = o + ihl; l3End = o + total; v6 = false;
-  } else if (type === ETH_IPV6) {
-    if (o + 40 > end) return CsumResult.Truncated;
-    if (buf[o] >>> 4 !== 6) return CsumResult.BadHeader;
-    const payloadLen = rd16(buf, o + 4);
-    if (payloadLen === 0) return CsumResult.Unsupported;                    // jumbogram (or empty)
-    if (o + 40 + payloadLen > end) return CsumResult.Truncated;
-    proto = buf[o + 6]; l4 = o + 40; l3End = l4 + payloadLen; v6 = true;
-    for (let n = 0; proto === NH_HOPOPTS || proto === NH_DSTOPTS || proto === NH_ROUTING; n++) {
-      if (n === MAX_EXT_HEADERS) return CsumResult.Unsupported;
-      if (l4 + 8 > l3End) return CsumResult.Truncated;
-      if (proto === NH_ROUTING && buf[l4 + 3] !== 0) return CsumResult.Unsupported;
-      proto = buf[l4];
-      l4 += (buf[l4 + 1] + 1) << 3;
-    }
-    if (proto === NH_FRAGMENT) return CsumResult.Unsupported;
-    if (l4 > l3End) return CsumResult.Truncated;
-  } else {
-    return CsumResult.NotIp;
-  }
-  let l4Len = l3End - l4, field: number;
+  const h = scratch;
+  const r = parseL3Headers(buf, off, len, h);
+  if (r !== CsumResult.Completed) return r;
+  const ip = h[HDR.L3], l4 = h[HDR.L4], proto = h[HDR.PROTO], v6 = h[HDR.V6] === 1;
+  let l4Len = h[HDR.L3_END] - l4, field: number;
   if (proto === PROTO_TCP) {
     if (l4Len < TCP_MIN_LEN) return CsumResult.Truncated;
     field = l4 + TCP_CSUM;

@@ -7,7 +7,7 @@
 // incremented from the super-frame's, total/payload length per segment, TCP seq advanced by the
 // payload before it, FIN and PSH only on the last segment, CWR only on the first, checksums full.
 import { rd16, rd32, wr16, wr32, internetChecksum } from './bytes.js';
-import { writeL4Checksum, seedPartialChecksum } from './complete-checksum.js';
+import { writeL4Checksum, seedPartialChecksum, parseL3Headers, HDR, HDR_SLOTS } from './complete-checksum.js';
 import { GSO, HEADROOM } from './packet.js';
 import type { Packet } from './packet.js';
 
@@ -25,62 +25,25 @@ export const GsoResult = {
 } as const;
 export type GsoResultCode = (typeof GsoResult)[keyof typeof GsoResult];
 
-const ETH_IPV4 = 0x0800, ETH_IPV6 = 0x86dd, TPID_VLAN = 0x8100, TPID_QINQ = 0x88a8, TPID_QINQ_OLD = 0x9100;
-const PROTO_TCP = 6, PROTO_UDP = 17, NH_HOPOPTS = 0, NH_ROUTING = 43, NH_DSTOPTS = 60;
-const MAX_TAGS = 4, MAX_EXT_HEADERS = 8;
+const PROTO_TCP = 6, PROTO_UDP = 17;
 const TCP_SEQ = 4, TCP_FLAGS = 13, TCP_FIN = 0x01, TCP_PSH = 0x08, TCP_CWR = 0x80;
 const UDP_LEN = 4;
 const GSO_ECN = 0x80;
 
-/** Slots of the parse result (an Int32Array of H_SLOTS, offsets absolute in the buffer). */
-export const H = { L3: 0, L4: 1, PAYLOAD: 2, L3_END: 3, PROTO: 4, V6: 5 } as const;
-export const H_SLOTS = 6;
+/** Slots of the parse result (complete-checksum.ts HDR: offsets absolute in the buffer). */
+export const H = HDR;
+export const H_SLOTS = HDR_SLOTS;
 
 /**
  * Parse the frame at buf[off .. off+len) down to the end of its TCP/UDP header. On Ok, `out` holds
  * (absolute offsets) the IP header, the L4 header, the first payload byte, the end of the IP
- * packet (Ethernet padding excluded), the L4 protocol and 1 for IPv6. Never throws.
+ * packet (Ethernet padding excluded), the L4 protocol and 1 for IPv6. Never throws. The walk to
+ * L4 is complete-checksum.ts's parseL3Headers (its result codes are GsoResult's).
  */
 export function parseGsoHeaders(buf: Uint8Array, off: number, len: number, out: Int32Array): GsoResultCode {
-  const end = off + len;
-  if (len < 14) return GsoResult.Truncated;
-  let o = off + 12;
-  let type = (buf[o] << 8) | buf[o + 1];
-  o += 2;
-  for (let tags = 0; type === TPID_VLAN || type === TPID_QINQ || type === TPID_QINQ_OLD; tags++) {
-    if (tags === MAX_TAGS) return GsoResult.NotIp;
-    if (o + 4 > end) return GsoResult.Truncated;
-    type = (buf[o + 2] << 8) | buf[o + 3];
-    o += 4;
-  }
-  const ip = o;
-  let proto: number, l4: number, l3End: number;
-  if (type === ETH_IPV4) {
-    if (o + 20 > end) return GsoResult.Truncated;
-    const ihl = (buf[o] & 0x0f) << 2, total = rd16(buf, o + 2);
-    if (buf[o] >>> 4 !== 4 || ihl < 20 || total < ihl) return GsoResult.BadHeader;
-    if (o + total > end) return GsoResult.Truncated;
-    if ((rd16(buf, o + 6) & 0x3fff) !== 0) return GsoResult.Unsupported;  // a fragment
-    proto = buf[o + 9]; l4 = o + ihl; l3End = o + total;
-    out[H.V6] = 0;
-  } else if (type === ETH_IPV6) {
-    if (o + 40 > end) return GsoResult.Truncated;
-    if (buf[o] >>> 4 !== 6) return GsoResult.BadHeader;
-    const payloadLen = rd16(buf, o + 4);
-    if (payloadLen === 0) return GsoResult.Unsupported;                   // jumbogram (BIG TCP)
-    if (o + 40 + payloadLen > end) return GsoResult.Truncated;
-    proto = buf[o + 6]; l4 = o + 40; l3End = l4 + payloadLen;
-    for (let n = 0; proto === NH_HOPOPTS || proto === NH_DSTOPTS || proto === NH_ROUTING; n++) {
-      if (n === MAX_EXT_HEADERS) return GsoResult.Unsupported;
-      if (l4 + 8 > l3End) return GsoResult.Truncated;
-      if (proto === NH_ROUTING && buf[l4 + 3] !== 0) return GsoResult.Unsupported;
-      proto = buf[l4];
-      l4 += (buf[l4 + 1] + 1) << 3;
-    }
-    out[H.V6] = 1;
-  } else {
-    return GsoResult.NotIp;
-  }
+  const r = parseL3Headers(buf, off, len, out);
+  if (r !== GsoResult.Ok) return r;
+  const l4 = out[H.L4], l3End = out[H.L3_END], proto = out[H.PROTO];
   let payload: number;
   if (proto === PROTO_TCP) {
     if (l4 + 20 > l3End) return GsoResult.Truncated;
@@ -93,7 +56,7 @@ export function parseGsoHeaders(buf: Uint8Array, off: number, len: number, out: 
     return GsoResult.Unsupported;
   }
   if (payload > l3End) return GsoResult.Truncated;
-  out[H.L3] = ip; out[H.L4] = l4; out[H.PAYLOAD] = payload; out[H.L3_END] = l3End; out[H.PROTO] = proto;
+  out[H.PAYLOAD] = payload;
   return GsoResult.Ok;
 }
 
