@@ -13,6 +13,7 @@ import { z } from 'zod';
 import { parseFlow, FlowSyntaxError } from '../flow/syntax.js';
 import type { FlowSpec } from '../flow/types.js';
 import { resolveChannelSpec, MAX_QUEUE } from '../qos/channel.js';
+import { parseTunnelAddr } from '../vlan/vxlan-encap.js';
 
 export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_IO';
 export class ConfigError extends Error {
@@ -20,7 +21,7 @@ export class ConfigError extends Error {
   constructor(message: string, code: ConfigErrorCode = 'CONFIG_INVALID') { super(message); this.name = 'ConfigError'; this.code = code; }
 }
 
-export type PortType = 'tap' | 'system' | 'qemu-stream' | 'memory';
+export type PortType = 'tap' | 'system' | 'qemu-stream' | 'memory' | 'vxlan';
 export type VlanMode = 'access' | 'trunk' | 'native-tagged' | 'native-untagged';
 export interface VlanConfig { mode: VlanMode; vid?: number; vids?: number[] }
 export interface PortConfig {
@@ -36,6 +37,14 @@ export interface PortConfig {
   host?: string;
   port?: number;
   role?: 'connect' | 'listen';
+  /** vxlan: this host's underlay address, remote VTEPs (or 'flow'), the VNI (or 'flow'), UDP port. */
+  local?: string;
+  remote?: string[] | 'flow';
+  vni?: number | 'flow';
+  /** vxlan: several networks on one port, VNI <-> VLAN tag, each with its own remotes if given. */
+  networks?: Array<{ vni: number; vid: number; remote?: string[] }>;
+  dstPort?: number;
+  underlayMtu?: number;
   /** Absent: a trunk carrying every VLAN. */
   vlan?: VlanConfig;
   /** Channel policing what the port sends into the switch. */
@@ -76,6 +85,7 @@ const int = (what: string, lo: number, hi: number) => z.number({ error: `${what}
   if (!Number.isInteger(v) || v < lo || v > hi) ctx.addIssue({ code: 'custom', message: `${what} ${v} is out of range ${lo}-${hi}` });
 });
 const vlanId = int('VLAN id', 1, 4094);
+const vni = int('VNI', 0, 0xff_ffff);
 const str = (what: string) => z.string({ error: `${what} must be a string` });
 
 const vlanSchema = z.strictObject({
@@ -85,13 +95,19 @@ const vlanSchema = z.strictObject({
 });
 const portSchema = z.strictObject({
   ofport: int('ofport', 1, MAX_OFPORT),
-  type: z.enum(['tap', 'system', 'qemu-stream', 'memory']),
+  type: z.enum(['tap', 'system', 'qemu-stream', 'memory', 'vxlan']),
   device: str('device').min(1).max(15, { error: 'device names are at most 15 characters (IFNAMSIZ)' }).optional(),
   offloads: z.boolean({ error: 'offloads must be true or false' }).optional(),
   path: str('path').min(1).optional(),
   host: str('host').min(1).optional(),
   port: int('TCP port', 1, 65535).optional(),
   role: z.enum(['connect', 'listen']).optional(),
+  local: str('local').min(1).optional(),
+  remote: z.union([str('remote').min(1), z.array(str('remote').min(1))], { error: 'remote is an address, a list of addresses, or flow' }).optional(),
+  vni: z.union([z.literal('flow'), vni], { error: 'vni is a number 0-16777215 or flow' }).optional(),
+  networks: z.array(z.strictObject({ vni, vid: vlanId, remote: z.array(str('remote').min(1)).optional() }), { error: 'networks must be a list of { vni, vid[, remote] }' }).min(1).optional(),
+  'dst-port': int('dst-port', 1, 65535).optional(),
+  'underlay-mtu': int('underlay-mtu', 576, 65535).optional(),
   vlan: vlanSchema.optional(),
   channel: str('channel').optional(),
   'egress-channel': str('egress-channel').optional(),
@@ -228,6 +244,8 @@ function check(raw: RawFile, file: string): SluiceConfig {
   }
   const channelNames = Object.keys(channels);
   const seenPorts = new Map<string, string>();
+  /** local address + UDP port of every vxlan port: one socket each, so one port each. */
+  const tunnels = new Map<string, string>();
   const bridges: Record<string, BridgeConfig> = {};
   for (const [bname, b] of Object.entries(raw.bridges)) {
     const at = `bridges.${bname}`;
@@ -242,9 +260,10 @@ function check(raw: RawFile, file: string): SluiceConfig {
       if (dup) fail(`${pat}.ofport`, `ofport ${p.ofport} is already used by port ${dup}`);
       byOfport.set(p.ofport, pname);
       const port: PortConfig = { name: pname, ofport: p.ofport, type: p.type };
-      const only = (key: 'device' | 'path' | 'host' | 'port' | 'role', types: string): void => {
+      const only = (key: 'device' | 'path' | 'host' | 'port' | 'role' | 'local' | 'remote' | 'vni' | 'networks' | 'dst-port' | 'underlay-mtu', types: string): void => {
         if (p[key] !== undefined) fail(`${pat}.${key}`, `${key} is only for ${types} ports (this one is ${p.type})`);
       };
+      if (p.type !== 'vxlan') for (const k of ['local', 'remote', 'vni', 'networks', 'dst-port', 'underlay-mtu'] as const) only(k, 'vxlan');
       if (p.type === 'tap' || p.type === 'system') {
         only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
         port.device = p.device ?? pname;
@@ -260,6 +279,7 @@ function check(raw: RawFile, file: string): SluiceConfig {
       } else {
         only('device', 'tap and system'); only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
         if (p.offloads !== undefined) fail(`${pat}.offloads`, `offloads is only for tap and system ports (this one is ${p.type})`);
+        if (p.type === 'vxlan') checkVxlan(p, port, pat, fail, tunnels);
       }
       if (p.vlan) port.vlan = checkVlan(p.vlan, `${pat}.vlan`, fail);
       for (const key of ['channel', 'egress-channel'] as const) {
@@ -348,7 +368,11 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
     const ports: Record<string, unknown> = {};
     for (const p of Object.values(b.ports)) {
       const po: Record<string, unknown> = { ofport: p.ofport, type: p.type };
-      for (const k of ['device', 'offloads', 'path', 'host', 'port', 'role'] as const) if (p[k] !== undefined) po[k] = p[k];
+      for (const k of ['device', 'offloads', 'path', 'host', 'port', 'role', 'local', 'vni'] as const) if (p[k] !== undefined) po[k] = p[k];
+      if (p.remote !== undefined) po.remote = p.remote === 'flow' ? 'flow' : [...p.remote];
+      if (p.networks !== undefined) po.networks = p.networks.map((n) => ({ ...n, ...(n.remote ? { remote: [...n.remote] } : {}) }));
+      if (p.dstPort !== undefined) po['dst-port'] = p.dstPort;
+      if (p.underlayMtu !== undefined) po['underlay-mtu'] = p.underlayMtu;
       if (p.vlan) {
         const v: Record<string, unknown> = { mode: p.vlan.mode };
         if (p.vlan.vid !== undefined) v.vid = p.vlan.vid;
@@ -462,4 +486,46 @@ async function syncDir(dir: string): Promise<void> {
   } finally {
     await dh?.close().catch(() => undefined);
   }
+}
+
+/** A vxlan port's keys (cross-checked: addresses, families, one port per local address and UDP port). */
+function checkVxlan(p: z.infer<typeof portSchema>, port: PortConfig, pat: string, fail: (path: string, msg: string) => never, tunnels: Map<string, string>): void {
+  if (p.local === undefined) fail(`${pat}.local`, 'a vxlan port needs local: the underlay address of this host');
+  let family = 4;
+  try { family = parseTunnelAddr(p.local).family; } catch (e) { fail(`${pat}.local`, (e as Error).message); }
+  const remotes = (list: string[], at: string): string[] => list.map((r, i) => {
+    let f = 0;
+    try { f = parseTunnelAddr(r).family; } catch (e) { fail(`${at}[${i}]`, (e as Error).message); }
+    if (f !== family) fail(`${at}[${i}]`, `remote ${r} is IPv${f} but local ${p.local} is IPv${family}`);
+    return r;
+  });
+  if (p.remote === undefined) fail(`${pat}.remote`, 'a vxlan port needs remote: an address, a list, or flow');
+  if (p.remote === 'flow') {
+    if (family !== 4) fail(`${pat}.remote`, 'remote: flow needs an IPv4 underlay (tun_dst is IPv4)');
+    port.remote = 'flow';
+  } else {
+    port.remote = remotes(Array.isArray(p.remote) ? p.remote : [p.remote], `${pat}.remote`);
+  }
+  if (p.networks !== undefined) {
+    if (p.vni !== undefined) fail(`${pat}.vni`, 'give vni (one network) or networks (several), not both');
+    if (p.vlan !== undefined) fail(`${pat}.vlan`, 'a vxlan port with networks is a trunk of their VLANs: drop vlan');
+    const vids = new Set<number>(), vnis = new Set<number>();
+    port.networks = p.networks.map((n, i) => {
+      if (vids.has(n.vid)) fail(`${pat}.networks[${i}].vid`, `VLAN ${n.vid} is mapped twice`);
+      if (vnis.has(n.vni)) fail(`${pat}.networks[${i}].vni`, `VNI ${n.vni} is mapped twice`);
+      vids.add(n.vid); vnis.add(n.vni);
+      return n.remote !== undefined ? { vni: n.vni, vid: n.vid, remote: remotes(n.remote, `${pat}.networks[${i}].remote`) } : { vni: n.vni, vid: n.vid };
+    });
+  } else if (p.vni === undefined) {
+    fail(`${pat}.vni`, 'a vxlan port needs vni (a number or flow) or networks');
+  } else {
+    port.vni = p.vni;
+  }
+  port.local = p.local;
+  port.dstPort = p['dst-port'] ?? 4789;
+  if (p['underlay-mtu'] !== undefined) port.underlayMtu = p['underlay-mtu'];
+  const key = `${p.local}|${port.dstPort}`;
+  const other = tunnels.get(key);
+  if (other !== undefined) fail(pat, `vxlan ports ${other} and ${port.name} both use ${p.local} UDP port ${port.dstPort}: carry several VNIs on one port with networks`);
+  tunnels.set(key, port.name);
 }

@@ -15,6 +15,7 @@ import type { CounterArena } from '../datapath/counters.js';
 import { TapPort } from '../datapath/ports/tap.js';
 import { SystemPort } from '../datapath/ports/system.js';
 import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
+import { VxlanPort } from '../datapath/ports/vxlan.js';
 import { MemoryPort } from '../datapath/ports/memory.js';
 import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
 import type { AggregateStats, FlowFilter, FlowMod, FlowStats, TableStats } from '../datapath/pipeline.js';
@@ -66,6 +67,7 @@ export function defaultBackend(p: PortConfig): PortBackend {
     case 'system': return new SystemPort(p.device ?? p.name, { offloads: p.offloads });
     case 'qemu-stream': return new QemuStreamPort(p.path !== undefined ? { path: p.path } : { host: p.host ?? '127.0.0.1', port: p.port ?? 0 }, p.role ?? 'connect');
     case 'memory': return new MemoryPort(p.name);
+    case 'vxlan': return new VxlanPort(p.name, { local: p.local!, remote: p.remote ?? [], vni: p.vni, networks: p.networks, dstPort: p.dstPort, underlayMtu: p.underlayMtu });
   }
 }
 

@@ -180,6 +180,7 @@ export class Bridge implements ExecHost {
     const ps = new PortState(this.arena?.claim(p.ofport) ?? new PortCounters(), p.ofport, p.name, p.backend, p.vlan, p.ingress ?? null, p.egress ?? null);
     if (p.ofport < DIRECT_PORTS) this.direct[p.ofport] = ps; else this.far.set(p.ofport, ps);
     this.byName.set(p.name, ps);
+    if ('countDrop' in p.backend) p.backend.countDrop = (code: number, n: number): void => { ps.counters.drops[code] += n; this.drops[code] += n; };
     this.list = [...this.list, ps].sort((a, b) => a.ofport - b.ofport);
     this.dirty = new Array<PortState>(this.list.length);
     this.syncNormal(ps);
@@ -202,7 +203,7 @@ export class Bridge implements ExecHost {
   }
 
   private normalInfo(ps: PortState): NormalPortInfo {
-    return { ofport: ps.ofport, vlan: ps.vlan ?? { mode: 'trunk' }, canFlood: !ps.noTx && !ps.noFlood, canForward: !ps.noTx && !ps.noForward };
+    return { ofport: ps.ofport, vlan: ps.vlan ?? { mode: 'trunk' }, canFlood: !ps.noTx && !ps.noFlood, canForward: !ps.noTx && !ps.noForward, tunnel: ps.backend.tunnel === true };
   }
   private syncNormal(ps: PortState): void { this.exec.normal.setPort(this.normalInfo(ps)); }
 
@@ -465,7 +466,9 @@ export class Bridge implements ExecHost {
       let big = ps.backend.lastSendTooBig ?? 0;
       if (big > n - sent) big = n - sent;
       if (big > 0) { ps.counters.drops[DROP.TxTooBig] += big; this.drops[DROP.TxTooBig] += big; }
-      ps.counters.drops[DROP.TxFull] += n - sent - big; this.drops[DROP.TxFull] += n - sent - big;
+      let full = n - sent - big - (ps.backend.lastSendCounted ?? 0);
+      if (full < 0) full = 0;
+      ps.counters.drops[DROP.TxFull] += full; this.drops[DROP.TxFull] += full;
     }
     tx.count = 0;
   }

@@ -36,6 +36,18 @@ export const DROP = {
    * be (headers gso.ts cannot parse, a gso type that does not match them, UFO): dropped whole.
    */
   GsoFailed: 26,
+  /** VXLAN (ports/vxlan.ts): the encapsulated frame would exceed the underlay MTU (never fragmented). */
+  TunnelTooBig: 27,
+  /** VXLAN: a datagram that arrived in IP fragments (longer than the underlay MTU allows whole). */
+  TunnelFragment: 28,
+  /** VXLAN: shorter than a VXLAN header and an Ethernet header, I flag clear, or larger than a packet buffer. */
+  TunnelMalformed: 29,
+  /** VXLAN: a VNI the port does not carry (received), or a frame with no VNI for it (sent). */
+  TunnelUnknownVni: 30,
+  /** VXLAN: a decapsulated frame carrying an 802.1Q tag (RFC 7348 §6.1: discarded). */
+  TunnelInnerTag: 31,
+  /** VXLAN: nowhere to send it: no tun_dst with `remote: flow`, or an empty flood list. */
+  TunnelNoRemote: 32,
 } as const;
 export type DropCode = (typeof DROP)[keyof typeof DROP];
 
@@ -45,7 +57,8 @@ export const DROP_NAMES: readonly string[] = [
   'egress-policed', 'meter-drop', 'shaper-queue-full', 'tx-full', 'pool-exhausted', 'port-down',
   'no-ports', 'no-recv', 'no-forward', 'no-controller', 'no-packet-in', 'local-port',
   'ttl-exceeded', 'group-empty', 'group-depth', 'action-failed', 'in-port-output', 'unknown-port',
-  'tx-too-big', 'csum-incomplete', 'gso-failed',
+  'tx-too-big', 'csum-incomplete', 'gso-failed', 'tunnel-too-big', 'tunnel-fragment', 'tunnel-malformed',
+  'tunnel-unknown-vni', 'tunnel-inner-tag', 'tunnel-no-remote',
 ];
 export const DROP_COUNT = DROP_NAMES.length;
 

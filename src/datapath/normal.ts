@@ -17,6 +17,8 @@ export interface NormalPortInfo {
   canFlood: boolean;
   /** false: receives nothing from NORMAL (OpenFlow OFPPC_NO_FWD). */
   canForward: boolean;
+  /** A tunnel port (VXLAN): split horizon, nothing received from a tunnel is flooded into another tunnel. */
+  tunnel?: boolean;
 }
 
 /** Why NORMAL produced no output. Values are stable (counters are indexed by them). */
@@ -70,7 +72,7 @@ const NONE = -1;
 const DIRECT_OFPORTS = 4096;          // ofports below this map to slots through an Int32Array, above through a Map
 const WORDS_PER_PORT = VID_COUNT / 32; // VLAN membership bitmap words per port slot
 const INITIAL_SLOTS = 16;
-const F_IN_USE = 1, F_CAN_FLOOD = 2, F_CAN_FORWARD = 4;
+const F_IN_USE = 1, F_CAN_FLOOD = 2, F_CAN_FORWARD = 4, F_TUNNEL = 8;
 const VID_MASK = 0xfff;
 const VID_RESERVED = 0xfff;
 const PCP_MASK = 7;
@@ -167,7 +169,7 @@ export class Normal {
     const vlan: VlanPortConfig = { mode: info.vlan.mode };
     if (info.vlan.vid !== undefined) vlan.vid = info.vlan.vid;
     if (info.vlan.vids !== undefined) vlan.vids = info.vlan.vids.slice();
-    const copy: NormalPortInfo = { ofport, vlan, canFlood: !!info.canFlood, canForward: !!info.canForward };
+    const copy: NormalPortInfo = { ofport, vlan, canFlood: !!info.canFlood, canForward: !!info.canForward, tunnel: !!info.tunnel };
 
     let slot = this.slotOf(ofport);
     if (slot === NONE) {
@@ -179,7 +181,7 @@ export class Normal {
     }
     this.infos[slot] = copy;
     this.slotOfport[slot] = ofport;
-    this.slotFlags[slot] = F_IN_USE | (copy.canFlood ? F_CAN_FLOOD : 0) | (copy.canForward ? F_CAN_FORWARD : 0);
+    this.slotFlags[slot] = F_IN_USE | (copy.canFlood ? F_CAN_FLOOD : 0) | (copy.canForward ? F_CAN_FORWARD : 0) | (copy.tunnel ? F_TUNNEL : 0);
     this.slotAccess[slot] = vlan.mode === 'access' ? 1 : 0;
     this.slotNativeVid[slot] = ingressNativeVid(vlan);
     this.slotUntaggedVid[slot] = egressUntaggedVid(vlan);
@@ -301,10 +303,11 @@ export class Normal {
     let fl = this.floods[vid];
     if (fl === null) fl = this.buildFlood(vid);
     const n = fl.count, cap = out.ports.length, slots = fl.slots, ofports = fl.ofports, tagged = fl.tagged;
-    const ports = out.ports, outTagged = out.tagged;
+    const ports = out.ports, outTagged = out.tagged, flags = this.slotFlags;
+    const fromTunnel = (flags[slot] & F_TUNNEL) !== 0;
     let c = 0;
     for (let i = 0; i < n && c < cap; i++) {
-      if (slots[i] === slot) continue;
+      if (slots[i] === slot || (fromTunnel && (flags[slots[i]] & F_TUNNEL) !== 0)) continue;
       ports[c] = ofports[i]; outTagged[c] = tagged[i]; c++;
     }
     out.count = c;

@@ -32,6 +32,17 @@ export interface PortBackend {
    * they are longer than its MTU allows (EMSGSIZE). Unset or 0: none.
    */
   readonly lastSendTooBig?: number;
+  /**
+   * Optional: set by the bridge when the port is added; a backend that drops frames for reasons of
+   * its own (a tunnel: unknown VNI, fragments) counts them here by DROP code (datapath/counters.ts),
+   * on the port's and the bridge's drop counters. A frame `send` counts this way is one of those it
+   * did not accept, and is reported in `lastSendCounted` so the bridge does not count it again.
+   */
+  countDrop?: ((code: number, n: number) => void) | null;
+  /** Optional: true for a tunnel port (VXLAN): NORMAL never floods a frame from one tunnel into another (split horizon). */
+  readonly tunnel?: boolean;
+  /** Optional: of the frames the last `send` did not accept, how many it counted through countDrop. */
+  readonly lastSendCounted?: number;
   /** Release the device. Idempotent. */
   close(): Promise<void>;
   /**

@@ -88,6 +88,22 @@ export interface NativeBinding {
   /** recvBatch/sendBatch's TAP read()/write() loops on registered buffer ids (no N-API lookup per frame). */
   idsRecv?(fd: number, ids: Int32Array, offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   idsSend?(fd: number, ids: Int32Array, offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
+  /** sluice_tunnel.cc (absent in an addon built before it): VXLAN underlay sockets. */
+  /** A non-blocking UDP socket bound to local:port, SO_TIMESTAMPNS on; family 4 or 6. */
+  udpOpen?(local: string, port: number, rcvbufBytes: number): { fd: number; family: number };
+  /** A non-blocking IPPROTO_RAW socket (the caller writes the IP header) of family 4 or 6. */
+  rawOpen?(family: number, sndbufBytes: number): number;
+  /**
+   * recvmmsg on a UDP socket: datagram i at bufs[i][offs[i]..] (cap caps[i]); lens[i] its length
+   * (negative: did not fit); addrs[i*6..] = family, four address words (big-endian numbers), port;
+   * ages[i] ms since the kernel received it (-1 unknown). res[0] errno that ended it, res[1] syscalls.
+   */
+  udpRecv?(fd: number, bufs: Buffer[], offs: Int32Array, caps: Int32Array, lens: Int32Array, count: number, res: Int32Array, addrs: Int32Array, ages: Float64Array): number;
+  /**
+   * sendmmsg on a raw socket: message k = hdrs[k*64 .. +hdrLens[k]) then bufs[k][offs[k] .. +lens[k]),
+   * to the IP header's destination; IPv6 UDP checksum computed. res as sendBatch.
+   */
+  tunnelSend?(fd: number, hdrs: Buffer, hdrLens: Int32Array, bufs: Buffer[], offs: Int32Array, lens: Int32Array, count: number, res: Int32Array): number;
   readonly KIND_TAP: number;
   readonly KIND_PACKET: number;
   readonly KIND_RING: number;

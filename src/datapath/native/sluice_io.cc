@@ -824,6 +824,7 @@ class Poller : public Napi::ObjectWrap<Poller> {
 }  // namespace
 
 void RegisterUring(Napi::Env env, Napi::Object exports);   // sluice_uring.cc: batched TAP I/O
+void RegisterTunnel(Napi::Env env, Napi::Object exports);  // sluice_tunnel.cc: VXLAN underlay I/O
 
 namespace {
 
@@ -845,6 +846,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendBatch", Napi::Function::New(env, SendBatch));
   exports.Set("Poller", Poller::Init(env));
   RegisterUring(env, exports);
+  RegisterTunnel(env, exports);
   exports.Set("KIND_TAP", Napi::Number::New(env, kKindTap));
   exports.Set("KIND_PACKET", Napi::Number::New(env, kKindPacket));
   exports.Set("KIND_RING", Napi::Number::New(env, kKindRing));

@@ -1,0 +1,394 @@
+// VxlanPort: a VXLAN tunnel endpoint (RFC 7348) as a port of the bridge. Frames sent to it leave
+// encapsulated to remote VTEPs; datagrams to its local address and UDP port come in decapsulated.
+// Underlay I/O is batched through the shim (sluice_tunnel.cc): recvmmsg on a bound UDP socket,
+// sendmmsg on a raw IP socket whose outer headers we write (hashed source port, DF, zero UDP
+// checksum on IPv4), the inner frame sent from where it sits (no copy, also when replicated).
+// Which VNI and which VTEPs (checked in this order):
+//   - VNI: the port's `vni` (one network); with `vni: flow` the frame's tunnel_id (set_field); with
+//     `networks` the VLAN tag the frame carries (the port is a trunk of those VLANs: received frames
+//     get the network's tag, sent ones lose it);
+//   - remotes: with `remote: flow` the frame's tun_dst (set_field); else the VTEP its destination
+//     MAC was learned behind; else every VTEP of the network's flood list (head-end replication).
+// Received frames carry tunnel_id = VNI and tun_src/tun_dst into the match; their source MAC is
+// learned behind the sending VTEP (vlan/vtep.ts). Drops are counted by reason (tunnel-*).
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { Batch } from '../../packet/batch.js';
+import { MAX_BURST } from '../../packet/batch.js';
+import { HEADROOM } from '../../packet/packet.js';
+import type { Packet } from '../../packet/packet.js';
+import type { PacketPool } from '../../packet/pool.js';
+import { VXLAN_HEADER_LEN, VXLAN_PORT } from '../../packet/vxlan.js';
+import { rd48 } from '../../packet/bytes.js';
+import { isTagged, outerTci, popVlan, pushVlan } from '../../vlan/tag.js';
+import { VtepTable } from '../../vlan/vtep.js';
+import { OUTER_V4_LEN, OUTER_V6_LEN, parseTunnelAddr, vxlanSourcePort, vxlanVni, writeOuterV4, writeOuterV6 } from '../../vlan/vxlan-encap.js';
+import type { TunnelAddr } from '../../vlan/vxlan-encap.js';
+import { DROP } from '../counters.js';
+import type { PortBackend } from '../port.js';
+import { epochNowMs } from '../clock.js';
+import { native } from '../native/index.js';
+import type { NativeBinding, NativePoller } from '../native/index.js';
+import { PortIoCounters } from './io-counters.js';
+import type { PortStatusListener } from './io-counters.js';
+
+const E = os.constants.errno;
+/** Messages per tunnelSend call (the shim's kMaxBatch) and bytes of header scratch per message. */
+const TX_MSGS = 256;
+const HDR_STRIDE = 64;
+const ADDR_SLOTS = 6;
+const RCVBUF_BYTES = 32 * 1024 * 1024;
+const SNDBUF_BYTES = 8 * 1024 * 1024;
+const MAX_RX_AGE_MS = 10_000;
+const EMPTY = Buffer.alloc(0);
+
+/** One network a multi-VNI port carries: VNI <-> local VLAN, and its own flood list if given. */
+export interface VxlanNetwork { vni: number; vid: number; remote?: string[] }
+
+export interface VxlanPortOptions {
+  /** This host's underlay address (IPv4 or IPv6); the UDP socket binds to it. */
+  local: string;
+  /** Remote VTEPs (the flood list of every network without its own), or 'flow' (tun_dst from flows). */
+  remote: string[] | 'flow';
+  /** The one VNI of this port, or 'flow' (tunnel_id from flows); ignored when `networks` is given. */
+  vni?: number | 'flow';
+  /** Several networks on one port (standalone): VNI <-> VLAN tag, optional flood list each. */
+  networks?: VxlanNetwork[];
+  /** UDP destination port (default 4789). */
+  dstPort?: number;
+  /** Underlay IP MTU; default: the MTU of the device holding `local`, else 1500. */
+  underlayMtu?: number;
+  /** MAC entries learned behind remote VTEPs, and their aging (default as the MAC table: 8192, 300 s). */
+  macTableSize?: number;
+  macAgingMs?: number;
+}
+
+/** Extra counters of a tunnel port (beside the I/O counters), for `sluice stats` and tests. */
+export class TunnelCounters extends PortIoCounters {
+  /** Datagrams sent (a replicated frame counts once per VTEP). */
+  txDatagrams = 0;
+  /** Frames that went to more than one VTEP (head-end replication). */
+  floods = 0;
+  override reset(): void { super.reset(); this.txDatagrams = 0; this.floods = 0; }
+  override snapshot(): Record<string, number> { return { ...super.snapshot(), 'tx-datagrams': this.txDatagrams, 'tx-floods': this.floods }; }
+}
+
+export class VxlanPort implements PortBackend {
+  readonly name: string;
+  readonly counters = new TunnelCounters();
+  readonly tunnel = true;
+  readonly vteps: VtepTable;
+  onStatus: PortStatusListener | null = null;
+  countDrop: ((code: number, n: number) => void) | null = null;
+  lastSendTooBig = 0;
+  lastSendCounted = 0;
+  /** Called with each received frame before it is forwarded; true = consumed (BFD control frames). */
+  onTunnelFrame: ((p: Packet, vtep: number, vni: number, nowMs: number) => boolean) | null = null;
+
+  readonly local: TunnelAddr;
+  readonly dstPort: number;
+  readonly remoteFlow: boolean;
+  readonly vniFlow: boolean;
+  /** The fixed VNI (single network), or -1. */
+  readonly vni: number;
+  /** networks: VLAN -> VNI and VNI -> VLAN (-1: not carried). */
+  private readonly vidToVni: Int32Array | null;
+  private readonly vniToVid: Map<number, number> | null;
+  mtu: number;
+  private readonly mtuOption: number | undefined;
+  private readonly outerLen: number;
+
+  private nat: NativeBinding | null = null;
+  private udpFd = -1;
+  private rawFd = -1;
+  private poller: NativePoller | null = null;
+  private readableCb: (() => void) | null = null;
+  // receive slots
+  private readonly bufs: Buffer[] = new Array<Buffer>(MAX_BURST).fill(EMPTY);
+  private readonly offs = new Int32Array(MAX_BURST);
+  private readonly caps = new Int32Array(MAX_BURST);
+  private readonly lens = new Int32Array(MAX_BURST);
+  private readonly res = new Int32Array(4);
+  private readonly addrs = new Int32Array(MAX_BURST * ADDR_SLOTS);
+  private readonly ages = new Float64Array(MAX_BURST);
+  private readonly spare: Packet[] = [];
+  private spareCount = 0;
+  private sparePool: PacketPool | null = null;
+  // transmit messages
+  private readonly hdrs = Buffer.alloc(TX_MSGS * HDR_STRIDE);
+  private readonly hdrLens = new Int32Array(TX_MSGS);
+  private readonly txBufs: Buffer[] = new Array<Buffer>(TX_MSGS).fill(EMPTY);
+  private readonly txOffs = new Int32Array(TX_MSGS);
+  private readonly txLens = new Int32Array(TX_MSGS);
+  /** Batch index of the frame each message carries; per frame, messages not sent. */
+  private readonly txOwner = new Int32Array(TX_MSGS);
+  private readonly unsent = new Int32Array(MAX_BURST * 4);
+  private readonly refused: Packet[] = [];
+  private readonly reason = new Uint8Array(MAX_BURST * 4);
+
+  constructor(name: string, opts: VxlanPortOptions) {
+    this.name = name;
+    this.local = parseTunnelAddr(opts.local);
+    this.dstPort = opts.dstPort ?? VXLAN_PORT;
+    this.remoteFlow = opts.remote === 'flow';
+    this.vteps = new VtepTable(opts.macTableSize, opts.macAgingMs);
+    this.outerLen = this.local.family === 4 ? OUTER_V4_LEN : OUTER_V6_LEN;
+    this.mtuOption = opts.underlayMtu;
+    this.mtu = opts.underlayMtu ?? 1500;
+    const remotes = opts.remote === 'flow' ? [] : opts.remote.map((r) => this.internRemote(r));
+    this.vteps.setFlood(-1, remotes);
+    if (opts.networks !== undefined && opts.networks.length > 0) {
+      this.vniFlow = false; this.vni = -1;
+      this.vidToVni = new Int32Array(4096).fill(-1);
+      this.vniToVid = new Map();
+      for (const n of opts.networks) {
+        this.vidToVni[n.vid] = n.vni;
+        this.vniToVid.set(n.vni, n.vid);
+        if (n.remote !== undefined) this.vteps.setFlood(n.vni, n.remote.map((r) => this.internRemote(r)));
+      }
+    } else {
+      this.vidToVni = null; this.vniToVid = null;
+      this.vniFlow = opts.vni === 'flow';
+      this.vni = typeof opts.vni === 'number' ? opts.vni : -1;
+      if (!this.vniFlow && this.vni < 0) throw new RangeError(`vxlan port "${name}" needs vni (a number or flow) or networks`);
+    }
+  }
+
+  private internRemote(text: string): number {
+    const a = parseTunnelAddr(text);
+    if (a.family !== this.local.family) throw new RangeError(`vxlan port "${this.name}": remote ${text} is not of the local address's family (IPv${this.local.family})`);
+    return this.vteps.intern(a);
+  }
+
+  get up(): boolean { return this.udpFd >= 0; }
+
+  get onReadable(): (() => void) | null { return this.readableCb; }
+  set onReadable(cb: (() => void) | null) {
+    this.readableCb = cb ?? null;
+    if (this.poller) { if (this.readableCb && this.udpFd >= 0) this.poller.start(); else this.poller.stop(); }
+  }
+
+  async open(): Promise<void> {
+    if (this.udpFd >= 0) return;
+    const nat = native();
+    if (nat.udpOpen === undefined || nat.rawOpen === undefined) throw new Error(`${this.name}: the native addon predates tunnel ports (rebuild it: node scripts/build-native.mjs)`);
+    const u = nat.udpOpen(this.local.text, this.dstPort, RCVBUF_BYTES);
+    let raw: number;
+    try { raw = nat.rawOpen(this.local.family, SNDBUF_BYTES); } catch (e) { nat.closeFd(u.fd); throw e; }
+    this.nat = nat; this.udpFd = u.fd; this.rawFd = raw;
+    if (this.mtuOption === undefined) this.mtu = underlayMtuOf(this.local.text) ?? 1500;
+    this.poller = new nat.Poller(u.fd, (status, events) => {
+      if (status < 0) return;
+      this.counters.wakeups++;
+      if ((events & 1) !== 0 && this.readableCb !== null) this.readableCb();
+    });
+    if (this.readableCb) this.poller.start();
+  }
+
+  recv(into: Batch, pool: PacketPool): number {
+    const nat = this.nat;
+    if (nat === null || this.udpFd < 0) return 0;
+    let want = into.pkts.length - into.count;
+    if (want > MAX_BURST) want = MAX_BURST;
+    if (want <= 0) return 0;
+    if (pool !== this.sparePool) { this.releaseSpares(); this.sparePool = pool; }
+    const spare = this.spare;
+    let have = this.spareCount;
+    while (have < want) { const p = pool.alloc(); if (p === null) break; spare[have++] = p; }
+    this.spareCount = have;
+    if (have === 0) { this.counters.poolStalls++; return 0; }
+    const n = have < want ? have : want;
+    const bufs = this.bufs, offs = this.offs, caps = this.caps, lens = this.lens, res = this.res, addrs = this.addrs, ages = this.ages;
+    const at = HEADROOM - VXLAN_HEADER_LEN;
+    for (let i = 0; i < n; i++) { const b = spare[i].buf; bufs[i] = b; offs[i] = at; caps[i] = b.length - at; }
+    const got = nat.udpRecv!(this.udpFd, bufs, offs, caps, lens, n, res, addrs, ages);
+    const c = this.counters;
+    c.nativeCalls++; c.syscalls += res[1];
+    let added = 0, keep = 0, bytes = 0;
+    if (got > 0) {
+      const nowMs = epochNowMs();
+      const ipLen = this.local.family === 4 ? 28 : 48;
+      for (let i = 0; i < got; i++) {
+        const p = spare[i], len = lens[i];
+        const drop = this.admit(p, len, ipLen, addrs, i * ADDR_SLOTS, nowMs, ages[i]);
+        if (drop < 0) { into.pkts[into.count++] = p; added++; bytes += p.len; continue; }
+        if (drop !== 0xff && this.countDrop !== null) this.countDrop(drop, 1);
+        c.rxDrops++;
+        spare[keep++] = p;
+      }
+      for (let i = got; i < have; i++) spare[keep++] = spare[i];
+      this.spareCount = keep;
+      c.rxFrames += added; c.rxBytes += bytes;
+    }
+    const err = res[0];
+    if (err !== 0 && err !== E.EAGAIN) c.errors++;
+    return added;
+  }
+
+  /** Check and decapsulate one datagram in place; -1 = forward it, else a DROP code (0xff: consumed). */
+  private admit(p: Packet, len: number, ipLen: number, addrs: Int32Array, a: number, nowMs: number, age: number): number {
+    if (len < VXLAN_HEADER_LEN + 14) return DROP.TunnelMalformed;   // also len < 0: larger than a packet buffer
+    if (len + ipLen > this.mtu) return DROP.TunnelFragment;           // could only have arrived in fragments
+    const b = p.buf, at = HEADROOM - VXLAN_HEADER_LEN;
+    const vni = vxlanVni(b, at);
+    if (vni < 0) return DROP.TunnelMalformed;
+    let vid = -1;
+    if (this.vniToVid !== null) {
+      const v = this.vniToVid.get(vni);
+      if (v === undefined) return DROP.TunnelUnknownVni;
+      vid = v;
+    } else if (!this.vniFlow && vni !== this.vni) {
+      return DROP.TunnelUnknownVni;
+    }
+    p.off = HEADROOM; p.len = len - VXLAN_HEADER_LEN;
+    p.tsMs = age > 0 && age < MAX_RX_AGE_MS ? nowMs - age : nowMs;
+    p.csumPartial = false;
+    if (isTagged(p)) return DROP.TunnelInnerTag;
+    const vt = this.vteps.internWords(addrs[a], addrs[a + 1], addrs[a + 2], addrs[a + 3], addrs[a + 4]);
+    if (this.onTunnelFrame !== null && this.onTunnelFrame(p, vt, vni, nowMs)) return 0xff;
+    const src = rd48(b, HEADROOM + 6);
+    if (b[HEADROOM + 6] % 2 === 0) this.vteps.learn(vni, src, vt, nowMs);   // unicast sources only
+    p.tunnelId = vni;
+    p.tunIpv4Src = addrs[a] === 4 ? addrs[a + 1] >>> 0 : 0;
+    p.tunIpv4Dst = this.local.family === 4 ? this.local.w0 : 0;
+    if (vid >= 0) pushVlan(p, 0x8100, vid);
+    return -1;
+  }
+
+  send(from: Batch): number {
+    this.lastSendTooBig = 0; this.lastSendCounted = 0;
+    const nat = this.nat, c = this.counters;
+    if (nat === null || this.rawFd < 0) { c.txDrops += from.count; return 0; }
+    const pkts = from.pkts, count = from.count, nowMs = epochNowMs();
+    const unsent = this.unsent, reason = this.reason;
+    let m = 0;
+    for (let i = 0; i < count; i++) {
+      unsent[i] = 0; reason[i] = 0;
+      const p = pkts[i];
+      const vni = this.egressVni(p);
+      if (vni < 0) { reason[i] = DROP.TunnelUnknownVni; continue; }
+      if (p.len + this.outerLen > this.mtu) { reason[i] = DROP.TunnelTooBig; continue; }
+      const sport = vxlanSourcePort(p.buf, p.off, p.len);
+      if (this.remoteFlow) {
+        if (p.tunIpv4Dst === 0 || this.local.family !== 4) { reason[i] = DROP.TunnelNoRemote; continue; }
+        if (m === TX_MSGS) m = this.flushTx(nat, m);
+        this.putV4(m++, i, p, p.tunIpv4Dst, sport, vni);
+        continue;
+      }
+      const dst = (p.buf[p.off] & 1) === 0 ? this.vteps.lookup(vni, rd48(p.buf, p.off), nowMs) : -1;
+      if (dst >= 0) {
+        if (m === TX_MSGS) m = this.flushTx(nat, m);
+        this.putVtep(m++, i, p, dst, sport, vni);
+        continue;
+      }
+      const list = this.vteps.floodList(vni);
+      let k = 0;
+      for (let j = 0; j < list.length; j++) {
+        const v = list[j];
+        if (!this.vteps.isAlive(v)) continue;
+        if (m === TX_MSGS) m = this.flushTx(nat, m);
+        this.putVtep(m++, i, p, v, sport, vni);
+        k++;
+      }
+      if (k === 0) reason[i] = DROP.TunnelNoRemote;
+      else if (k > 1) c.floods++;
+    }
+    if (m > 0) this.flushTx(nat, m);
+    // Frames with every message sent come first (the bridge counts a prefix as sent); the rest are
+    // counted here by reason, or left to the bridge (tx-full) when the socket refused them.
+    const refused = this.refused;
+    let ok = 0, bad = 0, counted = 0, big = 0;
+    for (let i = 0; i < count; i++) {
+      const p = pkts[i];
+      if (reason[i] === 0 && unsent[i] === 0) { pkts[ok++] = p; continue; }
+      refused[bad++] = p;
+      if (reason[i] !== 0) {
+        if (reason[i] === DROP.TunnelTooBig) big++;
+        else { counted++; this.countDrop?.(reason[i], 1); }
+      }
+    }
+    for (let i = 0; i < bad; i++) pkts[ok + i] = refused[i];
+    this.lastSendTooBig = big;
+    this.lastSendCounted = counted;
+    c.txDrops += bad;
+    return ok;
+  }
+
+  /** The VNI a frame leaves with (removing its tag: the VNI names the network), or -1. */
+  private egressVni(p: Packet): number {
+    if (this.vidToVni !== null) {
+      if (isTagged(p)) {
+        const vni = this.vidToVni[outerTci(p) & 0xfff];
+        popVlan(p);
+        return vni;
+      }
+      return this.vniToVid!.has(p.tunnelId) ? p.tunnelId : -1;
+    }
+    if (isTagged(p)) popVlan(p);
+    if (this.vniFlow) return p.tunnelId <= 0xffffff ? p.tunnelId : -1;
+    return this.vni;
+  }
+
+  private putVtep(m: number, owner: number, p: Packet, vtep: number, sport: number, vni: number): void {
+    const r = this.vteps.vteps[vtep];
+    if (r.family === 4) { this.putV4(m, owner, p, r.w0, sport, vni); return; }
+    this.hdrLens[m] = writeOuterV6(this.hdrs, m * HDR_STRIDE, this.local, r, sport, this.dstPort, vni, p.len);
+    this.txBufs[m] = p.buf; this.txOffs[m] = p.off; this.txLens[m] = p.len; this.txOwner[m] = owner;
+  }
+
+  private putV4(m: number, owner: number, p: Packet, dst: number, sport: number, vni: number): void {
+    this.hdrLens[m] = writeOuterV4(this.hdrs, m * HDR_STRIDE, this.local.w0, dst, sport, this.dstPort, vni, p.len);
+    this.txBufs[m] = p.buf; this.txOffs[m] = p.off; this.txLens[m] = p.len; this.txOwner[m] = owner;
+  }
+
+  /** Send messages [0, m); mark the frames of those not sent; returns 0 (the next free message). */
+  private flushTx(nat: NativeBinding, m: number): number {
+    const res = this.res, c = this.counters;
+    const sent = nat.tunnelSend!(this.rawFd, this.hdrs, this.hdrLens, this.txBufs, this.txOffs, this.txLens, m, res);
+    c.nativeCalls++; c.syscalls += res[1];
+    let bytes = 0;
+    for (let k = 0; k < m; k++) {
+      const refusedHere = this.txLens[k] === 0 && k < sent + res[2];
+      if (k >= sent + res[2] || refusedHere) {
+        const o = this.txOwner[k];
+        this.unsent[o]++;
+        if (refusedHere && res[3] > 0 && this.reason[o] === 0) this.reason[o] = DROP.TunnelTooBig;
+      } else {
+        bytes += this.txLens[k];
+      }
+    }
+    c.txDatagrams += sent; c.txFrames += sent; c.txBytes += bytes;
+    if (res[2] > 0) c.errors += res[2];
+    this.txBufs.fill(EMPTY, 0, m);
+    return 0;
+  }
+
+  private releaseSpares(): void {
+    const pool = this.sparePool;
+    for (let i = 0; i < this.spareCount; i++) pool?.release(this.spare[i]);
+    this.spare.length = 0;
+    this.spareCount = 0;
+  }
+
+  async close(): Promise<void> {
+    if (this.poller) { this.poller.close(); this.poller = null; }
+    if (this.nat !== null) {
+      if (this.udpFd >= 0) this.nat.closeFd(this.udpFd);
+      if (this.rawFd >= 0) this.nat.closeFd(this.rawFd);
+    }
+    this.udpFd = -1; this.rawFd = -1;
+    this.releaseSpares();
+    this.sparePool = null;
+    this.bufs.fill(EMPTY);
+  }
+}
+
+/** The MTU of the device that holds `addr` in this network namespace, or null. */
+export function underlayMtuOf(addr: string): number | null {
+  const want = addr.toLowerCase();
+  for (const [dev, list] of Object.entries(os.networkInterfaces())) {
+    if (!list?.some((a) => a.address.toLowerCase() === want)) continue;
+    try { return Number(readFileSync(`/sys/class/net/${dev}/mtu`, 'utf8').trim()) || null; } catch { return null; }
+  }
+  return null;
+}
