@@ -19,6 +19,7 @@ import { InlineDatapath } from './datapath-handle.js';
 import { WorkerDatapath } from './worker-datapath.js';
 import type { DatapathHandle, PortDetail } from './datapath-handle.js';
 import type { PortBackend } from '../datapath/port.js';
+import type { TunnelInfo } from '../datapath/ports/vxlan.js';
 import { IFF_RUNNING, IFF_UP } from '../datapath/native/index.js';
 import { formatFlow, formatMatch, parseFlow, parseFlowFilter, FlowSyntaxError } from '../flow/syntax.js';
 import type { FlowSpec } from '../flow/types.js';
@@ -59,6 +60,8 @@ export interface PortView {
    */
   admin?: 'up' | 'down'; carrier?: boolean;
   rxPackets: number; rxBytes: number; txPackets: number; txBytes: number; drops: Record<string, number>;
+  /** vxlan ports: endpoints, VNIs, remote VTEPs and the MACs learned behind them. */
+  tunnel?: TunnelInfo;
 }
 export interface ChannelView {
   name: string; rate: string; burst?: string; mode: string; queue?: number; attached: string[];
@@ -402,6 +405,7 @@ export class SwitchDaemon {
       }
       if (pi.reason && v.link !== 'up') v.reason = pi.reason;
       if (pi.config.down && v.link === 'up') v.link = 'down';
+      if (pi.tunnel !== undefined) v.tunnel = pi.tunnel;
       const flags = pi.flags;
       if (flags !== null) {
         v.admin = (flags & IFF_UP) !== 0 ? 'up' : 'down';

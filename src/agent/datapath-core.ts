@@ -16,6 +16,7 @@ import { TapPort } from '../datapath/ports/tap.js';
 import { SystemPort } from '../datapath/ports/system.js';
 import { QemuStreamPort } from '../datapath/ports/qemu-stream.js';
 import { VxlanPort } from '../datapath/ports/vxlan.js';
+import type { TunnelInfo } from '../datapath/ports/vxlan.js';
 import { MemoryPort } from '../datapath/ports/memory.js';
 import type { PortStatusEvent } from '../datapath/ports/io-counters.js';
 import type { AggregateStats, FlowFilter, FlowMod, FlowStats, TableStats } from '../datapath/pipeline.js';
@@ -51,6 +52,8 @@ export interface PortDetail extends PortLive {
   adminError: string | null;
   /** The backend's own I/O counters (syscalls, kernel drops), when it keeps them. */
   io?: Record<string, number>;
+  /** A tunnel port's endpoints and learned remote MACs. */
+  tunnel?: TunnelInfo;
 }
 
 export interface GroupView { spec: GroupSpec; packetCount: number; byteCount: number; durationS: number; buckets: Array<{ packetCount: number; byteCount: number }> }
@@ -72,7 +75,7 @@ export function defaultBackend(p: PortConfig): PortBackend {
 }
 
 interface LiveStatus { up: boolean; gone: boolean; reason?: string }
-type Backendish = PortBackend & { onStatus?: ((ev: PortStatusEvent) => void) | null; up?: boolean; deviceFlags?: () => number | null; adminError?: string | null; counters?: { snapshot(): Record<string, number> } };
+type Backendish = PortBackend & { tunnelInfo?: () => TunnelInfo } & { onStatus?: ((ev: PortStatusEvent) => void) | null; up?: boolean; deviceFlags?: () => number | null; adminError?: string | null; counters?: { snapshot(): Record<string, number> } };
 
 const NO_EVENTS: DatapathEvents = { packetIn() { /* none */ }, flowRemoved() { /* none */ }, portStatus() { /* none */ } };
 
@@ -249,6 +252,7 @@ export class DatapathCore {
       };
       if (st?.reason !== undefined) d.reason = st.reason;
       if (be?.counters && typeof be.counters.snapshot === 'function') d.io = be.counters.snapshot();
+      if (typeof be?.tunnelInfo === 'function') d.tunnel = be.tunnelInfo();
       return d;
     });
   }

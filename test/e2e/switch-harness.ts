@@ -16,13 +16,15 @@ export class SwitchProc {
   exited: number | null = null;
   private constructor(readonly dir: string, readonly configPath: string, readonly socket: string, readonly child: ChildProcess) {}
 
-  /** `env`: extra environment for the daemon (e.g. SLUICE_SYSTEM_RX=mmsg). */
-  static async start(yaml: string, extraArgs: string[] = [], env: Record<string, string> = {}): Promise<SwitchProc> {
+  /** `env`: extra environment for the daemon (e.g. SLUICE_SYSTEM_RX=mmsg); `netns`: run it inside that namespace (a host of a multi-host lab). */
+  static async start(yaml: string, extraArgs: string[] = [], env: Record<string, string> = {}, netns?: string): Promise<SwitchProc> {
     const dir = mkdtempSync(join(tmpdir(), 'sluice-sw-'));
     const configPath = join(dir, 'sluice.yaml');
     const socket = join(dir, 'sw.sock');
     writeFileSync(configPath, yaml);
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'switch', '-c', configPath, '--socket', socket, ...extraArgs], {
+    const argv = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'switch', '-c', configPath, '--socket', socket, ...extraArgs];
+    // ip netns exec runs the command in place (exec), so the child's pid is the switch's
+    const child = spawn(netns ? 'ip' : argv[0], netns ? ['netns', 'exec', netns, ...argv] : argv.slice(1), {
       cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_LOG_LEVEL: 'info', FORCE_COLOR: '0', ...env },
     });
     const sw = new SwitchProc(dir, configPath, socket, child);
@@ -299,7 +301,7 @@ export const mbit = (bps: number): number => Math.round(bps / 1e4) / 100;
  * The per-test resources of a switch e2e file: namespaces labs, switches and other clean-ups made
  * through it are torn down after each test (switches first, then labs), even when the test fails.
  */
-export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArgs?: string[], env?: Record<string, string>): Promise<SwitchProc>; defer(fn: () => unknown): void } {
+export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArgs?: string[], env?: Record<string, string>, netns?: string): Promise<SwitchProc>; defer(fn: () => unknown): void } {
   const labs: NetnsLab[] = [];
   const switches: SwitchProc[] = [];
   const deferred: Array<() => unknown> = [];
@@ -310,7 +312,7 @@ export function switchTestKit(): { lab(): NetnsLab; start(yaml: string, extraArg
   });
   return {
     lab: () => { const l = new NetnsLab(); labs.push(l); return l; },
-    start: async (yaml, extraArgs = [], env = {}) => { const s = await SwitchProc.start(yaml, extraArgs, env); switches.push(s); return s; },
+    start: async (yaml, extraArgs = [], env = {}, netns) => { const s = await SwitchProc.start(yaml, extraArgs, env, netns); switches.push(s); return s; },
     defer: (fn) => { deferred.push(fn); },
   };
 }

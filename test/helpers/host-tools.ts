@@ -9,6 +9,7 @@ import { delimiter, join } from 'node:path';
 /** Host commands the suites run -> the Debian package that installs them. */
 export const HOST_TOOLS = {
   ip: 'iproute2',
+  bridge: 'iproute2',
   ping: 'iputils-ping',
   ethtool: 'ethtool',
   iperf3: 'iperf3',

@@ -20,6 +20,7 @@ import type { Packet } from '../../packet/packet.js';
 import type { PacketPool } from '../../packet/pool.js';
 import { VXLAN_HEADER_LEN, VXLAN_PORT } from '../../packet/vxlan.js';
 import { rd48 } from '../../packet/bytes.js';
+import { formatMac } from '../../packet/flow-key.js';
 import { isTagged, outerTci, popVlan, pushVlan } from '../../vlan/tag.js';
 import { VtepTable } from '../../vlan/vtep.js';
 import { OUTER_V4_LEN, OUTER_V6_LEN, parseTunnelAddr, vxlanSourcePort, vxlanVni, writeOuterV4, writeOuterV6 } from '../../vlan/vxlan-encap.js';
@@ -71,6 +72,18 @@ export class TunnelCounters extends PortIoCounters {
   floods = 0;
   override reset(): void { super.reset(); this.txDatagrams = 0; this.floods = 0; }
   override snapshot(): Record<string, number> { return { ...super.snapshot(), 'tx-datagrams': this.txDatagrams, 'tx-floods': this.floods }; }
+}
+
+/** What `sluice port list` / `sluice stats` show of a tunnel port (cold path). */
+export interface TunnelInfo {
+  local: string; dstPort: number; mtu: number;
+  vni: number | 'flow' | null;
+  networks: Array<{ vni: number; vid: number }> | null;
+  remote: string[] | 'flow';
+  /** Remote VTEPs known (configured or learned) and whether each may be used (BFD). */
+  endpoints: Array<{ vtep: string; up: boolean }>;
+  /** MACs learned behind remote VTEPs. */
+  vteps: Array<{ vni: number; mac: string; vtep: string; ageS: number }>;
 }
 
 export class VxlanPort implements PortBackend {
@@ -297,18 +310,14 @@ export class VxlanPort implements PortBackend {
     // Frames with every message sent come first (the bridge counts a prefix as sent); the rest are
     // counted here by reason, or left to the bridge (tx-full) when the socket refused them.
     const refused = this.refused;
-    let ok = 0, bad = 0, counted = 0, big = 0;
+    let ok = 0, bad = 0, counted = 0;
     for (let i = 0; i < count; i++) {
       const p = pkts[i];
       if (reason[i] === 0 && unsent[i] === 0) { pkts[ok++] = p; continue; }
       refused[bad++] = p;
-      if (reason[i] !== 0) {
-        if (reason[i] === DROP.TunnelTooBig) big++;
-        else { counted++; this.countDrop?.(reason[i], 1); }
-      }
+      if (reason[i] !== 0) { counted++; this.countDrop?.(reason[i], 1); }
     }
     for (let i = 0; i < bad; i++) pkts[ok + i] = refused[i];
-    this.lastSendTooBig = big;
     this.lastSendCounted = counted;
     c.txDrops += bad;
     return ok;
@@ -361,6 +370,18 @@ export class VxlanPort implements PortBackend {
     if (res[2] > 0) c.errors += res[2];
     this.txBufs.fill(EMPTY, 0, m);
     return 0;
+  }
+
+  tunnelInfo(nowMs: number = epochNowMs()): TunnelInfo {
+    const t = this.vteps;
+    return {
+      local: this.local.text, dstPort: this.dstPort, mtu: this.mtu,
+      vni: this.vniToVid !== null ? null : this.vniFlow ? 'flow' : this.vni,
+      networks: this.vniToVid !== null ? [...this.vniToVid].map(([vni, vid]) => ({ vni, vid })) : null,
+      remote: this.remoteFlow ? 'flow' : t.floodList(-1).map((i) => t.vteps[i].text),
+      endpoints: t.vteps.map((a, i) => ({ vtep: a.text, up: t.isAlive(i) })),
+      vteps: t.entries(nowMs).map((e) => ({ vni: e.vni, mac: formatMac(e.mac), vtep: e.vtep, ageS: e.ageS })),
+    };
   }
 
   private releaseSpares(): void {
