@@ -45,6 +45,8 @@ export interface PortConfig {
   networks?: Array<{ vni: number; vid: number; remote?: string[] }>;
   dstPort?: number;
   underlayMtu?: number;
+  /** vxlan: BFD to every remote (present = enabled), intervals in ms. */
+  bfd?: { minTxMs: number; minRxMs: number; multiplier: number };
   /** Absent: a trunk carrying every VLAN. */
   vlan?: VlanConfig;
   /** Channel policing what the port sends into the switch. */
@@ -108,6 +110,12 @@ const portSchema = z.strictObject({
   networks: z.array(z.strictObject({ vni, vid: vlanId, remote: z.array(str('remote').min(1)).optional() }), { error: 'networks must be a list of { vni, vid[, remote] }' }).min(1).optional(),
   'dst-port': int('dst-port', 1, 65535).optional(),
   'underlay-mtu': int('underlay-mtu', 576, 65535).optional(),
+  bfd: z.strictObject({
+    enable: z.boolean({ error: 'bfd.enable must be true or false' }),
+    'min-tx': int('bfd.min-tx (ms)', 1, 4_294_967).optional(),
+    'min-rx': int('bfd.min-rx (ms)', 1, 4_294_967).optional(),
+    multiplier: int('bfd.multiplier', 1, 255).optional(),
+  }).optional(),
   vlan: vlanSchema.optional(),
   channel: str('channel').optional(),
   'egress-channel': str('egress-channel').optional(),
@@ -260,10 +268,10 @@ function check(raw: RawFile, file: string): SluiceConfig {
       if (dup) fail(`${pat}.ofport`, `ofport ${p.ofport} is already used by port ${dup}`);
       byOfport.set(p.ofport, pname);
       const port: PortConfig = { name: pname, ofport: p.ofport, type: p.type };
-      const only = (key: 'device' | 'path' | 'host' | 'port' | 'role' | 'local' | 'remote' | 'vni' | 'networks' | 'dst-port' | 'underlay-mtu', types: string): void => {
+      const only = (key: 'device' | 'path' | 'host' | 'port' | 'role' | 'local' | 'remote' | 'vni' | 'networks' | 'dst-port' | 'underlay-mtu' | 'bfd', types: string): void => {
         if (p[key] !== undefined) fail(`${pat}.${key}`, `${key} is only for ${types} ports (this one is ${p.type})`);
       };
-      if (p.type !== 'vxlan') for (const k of ['local', 'remote', 'vni', 'networks', 'dst-port', 'underlay-mtu'] as const) only(k, 'vxlan');
+      if (p.type !== 'vxlan') for (const k of ['local', 'remote', 'vni', 'networks', 'dst-port', 'underlay-mtu', 'bfd'] as const) only(k, 'vxlan');
       if (p.type === 'tap' || p.type === 'system') {
         only('path', 'qemu-stream'); only('host', 'qemu-stream'); only('port', 'qemu-stream'); only('role', 'qemu-stream');
         port.device = p.device ?? pname;
@@ -373,6 +381,7 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
       if (p.networks !== undefined) po.networks = p.networks.map((n) => ({ ...n, ...(n.remote ? { remote: [...n.remote] } : {}) }));
       if (p.dstPort !== undefined) po['dst-port'] = p.dstPort;
       if (p.underlayMtu !== undefined) po['underlay-mtu'] = p.underlayMtu;
+      if (p.bfd !== undefined) po.bfd = { enable: true, 'min-tx': p.bfd.minTxMs, 'min-rx': p.bfd.minRxMs, multiplier: p.bfd.multiplier };
       if (p.vlan) {
         const v: Record<string, unknown> = { mode: p.vlan.mode };
         if (p.vlan.vid !== undefined) v.vid = p.vlan.vid;
@@ -524,6 +533,10 @@ function checkVxlan(p: z.infer<typeof portSchema>, port: PortConfig, pat: string
   port.local = p.local;
   port.dstPort = p['dst-port'] ?? 4789;
   if (p['underlay-mtu'] !== undefined) port.underlayMtu = p['underlay-mtu'];
+  if (p.bfd?.enable) {
+    if (port.remote === 'flow') fail(`${pat}.bfd`, 'BFD runs to configured remotes: it needs a remote list, not flow');
+    port.bfd = { minTxMs: p.bfd['min-tx'] ?? 100, minRxMs: p.bfd['min-rx'] ?? 1000, multiplier: p.bfd.multiplier ?? 3 };
+  }
   const key = `${p.local}|${port.dstPort}`;
   const other = tunnels.get(key);
   if (other !== undefined) fail(pat, `vxlan ports ${other} and ${port.name} both use ${p.local} UDP port ${port.dstPort}: carry several VNIs on one port with networks`);

@@ -70,7 +70,7 @@ export function defaultBackend(p: PortConfig): PortBackend {
     case 'system': return new SystemPort(p.device ?? p.name, { offloads: p.offloads });
     case 'qemu-stream': return new QemuStreamPort(p.path !== undefined ? { path: p.path } : { host: p.host ?? '127.0.0.1', port: p.port ?? 0 }, p.role ?? 'connect');
     case 'memory': return new MemoryPort(p.name);
-    case 'vxlan': return new VxlanPort(p.name, { local: p.local!, remote: p.remote ?? [], vni: p.vni, networks: p.networks, dstPort: p.dstPort, underlayMtu: p.underlayMtu });
+    case 'vxlan': return new VxlanPort(p.name, { local: p.local!, remote: p.remote ?? [], vni: p.vni, networks: p.networks, dstPort: p.dstPort, underlayMtu: p.underlayMtu, bfd: p.bfd });
   }
 }
 
@@ -191,6 +191,8 @@ export class DatapathCore {
     const st: LiveStatus = { up: true, gone: false };
     this.status.set(name, st);
     if (typeof be.up === 'boolean') st.up = be.up;
+    // A tunnel port with BFD starts down until a session is up (a device port's link follows its events).
+    if (be.tunnel === true && be.up === false) { const ofport = this.bridge.portByName(name); if (ofport !== undefined) this.bridge.setPortLinkState(ofport, false); }
     if (!('onStatus' in be)) return;
     be.onStatus = (ev) => {
       st.up = ev.up; st.gone = ev.gone; st.reason = ev.reason;

@@ -21,6 +21,10 @@ import type { PacketPool } from '../../packet/pool.js';
 import { VXLAN_HEADER_LEN, VXLAN_PORT } from '../../packet/vxlan.js';
 import { rd48 } from '../../packet/bytes.js';
 import { formatMac } from '../../packet/flow-key.js';
+import { BFD_CONTROL_PORT } from '../../packet/bfd.js';
+import { bfdUdpSrcPort } from '../../packet/bfd-frame.js';
+import { BfdSession } from '../../vlan/bfd-session.js';
+import type { BfdParams, BfdStatus } from '../../vlan/bfd-session.js';
 import { isTagged, outerTci, popVlan, pushVlan } from '../../vlan/tag.js';
 import { VtepTable } from '../../vlan/vtep.js';
 import { OUTER_V4_LEN, OUTER_V6_LEN, parseTunnelAddr, vxlanSourcePort, vxlanVni, writeOuterV4, writeOuterV6 } from '../../vlan/vxlan-encap.js';
@@ -62,7 +66,16 @@ export interface VxlanPortOptions {
   /** MAC entries learned behind remote VTEPs, and their aging (default as the MAC table: 8192, 300 s). */
   macTableSize?: number;
   macAgingMs?: number;
+  /**
+   * BFD (RFC 5880) inside the tunnel to every configured remote, as Open vSwitch runs it with
+   * bfd:enable=true: a VTEP whose session is not forwarding leaves the flood lists and loses its
+   * MACs; the port's link is down while no session is forwarding. Absent: no BFD, VTEPs always used.
+   */
+  bfd?: Partial<BfdParams> | null;
 }
+
+/** One BFD session of a tunnel port: to which VTEP, and its state machine. */
+interface TunnelBfd { vtep: number; session: BfdSession }
 
 /** Extra counters of a tunnel port (beside the I/O counters), for `sluice stats` and tests. */
 export class TunnelCounters extends PortIoCounters {
@@ -82,6 +95,8 @@ export interface TunnelInfo {
   remote: string[] | 'flow';
   /** Remote VTEPs known (configured or learned) and whether each may be used (BFD). */
   endpoints: Array<{ vtep: string; up: boolean }>;
+  /** BFD sessions (bfd enabled), in the shape of Open vSwitch's bfd_status. */
+  bfd?: Array<{ vtep: string } & BfdStatus & { counters: Record<string, number> }>;
   /** MACs learned behind remote VTEPs. */
   vteps: Array<{ vni: number; mac: string; vtep: string; ageS: number }>;
 }
@@ -95,8 +110,12 @@ export class VxlanPort implements PortBackend {
   countDrop: ((code: number, n: number) => void) | null = null;
   lastSendTooBig = 0;
   lastSendCounted = 0;
-  /** Called with each received frame before it is forwarded; true = consumed (BFD control frames). */
-  onTunnelFrame: ((p: Packet, vtep: number, vni: number, nowMs: number) => boolean) | null = null;
+  /** BFD sessions by VTEP index (null: BFD off), and a timer for their next deadline. */
+  private readonly bfd: TunnelBfd[] | null;
+  private readonly bfdByVtep = new Map<number, TunnelBfd>();
+  private bfdTimer: NodeJS.Timeout | null = null;
+  private readonly bfdFrame = Buffer.alloc(128);
+  private bfdLive = false;
 
   readonly local: TunnelAddr;
   readonly dstPort: number;
@@ -165,6 +184,22 @@ export class VxlanPort implements PortBackend {
       this.vni = typeof opts.vni === 'number' ? opts.vni : -1;
       if (!this.vniFlow && this.vni < 0) throw new RangeError(`vxlan port "${name}" needs vni (a number or flow) or networks`);
     }
+    if (opts.bfd !== undefined && opts.bfd !== null) {
+      const nowMs = epochNowMs();
+      const remotesAll = new Set<number>(remotes);
+      for (const n of opts.networks ?? []) for (const r of n.remote ?? []) remotesAll.add(this.vteps.intern(parseTunnelAddr(r)));
+      this.bfd = [...remotesAll].map((vtep, k) => {
+        // a locally administered MAC of our own as the inner source, as Open vSwitch uses the tunnel port's random MAC
+        const srcMac = 0x0200_0000_0000 + Math.floor(Math.random() * 0xffff_ffff);
+        const session = new BfdSession({ ...opts.bfd, srcMac, udpSrcPort: bfdUdpSrcPort(k) }, nowMs);
+        const t: TunnelBfd = { vtep, session };
+        this.bfdByVtep.set(vtep, t);
+        this.vteps.setAlive(vtep, false);   // unused until its session is up (Open vSwitch: may_enable)
+        return t;
+      });
+    } else {
+      this.bfd = null;
+    }
   }
 
   private internRemote(text: string): number {
@@ -173,7 +208,6 @@ export class VxlanPort implements PortBackend {
     return this.vteps.intern(a);
   }
 
-  get up(): boolean { return this.udpFd >= 0; }
 
   get onReadable(): (() => void) | null { return this.readableCb; }
   set onReadable(cb: (() => void) | null) {
@@ -196,6 +230,7 @@ export class VxlanPort implements PortBackend {
       if ((events & 1) !== 0 && this.readableCb !== null) this.readableCb();
     });
     if (this.readableCb) this.poller.start();
+    if (this.bfd !== null) { this.setLink(false, 'bfd: no session up yet'); this.scheduleBfd(); }
   }
 
   recv(into: Batch, pool: PacketPool): number {
@@ -245,6 +280,10 @@ export class VxlanPort implements PortBackend {
     const b = p.buf, at = HEADROOM - VXLAN_HEADER_LEN;
     const vni = vxlanVni(b, at);
     if (vni < 0) return DROP.TunnelMalformed;
+    if (this.bfd !== null && maybeBfd(b, HEADROOM, len - VXLAN_HEADER_LEN)) {
+      const t = this.bfdByVtep.get(this.vteps.find(addrs[a], addrs[a + 1], addrs[a + 2], addrs[a + 3], addrs[a + 4]));
+      if (t !== undefined && t.session.receiveFrame(b, HEADROOM, len - VXLAN_HEADER_LEN, nowMs)) { this.bfdChanged(t, nowMs); this.scheduleBfd(); return 0xff; }
+    }
     let vid = -1;
     if (this.vniToVid !== null) {
       const v = this.vniToVid.get(vni);
@@ -258,9 +297,9 @@ export class VxlanPort implements PortBackend {
     p.csumPartial = false;
     if (isTagged(p)) return DROP.TunnelInnerTag;
     const vt = this.vteps.internWords(addrs[a], addrs[a + 1], addrs[a + 2], addrs[a + 3], addrs[a + 4]);
-    if (this.onTunnelFrame !== null && this.onTunnelFrame(p, vt, vni, nowMs)) return 0xff;
     const src = rd48(b, HEADROOM + 6);
-    if (b[HEADROOM + 6] % 2 === 0) this.vteps.learn(vni, src, vt, nowMs);   // unicast sources only
+    // unicast sources only; behind a VTEP whose BFD session is down nothing is learned (it would be flushed)
+    if ((b[HEADROOM + 6] & 1) === 0 && this.vteps.isAlive(vt)) this.vteps.learn(vni, src, vt, nowMs);
     p.tunnelId = vni;
     p.tunIpv4Src = addrs[a] === 4 ? addrs[a + 1] >>> 0 : 0;
     p.tunIpv4Dst = this.local.family === 4 ? this.local.w0 : 0;
@@ -372,6 +411,66 @@ export class VxlanPort implements PortBackend {
     return 0;
   }
 
+  // ------------------------------------------------------------------ BFD
+
+  /** Arm the timer for the earliest session deadline (sends, detection-time expiry). */
+  private scheduleBfd(): void {
+    if (this.bfd === null || this.rawFd < 0) return;
+    let next = Number.POSITIVE_INFINITY;
+    for (const t of this.bfd) next = Math.min(next, t.session.nextDeadlineMs());
+    if (!Number.isFinite(next)) return;
+    if (this.bfdTimer !== null) clearTimeout(this.bfdTimer);
+    this.bfdTimer = setTimeout(this.bfdTick, Math.max(0, next - epochNowMs()));
+  }
+
+  private readonly bfdTick = (): void => {
+    this.bfdTimer = null;
+    if (this.bfd === null || this.rawFd < 0) return;
+    const nowMs = epochNowMs();
+    for (const t of this.bfd) {
+      if (t.session.poll(nowMs)) this.sendBfd(t, nowMs);
+      this.bfdChanged(t, nowMs);
+    }
+    this.scheduleBfd();
+  };
+
+  /** Encapsulate and send one Control packet of session `t` (VNI: the port's own, else 0). */
+  private sendBfd(t: TunnelBfd, nowMs: number): void {
+    const nat = this.nat;
+    if (nat === null) return;
+    const len = t.session.emitFrame(this.bfdFrame, 0, nowMs);
+    if (len === 0) return;
+    const r = this.vteps.vteps[t.vtep], vni = this.vni >= 0 ? this.vni : 0;
+    const sport = vxlanSourcePort(this.bfdFrame, 0, len);
+    this.hdrLens[0] = r.family === 4
+      ? writeOuterV4(this.hdrs, 0, this.local.w0, r.w0, sport, this.dstPort, vni, len)
+      : writeOuterV6(this.hdrs, 0, this.local, r, sport, this.dstPort, vni, len);
+    this.txBufs[0] = this.bfdFrame; this.txOffs[0] = 0; this.txLens[0] = len;
+    nat.tunnelSend!(this.rawFd, this.hdrs, this.hdrLens, this.txBufs, this.txOffs, this.txLens, 1, this.res);
+    this.txBufs[0] = EMPTY;
+  }
+
+  /** Follow a session's forwarding state: the VTEP's use (flood lists, MACs) and the port's link. */
+  private bfdChanged(t: TunnelBfd, nowMs: number): void {
+    const fwd = t.session.forwarding;
+    if (this.vteps.isAlive(t.vtep) !== fwd) this.vteps.setAlive(t.vtep, fwd);
+    let any = false;
+    for (const x of this.bfd!) if (x.session.forwarding) { any = true; break; }
+    if (any !== this.bfdLive) {
+      this.bfdLive = any;
+      this.setLink(any, any ? 'bfd up' : `bfd: no session up (${this.vteps.vteps[t.vtep].text} ${t.session.status().state}, ${t.session.status().diagnostic})`);
+    }
+    void nowMs;
+  }
+
+  private linkUp = true;
+  get up(): boolean { return this.udpFd >= 0 && this.linkUp; }
+  private setLink(up: boolean, reason: string): void {
+    if (this.linkUp === up) return;
+    this.linkUp = up;
+    this.onStatus?.({ up, gone: false, reason });
+  }
+
   tunnelInfo(nowMs: number = epochNowMs()): TunnelInfo {
     const t = this.vteps;
     return {
@@ -381,6 +480,7 @@ export class VxlanPort implements PortBackend {
       remote: this.remoteFlow ? 'flow' : t.floodList(-1).map((i) => t.vteps[i].text),
       endpoints: t.vteps.map((a, i) => ({ vtep: a.text, up: t.isAlive(i) })),
       vteps: t.entries(nowMs).map((e) => ({ vni: e.vni, mac: formatMac(e.mac), vtep: e.vtep, ageS: e.ageS })),
+      ...(this.bfd !== null ? { bfd: this.bfd.map((b) => ({ vtep: t.vteps[b.vtep].text, ...b.session.status(), counters: b.session.counterValues() })) } : {}),
     };
   }
 
@@ -392,6 +492,7 @@ export class VxlanPort implements PortBackend {
   }
 
   async close(): Promise<void> {
+    if (this.bfdTimer !== null) { clearTimeout(this.bfdTimer); this.bfdTimer = null; }
     if (this.poller) { this.poller.close(); this.poller = null; }
     if (this.nat !== null) {
       if (this.udpFd >= 0) this.nat.closeFd(this.udpFd);
@@ -402,6 +503,13 @@ export class VxlanPort implements PortBackend {
     this.sparePool = null;
     this.bufs.fill(EMPTY);
   }
+}
+
+/** Cheap pre-check before a full BFD parse: IPv4 carrying UDP to port 3784 (else it is data). */
+function maybeBfd(b: Buffer, off: number, len: number): boolean {
+  if (len < 14 + 20 + 8 + 24 || b[off + 12] !== 0x08 || b[off + 13] !== 0x00 || b[off + 14 + 9] !== 17) return false;
+  const l4 = off + 14 + (b[off + 14] & 0x0f) * 4;
+  return l4 + 4 <= off + len && ((b[l4 + 2] << 8) | b[l4 + 3]) === BFD_CONTROL_PORT;
 }
 
 /** The MTU of the device that holds `addr` in this network namespace, or null. */
