@@ -246,6 +246,8 @@ export class SwitchDaemon {
     this.openflowAgent = new mod.OpenFlowAgent(this.dp, {
       controllers: bc.controllers, listen: bc.listen, failMode: bc.failMode, log: this.log.child({ component: 'openflow' }),
       dpDesc: bc.description,
+      // A controller finds this switch's VXLAN endpoint here (vtep=PORT@ADDRESS): vxlan ports whose VNI and remote flows set.
+      hwDesc: ['Sluice software switch (Node.js)', ...Object.values(bc.ports).filter((p) => p.type === 'vxlan' && p.vni === 'flow' && p.local !== undefined && !p.local.includes(':')).map((p) => `vtep=${p.name}@${p.local}`)].join('; '),
     });
     await this.openflowAgent.start();
   }

@@ -33,7 +33,7 @@ import type { MeterBandSpec } from '../qos/meter.js';
 /** What the control side learns from the datapath without asking. */
 export interface DatapathEvents {
   /** A frame for the controller: `data` holds the first bytes (at most maxLen), `totalLen` the whole frame's length. */
-  packetIn(data: Uint8Array, totalLen: number, inPort: number, reason: number, tableId: number, cookie: bigint): void;
+  packetIn(data: Uint8Array, totalLen: number, inPort: number, reason: number, tableId: number, cookie: bigint, tunnelId: number, tunSrc: number): void;
   flowRemoved(st: FlowStats, reason: number): void;
   /** A port's link changed (the datapath has already stopped sending to a dead link). */
   portStatus(name: string, ev: PortStatusEvent): void;
@@ -114,7 +114,7 @@ export class DatapathCore {
     if (!on) { this.bridge.onPacketIn = null; this.bridge.onFlowRemoved = null; return; }
     this.bridge.onPacketIn = (pkt, reason, tableId, cookie, maxLen) => {
       const len = maxLen === 0xffff || maxLen >= pkt.len ? pkt.len : maxLen;
-      this.events.packetIn(pkt.buf.subarray(pkt.off, pkt.off + len), pkt.len, pkt.inPort, reason, tableId, cookie);
+      this.events.packetIn(pkt.buf.subarray(pkt.off, pkt.off + len), pkt.len, pkt.inPort, reason, tableId, cookie, pkt.tunnelId, pkt.tunIpv4Src);
     };
     this.bridge.onFlowRemoved = (st, reason) => this.events.flowRemoved(st, reason);
   }

@@ -101,7 +101,7 @@ export class InlineDatapath implements DatapathHandle {
 
   constructor(readonly core: DatapathCore) {
     core.events = {
-      packetIn: (data, totalLen, inPort, reason, tableId, cookie) => this.packetInCb?.(data, totalLen, inPort, reason, tableId, cookie),
+      packetIn: (data, totalLen, inPort, reason, tableId, cookie, tunnelId, tunSrc) => this.packetInCb?.(data, totalLen, inPort, reason, tableId, cookie, tunnelId, tunSrc),
       flowRemoved: (st, reason) => this.flowRemovedCb?.(st, reason),
       portStatus: (name, ev) => this.onPortStatus?.(name, ev),
     };

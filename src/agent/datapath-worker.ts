@@ -36,11 +36,11 @@ if (nice !== undefined && nice !== '') {
 
 const core = DatapathCore.fromConfig(init.config as SluiceConfig, init.bridge, defaultBackend, log, new CounterArena(init.counters));
 core.events = {
-  packetIn(data, totalLen, inPort, reason, tableId, cookie) {
+  packetIn(data, totalLen, inPort, reason, tableId, cookie, tunnelId, tunSrc) {
     // Bounded like Open vSwitch's pinsched: at most PACKET_IN_MAX in flight to the control side; the rest counted.
     if (Atomics.load(shared, SHARED.PacketInInFlight) >= init.packetInMax) { Atomics.add(shared, SHARED.PacketInDropped, 1); return; }
     Atomics.add(shared, SHARED.PacketInInFlight, 1);
-    post({ t: 'pin', data: data.slice(), totalLen, inPort, reason, tableId, cookie });   // slice: copy only the frame, not the pool's buffer
+    post({ t: 'pin', data: data.slice(), totalLen, inPort, reason, tableId, cookie, tunnelId, tunSrc });   // slice: copy only the frame, not the pool's buffer
   },
   flowRemoved(st, reason) { post({ t: 'frem', st, reason }); },
   portStatus(name, ev) { post({ t: 'port', name, ev }); },

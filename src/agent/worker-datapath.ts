@@ -111,7 +111,7 @@ export class WorkerDatapath implements DatapathHandle {
       case 'space': this.flushOverflow(); return;
       case 'pin':
         Atomics.sub(this.shared, SHARED.PacketInInFlight, 1);
-        this.packetInCb?.(m.data, m.totalLen, m.inPort, m.reason, m.tableId, m.cookie);
+        this.packetInCb?.(m.data, m.totalLen, m.inPort, m.reason, m.tableId, m.cookie, m.tunnelId, m.tunSrc);
         return;
       case 'frem': this.flowRemovedCb?.(m.st, m.reason); return;
       case 'port': {

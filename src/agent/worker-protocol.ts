@@ -42,7 +42,7 @@ export type ToControl =
   | { t: 'ready' }
   | { t: 'replies'; r: Reply[] }
   | { t: 'space' }
-  | { t: 'pin'; data: Uint8Array; totalLen: number; inPort: number; reason: number; tableId: number; cookie: bigint }
+  | { t: 'pin'; data: Uint8Array; totalLen: number; inPort: number; reason: number; tableId: number; cookie: bigint; tunnelId: number; tunSrc: number }
   | { t: 'frem'; st: FlowStats; reason: number }
   | { t: 'port'; name: string; ev: PortStatusEvent }
   | { t: 'log'; line: string };

@@ -15,11 +15,16 @@ export const PRIO = { LLDP: 300, PORT: 100, LEARNED: 100, LEARN_BAN: 50, MISS: 0
 /** Bytes of a frame a learning PACKET_IN carries (headers only: MACs and the tag). */
 export const LEARN_MAX_LEN = 128;
 const VID_PRESENT = 0x1000;
+/** Group id of a network's flood group for frames from the tunnel (local ports only): this + vid. */
+export const TUNNEL_GROUP = 0x10000;
 
 export interface MeterSpec { meterId: number; flags: number; bands: MeterBand[] }
 
-/** A MAC the controller learned (or adopted from the switch) on one switch. */
-export interface LearnedMac { vid: number; mac: bigint; port: number }
+/** A MAC the controller learned (or adopted from the switch) on one switch; `vtep` (IPv4) when it sits behind the tunnel port. */
+export interface LearnedMac { vid: number; mac: bigint; port: number; vtep?: number }
+
+/** A switch's VXLAN tunnel port (a `vni: flow`, `remote: flow` port) and its underlay address (IPv4 as a number). */
+export interface TunnelEndpoint { port: number; vtep: number }
 
 /** What compile needs to know of one switch. */
 export interface SwitchView {
@@ -32,6 +37,10 @@ export interface SwitchView {
   learned: readonly LearnedMac[];
   /** Ports whose MAC learning is paused by the PACKET_IN rate limit. */
   bans: readonly number[];
+  /** Its tunnel port, if it has one the controller can use. */
+  tunnel?: TunnelEndpoint | null;
+  /** Per network (by name): the VTEPs of the other switches with an attachment to it, ascending. */
+  remoteVteps?: ReadonlyMap<string, readonly number[]>;
 }
 
 export interface CompileContext {
@@ -50,7 +59,7 @@ export interface Desired {
 }
 
 const FIELD_RANK = new Map<string, number>(
-  ['in_port', 'metadata', 'eth_type', 'vlan_vid', 'eth_src', 'eth_dst'].map((f, i) => [f, i]),
+  ['in_port', 'tunnel_id', 'tun_ipv4_src', 'metadata', 'eth_type', 'vlan_vid', 'eth_src', 'eth_dst'].map((f, i) => [f, i]),
 );
 
 /** The identity of a flow in a table: table, priority and match (fields in a fixed order). */
@@ -72,12 +81,20 @@ function flow(tableId: number, priority: number, m: MatchSpec, instructions: Ins
 
 const tagVid = (vid: number): number => VID_PRESENT | vid;
 
-/** The flows a learned MAC needs: its source entry (ages, tells us when) and its destination entry. */
+/**
+ * The flows a learned MAC needs: its source entry (ages, tells us when) and its destination entry.
+ * Behind the tunnel port the source entry also matches the VTEP it came from (so a move to another
+ * VTEP misses and is learned again) and the destination entry sets tun_dst to it.
+ */
 export function learnedFlows(l: LearnedMac, macAgingS: number): [FlowSpec, FlowSpec] {
-  const src = flow(TABLE.ETH_SRC, PRIO.LEARNED, match(['in_port', l.port], ['vlan_vid', tagVid(l.vid)], ['eth_src', l.mac]),
+  const srcMatch = l.vtep === undefined
+    ? match(['in_port', l.port], ['vlan_vid', tagVid(l.vid)], ['eth_src', l.mac])
+    : match(['in_port', l.port], ['tun_ipv4_src', l.vtep], ['vlan_vid', tagVid(l.vid)], ['eth_src', l.mac]);
+  const src = flow(TABLE.ETH_SRC, PRIO.LEARNED, srcMatch,
     { gotoTable: TABLE.ETH_DST }, cookie(Category.LEARNED_SRC, l.vid), { idleTimeoutS: macAgingS, flags: FlowFlags.SEND_FLOW_REM });
-  const dst = flow(TABLE.ETH_DST, PRIO.LEARNED, match(['vlan_vid', tagVid(l.vid)], ['eth_dst', l.mac]),
-    { writeMetadata: { value: BigInt(l.port), mask: 0xffff_ffffn }, gotoTable: TABLE.EGRESS }, cookie(Category.LEARNED_DST, l.vid));
+  const dstIns: Instructions = { writeMetadata: { value: BigInt(l.port), mask: 0xffff_ffffn }, gotoTable: TABLE.EGRESS };
+  if (l.vtep !== undefined) dstIns.applyActions = [{ type: 'set_field', field: 'tun_ipv4_dst', value: BigInt(l.vtep) }];
+  const dst = flow(TABLE.ETH_DST, PRIO.LEARNED, match(['vlan_vid', tagVid(l.vid)], ['eth_dst', l.mac]), dstIns, cookie(Category.LEARNED_DST, l.vid));
   return [src, dst];
 }
 
@@ -146,17 +163,46 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
     add(flow(TABLE.EGRESS, PRIO.PORT, match(['metadata', t]), { applyActions: [{ type: 'output', port: t }] }, cookie(Category.EGRESS, t)));
   }
 
-  // One flood group per network present here: its access ports (untagged) and the trunks (tagged).
+  // VXLAN: a network with a vni rides the tunnel port. In: its VNI becomes its VLAN; out: the VLAN
+  // becomes its VNI (tun_dst set by the learned destination entry or the flood bucket).
+  const tun = carry.tunnel;
+  if (tun !== null) {
+    for (const n of intent.networks) {
+      if (n.vni === undefined) continue;
+      add(flow(TABLE.CLASSIFY, PRIO.PORT, match(['in_port', tun.port], ['tunnel_id', n.vni]),
+        { applyActions: [{ type: 'push_vlan', ethertype: 0x8100 }, { type: 'set_field', field: 'vlan_vid', value: BigInt(tagVid(n.vid)) }], gotoTable: TABLE.ETH_SRC },
+        cookie(Category.TUNNEL, n.vni)));
+      add(flow(TABLE.EGRESS, PRIO.PORT, match(['metadata', tun.port], ['vlan_vid', tagVid(n.vid)]),
+        { applyActions: [{ type: 'pop_vlan' }, { type: 'set_field', field: 'tunnel_id', value: BigInt(n.vni) }, { type: 'output', port: tun.port }] },
+        cookie(Category.TUNNEL, n.vni)));
+    }
+  }
+
+  // One flood group per network present here: its access ports (untagged), the trunks (tagged) and
+  // the other VTEPs hosting it (head-end replication). Frames that came from the tunnel use a second
+  // group without the VTEPs (split horizon: the sender replicated to every VTEP itself).
   const members = new Map<number, number[]>();   // vid -> access ports, ascending
   for (const [port, vid] of [...carry.access].sort((x, y) => x[0] - y[0])) (members.get(vid) ?? members.set(vid, []).get(vid)!).push(port);
+  const bucket = (actions: Action[]): GroupSpec['buckets'][number] => ({ weight: 0, watchPort: OFPP.ANY, watchGroup: 0xffffffff, actions });
   for (const n of intent.networks) {
     const ports = members.get(n.vid) ?? [];
-    if (ports.length + trunks.length === 0) continue;
-    const buckets = [
-      ...ports.map((p) => ({ weight: 0, watchPort: OFPP.ANY, watchGroup: 0xffffffff, actions: [{ type: 'pop_vlan' }, { type: 'output', port: p }] as Action[] })),
-      ...trunks.map((t) => ({ weight: 0, watchPort: OFPP.ANY, watchGroup: 0xffffffff, actions: [{ type: 'output', port: t }] as Action[] })),
+    const vteps = tun !== null && n.vni !== undefined ? sw.remoteVteps?.get(n.name) ?? [] : [];
+    const local = [
+      ...ports.map((p) => bucket([{ type: 'pop_vlan' }, { type: 'output', port: p }])),
+      ...trunks.map((t) => bucket([{ type: 'output', port: t }])),
     ];
-    groups.set(n.vid, { groupId: n.vid, type: GroupType.ALL, buckets });
+    if (tun !== null && n.vni !== undefined) {
+      // nothing local to flood to: the frame stops here (never back into the tunnel)
+      let ins: Instructions = {};
+      if (local.length > 0) {
+        groups.set(TUNNEL_GROUP + n.vid, { groupId: TUNNEL_GROUP + n.vid, type: GroupType.ALL, buckets: local });
+        ins = { applyActions: [{ type: 'group', groupId: TUNNEL_GROUP + n.vid }] };
+      }
+      add(flow(TABLE.FLOOD, PRIO.PORT + 1, match(['in_port', tun.port], ['vlan_vid', tagVid(n.vid)]), ins, cookie(Category.TUNNEL, n.vni)));
+    }
+    if (ports.length + trunks.length + vteps.length === 0) continue;
+    const remote = vteps.map((v) => bucket([{ type: 'pop_vlan' }, { type: 'set_field', field: 'tunnel_id', value: BigInt(n.vni!) }, { type: 'set_field', field: 'tun_ipv4_dst', value: BigInt(v) }, { type: 'output', port: tun!.port }]));
+    groups.set(n.vid, { groupId: n.vid, type: GroupType.ALL, buckets: [...local, ...remote] });
     add(flow(TABLE.FLOOD, PRIO.PORT, match(['vlan_vid', tagVid(n.vid)]), { applyActions: [{ type: 'group', groupId: n.vid }] }, cookie(Category.FLOOD, n.vid)));
   }
 
@@ -183,8 +229,12 @@ export interface Carriers {
   networkOf: Map<number, string>;
   /** Attachments that name a port another attachment already holds (dp_desc vs dpid spellings). */
   conflicts: string[];
+  /** The tunnel port, when the switch has one and some network has a vni. */
+  tunnel: TunnelEndpoint | null;
+  /** vids of the networks with a vni (the ones the tunnel carries). */
+  tunnelVids: Set<number>;
 }
-export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' | 'trunks'>): Carriers {
+export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' | 'trunks' | 'tunnel'>): Carriers {
   const netByName = new Map<string, Network>(intent.networks.map((n) => [n.name, n]));
   const names = new Set(sw.names);
   const access = new Map<number, number>();
@@ -200,9 +250,11 @@ export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' 
     access.set(port, net.vid);
     attached.set(port, a.channel === undefined ? { vid: net.vid } : { vid: net.vid, channel: a.channel });
   }
-  const trunks = sw.trunks.filter((t) => !t.blocked && !access.has(t.port)).map((t) => t.port).sort((x, y) => x - y);
+  const tunnelVids = new Set(intent.networks.filter((n) => n.vni !== undefined).map((n) => n.vid));
+  const tunnel = sw.tunnel !== undefined && sw.tunnel !== null && tunnelVids.size > 0 && !access.has(sw.tunnel.port) ? sw.tunnel : null;
+  const trunks = sw.trunks.filter((t) => !t.blocked && !access.has(t.port) && t.port !== tunnel?.port).map((t) => t.port).sort((x, y) => x - y);
   return {
-    access, attached, trunks, trunkSet: new Set(trunks), conflicts,
+    access, attached, trunks, trunkSet: new Set(trunks), conflicts, tunnel, tunnelVids,
     vids: new Set(intent.networks.map((n) => n.vid)), networkOf: new Map(intent.networks.map((n) => [n.vid, n.name])),
   };
 }
@@ -210,6 +262,7 @@ export function carriers(intent: Intent, sw: Pick<SwitchView, 'names' | 'ports' 
 /** Is a learned entry still valid (its port carries its VLAN)? Used to adopt or drop entries read back. */
 export function learnedValid(c: Carriers, l: LearnedMac): boolean {
   const acc = c.access.get(l.port);
-  if (acc !== undefined) return acc === l.vid;
+  if (acc !== undefined) return acc === l.vid && l.vtep === undefined;
+  if (c.tunnel !== null && l.port === c.tunnel.port) return l.vtep !== undefined && c.tunnelVids.has(l.vid);
   return c.trunkSet.has(l.port) && c.vids.has(l.vid);
 }

@@ -16,7 +16,8 @@ import { ETH_TYPE_LLDP } from '../packet/lldp.js';
 import { parseRate, formatRate } from '../qos/units.js';
 import { Category, categoryOf, isOurs } from './cookies.js';
 import { PRIO, TABLE, banFlow, carriers, compile, flowKey, learnedFlows, learnedValid } from './compile.js';
-import type { Carriers, CompileContext, Desired, LearnedMac, SwitchView } from './compile.js';
+import type { Carriers, CompileContext, Desired, LearnedMac, SwitchView, TunnelEndpoint } from './compile.js';
+import { parseIpv4 } from '../packet/flow-key.js';
 import { diff, planSize } from './diff.js';
 import type { Change, Installed } from './diff.js';
 import { formatFlow, formatGroup } from '../flow/syntax.js';
@@ -53,6 +54,12 @@ export interface ControllerOptions {
   learnBanS?: number;
   /** Another store (tests, etcd later); default a FileStateStore in stateDir. */
   store?: StateStore;
+  /**
+   * Tunnel endpoints of switches that do not announce theirs (Open vSwitch): switch name (dp_desc
+   * or datapath id) -> its VXLAN port (remote_ip=flow, key=flow) and underlay IPv4 address. Sluice
+   * switches announce theirs in their description (`vtep=PORT@ADDRESS`).
+   */
+  tunnels?: Record<string, { port: string; vtep: string }>;
 }
 
 /** A channel as the operator sees it: its total and the share each switch gets. */
@@ -367,14 +374,51 @@ export class Controller {
       trunks: this.topo.trunksOf(e.hello.dpidHex),
       learned: [...e.learned.values()],
       bans: [...e.bans.keys()],
+      tunnel: this.tunnelOf(e),
+      remoteVteps: this.remoteVteps(e),
     };
+  }
+
+  /** A switch's tunnel port and address: announced in its hw_desc (`vtep=PORT@IPv4`), or configured (opts.tunnels). */
+  private tunnelOf(e: SwitchEntry): TunnelEndpoint | null {
+    const conf = this.namesOf(e.hello.dpidHex).map((n) => this.opts.tunnels?.[n]).find((t) => t !== undefined);
+    const m = /\bvtep=([A-Za-z0-9_.-]+)@(\d{1,3}(?:\.\d{1,3}){3})\b/.exec(e.hello.desc.hwDesc);
+    const spec = conf ?? (m ? { port: m[1]!, vtep: m[2]! } : undefined);
+    if (spec === undefined) return null;
+    const port = [...e.ports.values()].find((p) => p.name === spec.port)?.portNo;
+    if (port === undefined) return null;
+    try { return { port, vtep: parseIpv4(spec.vtep) }; } catch { return null; }
+  }
+
+  /** Per network with a vni: the VTEPs of the other connected switches with an attachment to it (ascending). */
+  private remoteVteps(self: SwitchEntry): Map<string, number[]> {
+    const out = new Map<string, number[]>();
+    for (const n of this.state.intent.networks) {
+      if (n.vni === undefined) continue;
+      const vteps = new Set<number>();
+      for (const other of this.switchesByDpid.values()) {
+        if (other === self) continue;
+        const t = this.tunnelOf(other);
+        if (t === null) continue;
+        const names = this.namesOf(other.hello.dpidHex);
+        if (this.state.intent.attachments.some((a) => a.network === n.name && names.includes(a.switch))) vteps.add(t.vtep);
+      }
+      out.set(n.name, [...vteps].sort((a, b) => a - b));
+    }
+    return out;
+  }
+
+  /** A switch with a tunnel came or went: the others' flood groups list VTEPs, reconcile them. */
+  private vtepsChanged(e: SwitchEntry): void {
+    if (this.tunnelOf(e) === null) return;
+    for (const other of this.switchesByDpid.values()) if (other !== e) this.reconcileSoon(other);
   }
 
   /** Which ports carry which VLANs on a switch; recomputed only when intent, links or ports change. */
   private carriersOf(e: SwitchEntry): Carriers {
     const c = e.carry;
     if (c && c.intent === this.state.intent && c.topo === this.topoVersion && c.ports === e.portsVersion) return c.value;
-    const value = carriers(this.state.intent, { names: this.namesOf(e.hello.dpidHex), ports: new Map([...e.ports.values()].map((p) => [p.name, p.portNo])), trunks: this.topo.trunksOf(e.hello.dpidHex) });
+    const value = carriers(this.state.intent, { names: this.namesOf(e.hello.dpidHex), ports: new Map([...e.ports.values()].map((p) => [p.name, p.portNo])), trunks: this.topo.trunksOf(e.hello.dpidHex), tunnel: this.tunnelOf(e) });
     e.carry = { intent: this.state.intent, topo: this.topoVersion, ports: e.portsVersion, value };
     return value;
   }
@@ -460,8 +504,10 @@ export class Controller {
       const port = f.match.find((m) => m.field === 'in_port')?.value;
       const vid = f.match.find((m) => m.field === 'vlan_vid')?.value;
       const mac = f.match.find((m) => m.field === 'eth_src')?.value;
+      const vtep = f.match.find((m) => m.field === 'tun_ipv4_src')?.value;
       if (port === undefined || vid === undefined || mac === undefined) continue;
       const l: LearnedMac = { vid: Number(vid & 0xfffn), mac, port: Number(port) };
+      if (vtep !== undefined) l.vtep = Number(vtep);
       const k = learnKey(l.vid, l.mac);
       if (e.learned.has(k) || !learnedValid(carry, l)) continue;
       e.learned.set(k, l);
@@ -541,8 +587,10 @@ export class Controller {
       this.metrics.connected.set(this.switchesByDpid.size);
       this.log.warn({ switch: name, dpid, why }, 'switch disconnected');
       this.events.emitEvent({ type: 'switch-down', switch: name, dpid, reason: why });
+      this.vtepsChanged(e);
     });
     this.probe(e);
+    this.vtepsChanged(e);
     await this.reconcileSwitch(e, 'read');
   }
 
@@ -565,12 +613,15 @@ export class Controller {
     if ((d[6]! & 1) === 1) return;                            // a multicast source is never learned
     if (!this.admitLearning(e, port)) return;
     const l: LearnedMac = { vid, mac, port };
+    const tunSrc = m.match.find((x) => x.field === 'tun_ipv4_src');
+    if (tunSrc !== undefined && tunSrc.field === 'tun_ipv4_src' && port === this.carriersOf(e).tunnel?.port) l.vtep = Number(tunSrc.value);
     if (!learnedValid(this.carriersOf(e), l)) return;
     const k = learnKey(vid, mac);
     const prev = e.learned.get(k);
+    const moved = prev !== undefined && (prev.port !== port || prev.vtep !== l.vtep);
     const network = this.carriersOf(e).networkOf.get(vid) ?? String(vid);
     const [src, dst] = learnedFlows(l, this.opts.macAgingS ?? 300);
-    if (prev && prev.port !== port) {
+    if (moved) {
       // A move: the destination entry is replaced in place, then the old source entry goes.
       e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: dst }));
       e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: src }));
@@ -581,9 +632,9 @@ export class Controller {
       e.sess.send(changeMessage({ kind: 'flow', op: 'add', flow: src }));
       if (!prev) this.events.emitEvent({ type: 'mac-learned', switch: e.name, network, mac: macText(mac), port: this.portName({ dpid: e.hello.dpidHex, port }) });
     }
-    e.counters.flowMods.inc(prev && prev.port !== port ? 3 : 2);
+    e.counters.flowMods.inc(moved ? 3 : 2);
     if (e.installed) {
-      if (prev && prev.port !== port) e.installed.flows.delete(flowKey(learnedFlows(prev, 1)[0]));
+      if (moved) e.installed.flows.delete(flowKey(learnedFlows(prev, 1)[0]));
       e.installed.flows.set(flowKey(src), src);
       e.installed.flows.set(flowKey(dst), dst);
     }

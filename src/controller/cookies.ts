@@ -15,6 +15,7 @@ export const Category = {
   FLOOD: 6,         // a network's flood entry (id: vid)
   EGRESS: 7,        // an output port's egress entry (id: port number)
   LEARN_BAN: 8,     // a port whose learning is paused by the PACKET_IN rate limit (id: port)
+  TUNNEL: 9,        // a VXLAN network's entries on the tunnel port: classify, egress, flood from the tunnel (id: vni)
 } as const;
 export type CategoryCode = (typeof Category)[keyof typeof Category];
 

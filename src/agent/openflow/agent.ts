@@ -21,7 +21,7 @@ import { InlineDatapath, isDatapathHandle } from '../datapath-handle.js';
 import type { DatapathHandle } from '../datapath-handle.js';
 import type { FlowStats } from '../../datapath/pipeline.js';
 import type { FlowModCommand } from '../../datapath/pipeline.js';
-import type { GroupSpec } from '../../flow/types.js';
+import type { GroupSpec, MatchSpec } from '../../flow/types.js';
 import { OFPP as DP_OFPP } from '../../flow/types.js';
 import { Meter, MeterBandType, MeterConfigError } from '../../qos/meter.js';
 import type { MeterBandSpec } from '../../qos/meter.js';
@@ -60,6 +60,8 @@ export interface OpenFlowAgentOptions {
   swDesc?: string;
   /** OFPT_DESC dp_desc: how controllers name this switch (default "<hostname>/<bridge>"). */
   dpDesc?: string;
+  /** OpenFlow hw_desc (default "Sluice software switch (Node.js)"). */
+  hwDesc?: string;
 }
 
 interface ActiveTarget { spec: string; host: string; port: number; path?: string; attempts: number; timer: NodeJS.Timeout | null; session: OfSession | null; socket: Socket | null }
@@ -151,7 +153,7 @@ export class OpenFlowAgent implements SessionHost {
     this.running = true;
     this.prevPacketIn = this.dp.onPacketIn;
     this.prevFlowRemoved = this.dp.onFlowRemoved;
-    this.dp.onPacketIn = (data, totalLen, inPort, reason, tableId, cookie) => this.packetIn(data, totalLen, inPort, reason, tableId, cookie);
+    this.dp.onPacketIn = (data, totalLen, inPort, reason, tableId, cookie, tunnelId, tunSrc) => this.packetIn(data, totalLen, inPort, reason, tableId, cookie, tunnelId, tunSrc);
     this.dp.onFlowRemoved = (st, reason) => this.flowRemoved(st, reason);
     const t0 = this.now();
     for (const p of this.dp.ports()) this.portSeen.set(p.ofport, { desc: portDesc(p), createdMs: t0 });
@@ -319,11 +321,13 @@ export class OpenFlowAgent implements SessionHost {
   }
 
   /** The datapath's reason is the spec's (§5.4: NO_MATCH from a table-miss entry, else ACTION). */
-  private packetIn(frame: Uint8Array, totalLen: number, inPort: number, reason: number, tableId: number, cookie: bigint): void {
+  /** The match carries the pipeline fields the frame has: in_port, and from a tunnel tunnel_id and tun_src (as Open vSwitch sends them). */
+  private packetIn(frame: Uint8Array, totalLen: number, inPort: number, reason: number, tableId: number, cookie: bigint, tunnelId = 0, tunSrc = 0): void {
     const data = Buffer.from(frame);
+    const match: MatchSpec = [{ field: 'in_port', value: BigInt(inPort >>> 0) }];
+    if (tunSrc !== 0) match.push({ field: 'tunnel_id', value: BigInt(tunnelId) }, { field: 'tun_ipv4_src', value: BigInt(tunSrc >>> 0) });
     const buf = encodeMessage({
-      type: 'packet_in', xid: 0, bufferId: OFP_NO_BUFFER, totalLen, reason, tableId, cookie,
-      match: [{ field: 'in_port', value: BigInt(inPort >>> 0) }], data,
+      type: 'packet_in', xid: 0, bufferId: OFP_NO_BUFFER, totalLen, reason, tableId, cookie, match, data,
     });
     const bit = 1 << reason;
     const n = this.broadcast(buf, (s) => (s.async.packetInMask[this.roleIndex(s)] & bit) !== 0);
@@ -401,7 +405,7 @@ export class OpenFlowAgent implements SessionHost {
         const req = assembleMultipart(s, m);
         if (req === null) return;   // more parts to come
         if (req.body.kind === 'table_features' && req.body.tables.length > 0 && s.isSlave) throw isSlave();
-        return buildReply({ dp: this.dp, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0', dpDesc: this.opts.dpDesc ?? `${hostname()}/${this.dp.name}` }, req.body)
+        return buildReply({ dp: this.dp, meters: this.meters, nowMs: this.now(), portCreatedMs: (no) => this.portSeen.get(no)?.createdMs ?? this.now(), swDesc: this.opts.swDesc ?? 'sluice 0.1.0', hwDesc: this.opts.hwDesc, dpDesc: this.opts.dpDesc ?? `${hostname()}/${this.dp.name}` }, req.body)
           .then((body) => splitReply(req.xid, body));
       }
       case 'packet_out': case 'flow_mod': case 'group_mod': case 'port_mod': case 'table_mod': case 'meter_mod':

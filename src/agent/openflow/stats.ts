@@ -37,6 +37,7 @@ export interface StatsContext {
   portCreatedMs: (ofport: number) => number;
   swDesc: string;
   dpDesc: string;
+  hwDesc?: string;
 }
 
 /** A stable locally administered MAC derived from the port name (backends have no MAC here). */
@@ -131,7 +132,7 @@ export async function buildReply(ctx: StatsContext, body: MultipartRequestBody):
   const { dp, nowMs } = ctx;
   switch (body.kind) {
     case 'desc':
-      return { kind: 'desc', mfrDesc: 'Sluice', hwDesc: 'Sluice software switch (Node.js)', swDesc: ctx.swDesc, serialNum: 'None', dpDesc: ctx.dpDesc };
+      return { kind: 'desc', mfrDesc: 'Sluice', hwDesc: ctx.hwDesc ?? 'Sluice software switch (Node.js)', swDesc: ctx.swDesc, serialNum: 'None', dpDesc: ctx.dpDesc };
     case 'flow':
       return { kind: 'flow', flows: (await dp.dumpFlows(flowFilterOf(body), nowMs)).map(flowStatsToOf) };
     case 'aggregate': {

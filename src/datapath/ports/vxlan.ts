@@ -7,8 +7,9 @@
 //   - VNI: the port's `vni` (one network); with `vni: flow` the frame's tunnel_id (set_field); with
 //     `networks` the VLAN tag the frame carries (the port is a trunk of those VLANs: received frames
 //     get the network's tag, sent ones lose it);
-//   - remotes: with `remote: flow` the frame's tun_dst (set_field); else the VTEP its destination
-//     MAC was learned behind; else every VTEP of the network's flood list (head-end replication).
+//   - remotes: the frame's tun_dst when a flow set it (set_field; required with `remote: flow`);
+//     else the VTEP its destination MAC was learned behind; else every VTEP of the network's flood
+//     list (head-end replication).
 // Received frames carry tunnel_id = VNI and tun_src/tun_dst into the match; their source MAC is
 // learned behind the sending VTEP (vlan/vtep.ts). Drops are counted by reason (tunnel-*).
 import { readFileSync } from 'node:fs';
@@ -321,8 +322,10 @@ export class VxlanPort implements PortBackend {
       if (vni < 0) { reason[i] = DROP.TunnelUnknownVni; continue; }
       if (p.len + this.outerLen > this.mtu) { reason[i] = DROP.TunnelTooBig; continue; }
       const sport = vxlanSourcePort(p.buf, p.off, p.len);
-      if (this.remoteFlow) {
-        if (p.tunIpv4Dst === 0 || this.local.family !== 4) { reason[i] = DROP.TunnelNoRemote; continue; }
+      // tun_dst set by a flow (never our own address, which a decapsulated frame carries) picks the VTEP
+      const flowDst = this.local.family === 4 && p.tunIpv4Dst !== 0 && p.tunIpv4Dst !== this.local.w0;
+      if (this.remoteFlow || flowDst) {
+        if (!flowDst) { reason[i] = DROP.TunnelNoRemote; continue; }
         if (m === TX_MSGS) m = this.flushTx(nat, m);
         this.putV4(m++, i, p, p.tunIpv4Dst, sport, vni);
         continue;
