@@ -85,7 +85,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
           stateDir: s.state, openflow: s.openflow, tls: s.tls, log: log.child({ component: 'controller' }),
           reconcileIntervalMs: s.reconcileIntervalS === undefined ? undefined : s.reconcileIntervalS * 1000,
           lldpIntervalMs: s.lldpIntervalS === undefined ? undefined : s.lldpIntervalS * 1000,
-          macAgingS: s.macAgingS,
+          macAgingS: s.macAgingS, tunnels: s.tunnels,
         });
       } catch (err) {
         // A state file that does not load, a directory we may not write, a port in use: one line.

@@ -22,6 +22,8 @@ export interface ControllerFileConfig {
   lldpIntervalS?: number;
   macAgingS?: number;
   tls?: { cert: string; key: string; ca: string };
+  /** Tunnel endpoints of switches that do not announce theirs (Open vSwitch): switch name -> VXLAN port and IPv4 address. */
+  tunnels?: Record<string, { port: string; vtep: string }>;
 }
 
 export const DEFAULT_API_LISTEN = '127.0.0.1:6680';
@@ -70,6 +72,10 @@ const fileSchema = z.strictObject({
   'lldp-interval': seconds('lldp-interval').positive().optional(),
   'mac-aging': seconds('mac-aging').int().min(1).optional(),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1) }).optional(),
+  tunnels: z.record(z.string().min(1), z.strictObject({
+    port: z.string().min(1).max(15),
+    vtep: z.string().regex(/^\d{1,3}(\.\d{1,3}){3}$/, { error: 'vtep is the IPv4 address of the switch\'s tunnel endpoint' }),
+  })).optional(),
 });
 
 /** Parse controller.yaml text; relative paths are taken from the file's directory. */
@@ -91,6 +97,7 @@ export function parseControllerConfig(text: string, where: string): ControllerFi
   if (f['lldp-interval'] !== undefined) out.lldpIntervalS = f['lldp-interval'];
   if (f['mac-aging'] !== undefined) out.macAgingS = f['mac-aging'];
   if (f.tls) out.tls = { cert: abs(f.tls.cert), key: abs(f.tls.key), ca: abs(f.tls.ca) };
+  if (f.tunnels) out.tunnels = f.tunnels;
   return out;
 }
 
