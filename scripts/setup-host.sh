@@ -8,7 +8,7 @@ set -euo pipefail
 # Keep in step with HOST_TOOLS / HOST_LIBS in test/helpers/host-tools.ts (a unit test checks it).
 PACKAGES=(
   iproute2 iputils-ping ethtool iperf3 tcpdump tshark            # namespaces, ping, rates, captures
-  openvswitch-common openvswitch-switch openvswitch-testcontroller # ovs-ofctl, ovsdb-server, ovs-vswitchd, ovs-testcontroller
+  openvswitch-common openvswitch-switch openvswitch-testcontroller # ovs-ofctl, ovs-appctl, ovsdb-server, ovs-vswitchd, ovs-testcontroller
   libpcap-dev                                                      # builds the optional `cap` binding (sluice capture)
   qemu-system-x86 busybox-static linux-image-amd64 xz-utils        # the real-VM suite
   python3 openssl                                                  # raw datagrams in port tests; certificates for the TLS tests

@@ -32,8 +32,11 @@ export class SwitchProc {
     child.on('exit', (code) => { sw.exited = code ?? -1; });
     try {
       await waitFor(() => existsSync(socket) || sw.exited !== null, 20_000, 'the switch socket');
-    } catch (e) { child.kill('SIGKILL'); throw e; }
-    if (sw.exited !== null) throw new Error(`sluice switch exited with ${sw.exited}: ${sw.stderr}`);
+    } catch (e) { child.kill('SIGKILL'); rmSync(dir, { recursive: true, force: true }); throw e; }
+    if (sw.exited !== null) {
+      rmSync(dir, { recursive: true, force: true });   // never handed to a kit: nobody else removes it
+      throw new Error(`sluice switch exited with ${sw.exited}: ${sw.stderr}`);
+    }
     return sw;
   }
 

@@ -16,6 +16,7 @@ export const HOST_TOOLS = {
   tcpdump: 'tcpdump',
   tshark: 'tshark',
   'ovs-ofctl': 'openvswitch-common',
+  'ovs-appctl': 'openvswitch-common',
   'ovsdb-tool': 'openvswitch-common',
   'ovsdb-server': 'openvswitch-common',
   'ovs-vsctl': 'openvswitch-switch',
