@@ -616,6 +616,12 @@ export class SwitchDaemon {
     return { ports: await this.listPorts(details), channels, drops: c.drops, exec: c.exec };
   }
 
+  /** Tunnel ports with their endpoints, learned MACs and BFD sessions (one datapath read; none without vxlan ports). */
+  async tunnels(): Promise<Array<{ port: string; tunnel: TunnelInfo }>> {
+    if (!Object.values(this.bridgeConfig.ports).some((p) => p.type === 'vxlan')) return [];
+    return (await this.dp.portDetails()).flatMap((d) => (d.tunnel !== undefined ? [{ port: d.name, tunnel: d.tunnel }] : []));
+  }
+
   async fdb(): Promise<Array<{ port: string; ofport: number; vlan: number; mac: string; ageS: number }>> {
     return (await this.dp.fdb()).map((e) => ({ port: e.port, ofport: e.ofport, vlan: e.vid, mac: formatMac(e.mac), ageS: e.ageS }))
       .sort((a, b) => a.ofport - b.ofport || a.vlan - b.vlan || (a.mac < b.mac ? -1 : 1));

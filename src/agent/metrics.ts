@@ -53,6 +53,25 @@ export function createMetricsRegistry(d: SwitchDaemon): Registry {
     name: 'sluice_channel_queued_packets', help: 'Frames waiting in a shaping channel', labelNames: ['channel'], registers: [reg],
     async collect(this: Gauge) { const s = await snap(); this.reset(); for (const ch of s.channels) this.set({ channel: ch.name }, ch.queued); },
   });
+  new Gauge({
+    name: 'sluice_tunnel_bfd_up', help: '1 while the BFD session of a tunnel port to a remote VTEP is up and forwarding, else 0 (state: down, init, up, admin_down)',
+    labelNames: ['port', 'vtep', 'state'], registers: [reg],
+    async collect(this: Gauge) {
+      this.reset();
+      for (const t of await d.tunnels()) for (const b of t.tunnel.bfd ?? []) this.set({ port: t.port, vtep: b.vtep, state: b.state }, b.forwarding ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'sluice_tunnel_remote_macs', help: 'MACs a tunnel port learned behind each remote VTEP', labelNames: ['port', 'vtep'], registers: [reg],
+    async collect(this: Gauge) {
+      this.reset();
+      for (const t of await d.tunnels()) {
+        const per = new Map<string, number>(t.tunnel.endpoints.map((e) => [e.vtep, 0]));
+        for (const m of t.tunnel.vteps) per.set(m.vtep, (per.get(m.vtep) ?? 0) + 1);
+        for (const [vtep, n] of per) this.set({ port: t.port, vtep }, n);
+      }
+    },
+  });
   return reg;
 }
 

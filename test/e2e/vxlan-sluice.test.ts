@@ -89,7 +89,9 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
   it('BFD: sessions come up; a host killed is detected, its VTEP leaves the flood lists and its MACs are flushed; it comes back', async () => {
     const l = lab();
     const hosts = testbed(l, 2, '{ enable: true, min-tx: 100, min-rx: 100, multiplier: 3 }');
-    const sw1 = await start(hosts[0].yaml, [], {}, hosts[0].ns);
+    const sw1 = await start(hosts[0].yaml, ['--metrics-port', '9477'], {}, hosts[0].ns);
+    /** Prometheus text of host 1's switch (its metrics listen on 127.0.0.1 inside the host's namespace). */
+    const metrics = async (): Promise<string> => (await l.execAsync(hosts[0].ns, [process.execPath, '-e', 'fetch("http://127.0.0.1:9477/metrics").then((r) => r.text()).then((t) => process.stdout.write(t))'], 15_000)).stdout;
     // alone, host 1's session cannot come up and its tunnel port stays down
     let t = await tunnel(sw1);
     expect(t.tunnel.bfd?.[0].state).toBe('down');
@@ -104,6 +106,7 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
     }
     t = await tunnel(sw1);
     expect(t.link).toBe('up');
+    expect(await metrics()).toMatch(/^sluice_tunnel_bfd_up\{[^}]*port="vx"[^}]*vtep="10\.202\.0\.2"[^}]*state="up"[^}]*\} 1$/m);
     expect(t.tunnel.endpoints).toEqual([{ vtep: '10.202.0.2', up: true }]);
     const blue = (i: number): Vm => hosts[i].vms.find((v) => v.net === 'blue')!;
     expect((await ping(l, blue(0).ns, blue(1).ip, 3)).code).toBe(0);
@@ -124,6 +127,8 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
     expect(down!.tunnel.endpoints).toEqual([{ vtep: '10.202.0.2', up: false }]);
     expect(down!.tunnel.vteps.filter((e) => e.vtep === '10.202.0.2')).toEqual([]);
     expect(down!.link).toBe('down');
+    expect(await metrics()).toMatch(/^sluice_tunnel_bfd_up\{[^}]*vtep="10\.202\.0\.2"[^}]*state="down"[^}]*\} 0$/m);
+    expect(await metrics()).toMatch(/^sluice_port_up\{[^}]*port="vx"[^}]*\} 0$/m);
     await sw2.stop();
 
     // it comes back
