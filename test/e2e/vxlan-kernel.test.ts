@@ -2,8 +2,8 @@
 // Linux kernel's vxlan device on another "host" (namespaces joined by an underlay veth): VMs
 // (namespaces) on either side ping each other over VNI 5001, in the kernel's learning mode and in
 // `nolearning` mode with static `bridge fdb` entries; Sluice learns the remote VM's MAC behind the
-// kernel's VTEP; a frame over the underlay MTU is counted tunnel-too-big; and a capture of the
-// underlay decodes in tshark as VXLAN with the right VNI, source ports in 49152-65535, DF set,
+// kernel's VTEP; a frame over the underlay MTU is counted tunnel-too-big, one that arrives in
+// fragments tunnel-fragment; and a capture of the underlay decodes in tshark as VXLAN with the right VNI, source ports in 49152-65535, DF set,
 // zero UDP checksums, and no malformed or expert-error items.
 import { expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
@@ -23,7 +23,7 @@ interface Bed { l: NetnsLab; hA: string; hB: string; vmA: string; vmB: string; v
  * hA (Sluice) and hB (kernel vxlan + a Linux bridge) joined by an underlay veth 10.201.0.1/.2;
  * vmA behind hA's switch, vmB behind hB's bridge, both 10.50.0.x/24 with MTU 1450 (1500 - 50).
  */
-function bed(kernelMode: 'learning' | 'nolearning'): Bed {
+function bed(kernelMode: 'learning' | 'nolearning', opts: { boundToDev?: boolean } = {}): Bed {
   const l = lab();
   const hA = l.addNs('ha'), hB = l.addNs('hb'), vmA = l.addNs('va'), vmB = l.addNs('vb');
   const ulA = l.name('ua'), ulB = l.name('ub');
@@ -38,7 +38,8 @@ function bed(kernelMode: 'learning' | 'nolearning'): Bed {
   const vmBIf = l.name('bi'), vmBPort = l.name('bp'), br = l.name('br'), vx = l.name('vx');
   l.ip(vmB, ['link', 'add', vmBIf, 'type', 'veth', 'peer', 'name', vmBPort, 'netns', hB]);
   l.ip(hB, ['link', 'add', br, 'type', 'bridge']);
-  const vxArgs = ['link', 'add', vx, 'type', 'vxlan', 'id', '5001', 'dstport', '4789', 'local', '10.201.0.2', 'dev', ulB];
+  // bound to the underlay device unless told not to (unbound, its MTU may exceed the underlay's less 50)
+  const vxArgs = ['link', 'add', vx, 'type', 'vxlan', 'id', '5001', 'dstport', '4789', 'local', '10.201.0.2', ...(opts.boundToDev === false ? [] : ['dev', ulB])];
   l.ip(hB, kernelMode === 'learning' ? [...vxArgs, 'remote', '10.201.0.1'] : [...vxArgs, 'nolearning']);
   for (const d of [vmBPort, vx]) { l.ip(hB, ['link', 'set', d, 'master', br]); l.up(hB, d); }
   l.up(hB, br);
@@ -96,7 +97,22 @@ describePrivileged('VXLAN against the Linux kernel vxlan device', () => {
     // small frames still pass
     expect((await ping(b.l, b.vmA, '10.50.0.2', 2)).code).toBe(0);
   });
-});
+
+  it('datagrams that arrive in IP fragments (the kernel does not set DF) are dropped and counted tunnel-fragment', async () => {
+    const b = bed('learning', { boundToDev: false });
+    const sw = await start(switchYaml(b), [], {}, b.hA);
+    expect((await ping(b.l, b.vmB, '10.50.0.1', 2)).code).toBe(0);
+    // vmB and the kernel's vxlan device take 1500-byte packets: encapsulated they are 1550 bytes and
+    // leave hB in two fragments (the kernel's vxlan device does not set DF unless told to)
+    b.l.ip(b.hB, ['link', 'set', b.l.name('vx'), 'mtu', '1500']);
+    b.l.ip(b.vmB, ['link', 'set', b.vmBIf, 'mtu', '1500']);
+    const big = await ping(b.l, b.vmB, '10.50.0.1', 3, ['-s', '1472', '-M', 'dont']);   // inner DF clear, or the kernel answers frag-needed itself
+    expect(big.code).not.toBe(0);
+    const ports = await sw.cliJson<{ ports: PortDetail[] }>(['port', 'list']);
+    expect(ports.ports.find((x) => x.name === 'vx')!.drops['tunnel-fragment']).toBeGreaterThanOrEqual(3);
+    expect((await ping(b.l, b.vmB, '10.50.0.1', 2)).code).toBe(0);
+  });
+}, { tools: ['ip', 'ping', 'bridge'] });
 
 describePrivileged('VXLAN underlay capture decoded by tshark', () => {
   it('tshark sees VXLAN with VNI 5001, hashed source ports, DF, zero UDP checksum, no malformed or expert errors', async () => {

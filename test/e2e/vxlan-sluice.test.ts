@@ -2,8 +2,9 @@
 // underlay Linux bridge, each running `sluice switch` with one vxlan port carrying two networks
 // (blue VNI 5001 <-> VLAN 100, red VNI 5002 <-> VLAN 200) and a VM namespace per network. The whole
 // reachability matrix (same network across hosts works, across networks never; a red VM sees no
-// blue frame), then BFD: sessions come up, a host killed is detected (its VTEP leaves the flood
-// lists and its MACs are flushed, the port goes down when no session is left), and it comes back.
+// blue frame); a VM that moves to another host is relearned behind its new VTEP; then BFD: sessions
+// come up, a host killed is detected (its VTEP leaves the flood lists and its MACs are flushed, the
+// port goes down when no session is left), and it comes back.
 import { expect, it } from 'vitest';
 import { describePrivileged } from '../helpers/privileged.js';
 import type { NetnsLab } from '../helpers/netns.js';
@@ -84,6 +85,33 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
     const seen = await cap.stop();
     expect(seen.stdout.trim(), 'blue frames on a red VM').toBe('');
     expect(results.filter((r) => r.endsWith('ok'))).toHaveLength(2 * 3 * 2);
+  });
+
+  it('a VM that moves to another host (same MAC and address) is relearned behind its new VTEP by the others', async () => {
+    const l = lab();
+    const hosts = testbed(l, 3, null);
+    const sws: SwitchProc[] = [];
+    for (const h of hosts) sws.push(await start(h.yaml, [], {}, h.ns));
+    const b1 = hosts[0].vms.find((v) => v.net === 'blue')!, b3 = hosts[2].vms.find((v) => v.net === 'blue')!;
+    expect((await ping(l, b3.ns, b1.ip, 2)).code).toBe(0);
+    const mac = l.mac(b1.ns, b1.dev).toString('hex').replace(/(..)(?!$)/g, '$1:');
+    const behind = async (): Promise<string | undefined> => (await tunnel(sws[2]!)).tunnel.vteps.find((e) => e.mac === mac && e.vni === 5001)?.vtep;
+    expect(await behind()).toBe('10.202.0.1');
+    // migrate: the VM leaves host 1 and comes up on host 2 with the same MAC and address
+    l.ip(b1.ns, ['link', 'del', b1.dev]);
+    const mig = l.addNs('mg'), dev = l.name('mgv'), port = l.name('mgp');
+    l.ip(mig, ['link', 'add', dev, 'type', 'veth', 'peer', 'name', port, 'netns', hosts[1].ns]);
+    l.up(hosts[1].ns, port);
+    l.ip(mig, ['link', 'set', dev, 'address', mac, 'mtu', '1450']);
+    l.addr(mig, dev, `${b1.ip}/24`); l.up(mig, dev);
+    const added = await sws[1]!.cli(['port', 'add', 'mig', '--ofport', '5', '--type', 'system', '--device', port, '--vlan', 'access:100']);
+    expect(added.code, added.stderr).toBe(0);
+    // its first frames (ARP, a ping) go out from host 2: host 3 relearns the MAC behind host 2's VTEP
+    const there = await ping(l, mig, b3.ip, 3);
+    expect(there.code, there.stdout + there.stderr).toBe(0);
+    expect(await behind()).toBe('10.202.0.2');
+    const back = await ping(l, b3.ns, b1.ip, 2);
+    expect(back.code, back.stdout + back.stderr).toBe(0);
   });
 
   it('BFD: sessions come up; a host killed is detected, its VTEP leaves the flood lists and its MACs are flushed; it comes back', async () => {
