@@ -79,6 +79,13 @@ const del: CommandModule<ClientArgs, ClientArgs & { name: string }> = {
   },
 };
 
+/** A tunnel port in the device column: local -> remotes (down ones marked), VNIs. */
+function tunnelText(t: NonNullable<PortView['tunnel']>): string {
+  const remotes = t.remote === 'flow' ? 'flow' : t.endpoints.filter((e) => t.remote.includes(e.vtep)).map((e) => (e.up ? e.vtep : `${e.vtep} (down)`)).join(',');
+  const vnis = t.networks ? t.networks.map((n) => `${n.vni}=${n.vid}`).join(',') : String(t.vni);
+  return `${t.local} -> ${remotes || '-'} vni ${vnis}`;
+}
+
 const list: CommandModule<ClientArgs, ClientArgs> = {
   command: 'list',
   aliases: ['ls', 'show'],
@@ -87,7 +94,7 @@ const list: CommandModule<ClientArgs, ClientArgs> = {
     const r = await client(a).get<{ ports: PortView[] }>('/ports');
     if (a.json) { outJson(r); return; }
     out(table(['port', 'ofport', 'type', 'device', 'admin', 'link', 'vlan', 'channel', 'egress', 'rx pkts', 'tx pkts', 'drops'],
-      r.ports.map((p) => [p.name, p.ofport, p.type, p.device ?? p.path ?? (p.host ? `${p.host}:${p.port}` : '-'),
+      r.ports.map((p) => [p.name, p.ofport, p.type, p.device ?? p.path ?? (p.host ? `${p.host}:${p.port}` : p.tunnel ? tunnelText(p.tunnel) : '-'),
         p.admin === undefined ? '-' : `${p.admin}${p.carrier === false ? ', no carrier' : ''}`,
         p.link + (p.reason && p.link !== 'up' ? ` (${p.reason})` : ''), vlanText(p.vlan), p.channel ?? '-', p.egressChannel ?? '-',
         fmtCount(p.rxPackets), fmtCount(p.txPackets), dropsText(p.drops)])));

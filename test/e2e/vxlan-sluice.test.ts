@@ -114,6 +114,37 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
     expect(back.code, back.stdout + back.stderr).toBe(0);
   });
 
+  it('IPv6 underlay: two hosts, VNI 5001, VMs ping both ways (UDP checksums computed, as IPv6 requires)', async () => {
+    const l = lab();
+    const ul = l.addNs('ul');
+    const br = l.name('ubr');
+    l.ip(ul, ['link', 'add', br, 'type', 'bridge']);
+    l.up(ul, br);
+    const hostIps = ['fd00:202::1', 'fd00:202::2'];
+    const vms: Vm[] = [];
+    for (const [i, ip] of hostIps.entries()) {
+      const ns = l.addNs(`h${i + 1}`);
+      const a = l.name(`u${i + 1}`), b = l.name(`U${i + 1}`);
+      l.ip(ns, ['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', ul]);
+      l.ip(ul, ['link', 'set', b, 'master', br]); l.up(ul, b);
+      l.ip(ns, ['addr', 'add', `${ip}/64`, 'dev', a, 'nodad']); l.up(ns, a);
+      const vmNs = l.addNs(`b${i + 1}`), dev = l.name(`bv${i + 1}`), port = l.name(`bp${i + 1}`);
+      l.ip(vmNs, ['link', 'add', dev, 'type', 'veth', 'peer', 'name', port, 'netns', ns]);
+      l.up(ns, port);
+      l.ip(vmNs, ['link', 'set', dev, 'mtu', '1430']);   // 1500 - 70
+      l.addr(vmNs, dev, `10.64.0.${i + 1}/24`); l.up(vmNs, dev);
+      vms.push({ ns: vmNs, dev, ip: `10.64.0.${i + 1}`, net: 'blue' });
+      await start(`bridges:\n  br0:\n    ports:\n      vm: { ofport: 1, type: system, device: ${port}, vlan: { mode: access, vid: 100 } }\n` +
+        `      vx: { ofport: 2, type: vxlan, local: "${ip}", remote: ["${hostIps[1 - i]}"], vni: 5001, vlan: { mode: access, vid: 100 } }\n`, [], {}, ns);
+    }
+    const there = await ping(l, vms[0]!.ns, vms[1]!.ip, 3);
+    expect(there.code, there.stdout + there.stderr).toBe(0);
+    expect((await ping(l, vms[1]!.ns, vms[0]!.ip, 3)).code).toBe(0);
+    // the kernel of the receiving host dropped nothing for a bad UDP checksum
+    const snmp = l.exec(l.name('h2'), ['cat', '/proc/net/snmp6']);
+    expect(Number(/Udp6InCsumErrors\s+(\d+)/.exec(snmp)?.[1] ?? 0)).toBe(0);
+  });
+
   it('BFD: sessions come up; a host killed is detected, its VTEP leaves the flood lists and its MACs are flushed; it comes back', async () => {
     const l = lab();
     const hosts = testbed(l, 2, '{ enable: true, min-tx: 100, min-rx: 100, multiplier: 3 }');
