@@ -6,7 +6,7 @@
 // come up, a host killed is detected (its VTEP leaves the flood lists and its MACs are flushed, the
 // port goes down when no session is left), and it comes back.
 import { expect, it } from 'vitest';
-import { describePrivileged } from '../helpers/privileged.js';
+import { describePrivileged, itWithTools } from '../helpers/privileged.js';
 import type { NetnsLab } from '../helpers/netns.js';
 import { switchTestKit, ping, tcpdump, type SwitchProc } from './switch-harness.js';
 
@@ -143,6 +143,41 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
     // the kernel of the receiving host dropped nothing for a bad UDP checksum
     const snmp = l.exec(l.name('h2'), ['cat', '/proc/net/snmp6']);
     expect(Number(/Udp6InCsumErrors\s+(\d+)/.exec(snmp)?.[1] ?? 0)).toBe(0);
+  });
+
+  itWithTools('remote: flow, vni: flow programmed with ovs-ofctl: set_field tun_id/tun_dst to send, match tun_id/tun_src to receive', ['ovs-ofctl'], async () => {
+    const l = lab();
+    const ul = l.addNs('ul');
+    const br = l.name('ubr');
+    l.ip(ul, ['link', 'add', br, 'type', 'bridge']);
+    l.up(ul, br);
+    const vms: Vm[] = [];
+    for (let i = 1; i <= 2; i++) {
+      const ns = l.addNs(`h${i}`);
+      const a = l.name(`u${i}`), b = l.name(`U${i}`);
+      l.ip(ns, ['link', 'add', a, 'type', 'veth', 'peer', 'name', b, 'netns', ul]);
+      l.ip(ul, ['link', 'set', b, 'master', br]); l.up(ul, b);
+      l.addr(ns, a, `10.202.0.${i}/24`); l.up(ns, a);
+      const vmNs = l.addNs(`b${i}`), dev = l.name(`bv${i}`), port = l.name(`bp${i}`);
+      l.ip(vmNs, ['link', 'add', dev, 'type', 'veth', 'peer', 'name', port, 'netns', ns]);
+      l.up(ns, port);
+      l.ip(vmNs, ['link', 'set', dev, 'mtu', '1450']);
+      l.addr(vmNs, dev, `10.65.0.${i}/24`); l.up(vmNs, dev);
+      vms.push({ ns: vmNs, dev, ip: `10.65.0.${i}`, net: 'blue' });
+      await start(`bridges:\n  br0:\n    fail-mode: secure\n    listen: "ptcp:6634:127.0.0.1"\n    ports:\n      vm: { ofport: 1, type: system, device: ${port} }\n` +
+        `      vx: { ofport: 2, type: vxlan, local: 10.202.0.${i}, remote: flow, vni: flow }\n`, [], {}, ns);
+      const other = 3 - i;
+      for (const f of [`in_port=1,actions=set_field:7777->tun_id,set_field:10.202.0.${other}->tun_dst,output:2`, `in_port=2,tun_id=7777,tun_src=10.202.0.${other},actions=output:1`]) {
+        l.exec(ns, ['ovs-ofctl', '-O', 'OpenFlow13', 'add-flow', 'tcp:127.0.0.1:6634', f]);
+      }
+    }
+    const r = await ping(l, vms[0]!.ns, vms[1]!.ip, 3);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    // the receiving flow counted the frames: it matched on tun_id and tun_src
+    const dump = l.exec(l.name('h2'), ['ovs-ofctl', '-O', 'OpenFlow13', 'dump-flows', 'tcp:127.0.0.1:6634']);
+    const rx = dump.split('\n').find((x) => /tun_id=0x1e61/.test(x) && /tun_src=10\.202\.0\.1/.test(x));
+    expect(rx, dump).toBeDefined();
+    expect(Number(/n_packets=(\d+)/.exec(rx!)?.[1] ?? 0)).toBeGreaterThanOrEqual(3);
   });
 
   it('BFD: sessions come up; a host killed is detected, its VTEP leaves the flood lists and its MACs are flushed; it comes back', async () => {
