@@ -537,7 +537,8 @@ function checkVxlan(p: z.infer<typeof portSchema>, port: PortConfig, pat: string
     if (port.remote === 'flow') fail(`${pat}.bfd`, 'BFD runs to configured remotes: it needs a remote list, not flow');
     port.bfd = { minTxMs: p.bfd['min-tx'] ?? 100, minRxMs: p.bfd['min-rx'] ?? 1000, multiplier: p.bfd.multiplier ?? 3 };
   }
-  const key = `${p.local}|${port.dstPort}`;
+  // the address as parsed, not as spelled: fd00::1 and fd00:0::1 (or FD00::1) are one address
+  const key = `${parseTunnelAddr(p.local).text}|${port.dstPort}`;
   const other = tunnels.get(key);
   if (other !== undefined) fail(pat, `vxlan ports ${other} and ${port.name} both use ${p.local} UDP port ${port.dstPort}: carry several VNIs on one port with networks`);
   tunnels.set(key, port.name);
