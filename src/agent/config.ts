@@ -95,6 +95,12 @@ const vlanSchema = z.strictObject({
   vid: vlanId.optional(),
   vids: z.array(vlanId, { error: 'vids must be a list of VLAN ids' }).optional(),
 });
+const bfdSchema = z.strictObject({
+  enable: z.boolean({ error: 'bfd.enable must be true or false' }),
+  'min-tx': int('bfd.min-tx (ms)', 1, 4_294_967).optional(),
+  'min-rx': int('bfd.min-rx (ms)', 1, 4_294_967).optional(),
+  multiplier: int('bfd.multiplier', 1, 255).optional(),
+});
 const portSchema = z.strictObject({
   ofport: int('ofport', 1, MAX_OFPORT),
   type: z.enum(['tap', 'system', 'qemu-stream', 'memory', 'vxlan']),
@@ -110,12 +116,7 @@ const portSchema = z.strictObject({
   networks: z.array(z.strictObject({ vni, vid: vlanId, remote: z.array(str('remote').min(1)).optional() }), { error: 'networks must be a list of { vni, vid[, remote] }' }).min(1).optional(),
   'dst-port': int('dst-port', 1, 65535).optional(),
   'underlay-mtu': int('underlay-mtu', 576, 65535).optional(),
-  bfd: z.strictObject({
-    enable: z.boolean({ error: 'bfd.enable must be true or false' }),
-    'min-tx': int('bfd.min-tx (ms)', 1, 4_294_967).optional(),
-    'min-rx': int('bfd.min-rx (ms)', 1, 4_294_967).optional(),
-    multiplier: int('bfd.multiplier', 1, 255).optional(),
-  }).optional(),
+  bfd: bfdSchema.optional(),
   vlan: vlanSchema.optional(),
   channel: str('channel').optional(),
   'egress-channel': str('egress-channel').optional(),
@@ -151,7 +152,7 @@ const fileSchema = z.strictObject({
 type RawFile = z.infer<typeof fileSchema>;
 
 const KNOWN_KEYS = [...Object.keys(fileSchema.shape), ...Object.keys(bridgeSchema.shape), ...Object.keys(portSchema.shape),
-  ...Object.keys(vlanSchema.shape), ...Object.keys(channelSchema.shape), ...Object.keys(datapathSchema.shape)];
+  ...Object.keys(vlanSchema.shape), ...Object.keys(bfdSchema.shape), ...Object.keys(channelSchema.shape), ...Object.keys(datapathSchema.shape)];
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, j) => j);
