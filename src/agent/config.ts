@@ -503,12 +503,17 @@ function checkVxlan(p: z.infer<typeof portSchema>, port: PortConfig, pat: string
   if (p.local === undefined) fail(`${pat}.local`, 'a vxlan port needs local: the underlay address of this host');
   let family = 4;
   try { family = parseTunnelAddr(p.local).family; } catch (e) { fail(`${pat}.local`, (e as Error).message); }
-  const remotes = (list: string[], at: string): string[] => list.map((r, i) => {
-    let f = 0;
-    try { f = parseTunnelAddr(r).family; } catch (e) { fail(`${at}[${i}]`, (e as Error).message); }
-    if (f !== family) fail(`${at}[${i}]`, `remote ${r} is IPv${f} but local ${p.local} is IPv${family}`);
-    return r;
-  });
+  const remotes = (list: string[], at: string): string[] => {
+    const seen = new Set<string>();          // canonical text: a VTEP listed twice would get every flooded frame twice
+    return list.map((r, i) => {
+      let f = 0, text = '';
+      try { ({ family: f, text } = parseTunnelAddr(r)); } catch (e) { fail(`${at}[${i}]`, (e as Error).message); }
+      if (f !== family) fail(`${at}[${i}]`, `remote ${r} is IPv${f} but local ${p.local} is IPv${family}`);
+      if (seen.has(text)) fail(`${at}[${i}]`, `remote ${r} is listed twice`);
+      seen.add(text);
+      return r;
+    });
+  };
   if (p.remote === undefined) fail(`${pat}.remote`, 'a vxlan port needs remote: an address, a list, or flow');
   if (p.remote === 'flow') {
     if (family !== 4) fail(`${pat}.remote`, 'remote: flow needs an IPv4 underlay (tun_dst is IPv4)');
