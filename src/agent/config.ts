@@ -95,6 +95,12 @@ const vlanSchema = z.strictObject({
   vid: vlanId.optional(),
   vids: z.array(vlanId, { error: 'vids must be a list of VLAN ids' }).optional(),
 });
+const bfdSchema = z.strictObject({
+  enable: z.boolean({ error: 'bfd.enable must be true or false' }),
+  'min-tx': int('bfd.min-tx (ms)', 1, 4_294_967).optional(),
+  'min-rx': int('bfd.min-rx (ms)', 1, 4_294_967).optional(),
+  multiplier: int('bfd.multiplier', 1, 255).optional(),
+});
 const portSchema = z.strictObject({
   ofport: int('ofport', 1, MAX_OFPORT),
   type: z.enum(['tap', 'system', 'qemu-stream', 'memory', 'vxlan']),
@@ -110,12 +116,7 @@ const portSchema = z.strictObject({
   networks: z.array(z.strictObject({ vni, vid: vlanId, remote: z.array(str('remote').min(1)).optional() }), { error: 'networks must be a list of { vni, vid[, remote] }' }).min(1).optional(),
   'dst-port': int('dst-port', 1, 65535).optional(),
   'underlay-mtu': int('underlay-mtu', 576, 65535).optional(),
-  bfd: z.strictObject({
-    enable: z.boolean({ error: 'bfd.enable must be true or false' }),
-    'min-tx': int('bfd.min-tx (ms)', 1, 4_294_967).optional(),
-    'min-rx': int('bfd.min-rx (ms)', 1, 4_294_967).optional(),
-    multiplier: int('bfd.multiplier', 1, 255).optional(),
-  }).optional(),
+  bfd: bfdSchema.optional(),
   vlan: vlanSchema.optional(),
   channel: str('channel').optional(),
   'egress-channel': str('egress-channel').optional(),
@@ -151,7 +152,7 @@ const fileSchema = z.strictObject({
 type RawFile = z.infer<typeof fileSchema>;
 
 const KNOWN_KEYS = [...Object.keys(fileSchema.shape), ...Object.keys(bridgeSchema.shape), ...Object.keys(portSchema.shape),
-  ...Object.keys(vlanSchema.shape), ...Object.keys(channelSchema.shape), ...Object.keys(datapathSchema.shape)];
+  ...Object.keys(vlanSchema.shape), ...Object.keys(bfdSchema.shape), ...Object.keys(channelSchema.shape), ...Object.keys(datapathSchema.shape)];
 
 function distance(a: string, b: string): number {
   const d = Array.from({ length: b.length + 1 }, (_, j) => j);
@@ -502,12 +503,17 @@ function checkVxlan(p: z.infer<typeof portSchema>, port: PortConfig, pat: string
   if (p.local === undefined) fail(`${pat}.local`, 'a vxlan port needs local: the underlay address of this host');
   let family = 4;
   try { family = parseTunnelAddr(p.local).family; } catch (e) { fail(`${pat}.local`, (e as Error).message); }
-  const remotes = (list: string[], at: string): string[] => list.map((r, i) => {
-    let f = 0;
-    try { f = parseTunnelAddr(r).family; } catch (e) { fail(`${at}[${i}]`, (e as Error).message); }
-    if (f !== family) fail(`${at}[${i}]`, `remote ${r} is IPv${f} but local ${p.local} is IPv${family}`);
-    return r;
-  });
+  const remotes = (list: string[], at: string): string[] => {
+    const seen = new Set<string>();          // canonical text: a VTEP listed twice would get every flooded frame twice
+    return list.map((r, i) => {
+      let f = 0, text = '';
+      try { ({ family: f, text } = parseTunnelAddr(r)); } catch (e) { fail(`${at}[${i}]`, (e as Error).message); }
+      if (f !== family) fail(`${at}[${i}]`, `remote ${r} is IPv${f} but local ${p.local} is IPv${family}`);
+      if (seen.has(text)) fail(`${at}[${i}]`, `remote ${r} is listed twice`);
+      seen.add(text);
+      return r;
+    });
+  };
   if (p.remote === undefined) fail(`${pat}.remote`, 'a vxlan port needs remote: an address, a list, or flow');
   if (p.remote === 'flow') {
     if (family !== 4) fail(`${pat}.remote`, 'remote: flow needs an IPv4 underlay (tun_dst is IPv4)');
@@ -537,7 +543,8 @@ function checkVxlan(p: z.infer<typeof portSchema>, port: PortConfig, pat: string
     if (port.remote === 'flow') fail(`${pat}.bfd`, 'BFD runs to configured remotes: it needs a remote list, not flow');
     port.bfd = { minTxMs: p.bfd['min-tx'] ?? 100, minRxMs: p.bfd['min-rx'] ?? 1000, multiplier: p.bfd.multiplier ?? 3 };
   }
-  const key = `${p.local}|${port.dstPort}`;
+  // the address as parsed, not as spelled: fd00::1 and fd00:0::1 (or FD00::1) are one address
+  const key = `${parseTunnelAddr(p.local).text}|${port.dstPort}`;
   const other = tunnels.get(key);
   if (other !== undefined) fail(pat, `vxlan ports ${other} and ${port.name} both use ${p.local} UDP port ${port.dstPort}: carry several VNIs on one port with networks`);
   tunnels.set(key, port.name);

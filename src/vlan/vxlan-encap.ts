@@ -62,7 +62,8 @@ export function vxlanSourcePort(b: Uint8Array, off: number, len: number): number
     for (let i = 12; i < 20; i += 4) mix((b[l3 + i] << 24) | (b[l3 + i + 1] << 16) | (b[l3 + i + 2] << 8) | b[l3 + i + 3]);
     const proto = b[l3 + 9];
     mix(proto);
-    const l4 = l3 + ihl, fragmented = ((b[l3 + 6] & 0x1f) | b[l3 + 7]) !== 0;
+    // any fragment, the first (MF set, offset 0) included: all of a datagram's fragments hash alike
+    const l4 = l3 + ihl, fragmented = ((b[l3 + 6] & 0x3f) | b[l3 + 7]) !== 0;
     if (!fragmented && ihl >= 20 && l4 + 4 <= end && (proto === 6 || proto === 17 || proto === 132)) mix((b[l4] << 24) | (b[l4 + 1] << 16) | (b[l4 + 2] << 8) | b[l4 + 3]);
   } else if (type === 0x86dd && l3 + 40 <= end) {
     for (let i = 8; i < 40; i += 4) mix((b[l3 + i] << 24) | (b[l3 + i + 1] << 16) | (b[l3 + i + 2] << 8) | b[l3 + i + 3]);

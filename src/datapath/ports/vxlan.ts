@@ -261,8 +261,10 @@ export class VxlanPort implements PortBackend {
         const p = spare[i], len = lens[i];
         const drop = this.admit(p, len, ipLen, addrs, i * ADDR_SLOTS, nowMs, ages[i]);
         if (drop < 0) { into.pkts[into.count++] = p; added++; bytes += p.len; continue; }
-        if (drop !== 0xff && this.countDrop !== null) this.countDrop(drop, 1);
-        c.rxDrops++;
+        if (drop !== 0xff) {                       // 0xff: a BFD Control packet, consumed (not a drop)
+          if (this.countDrop !== null) this.countDrop(drop, 1);
+          c.rxDrops++;
+        }
         spare[keep++] = p;
       }
       for (let i = got; i < have; i++) spare[keep++] = spare[i];
