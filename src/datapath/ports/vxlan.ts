@@ -168,7 +168,8 @@ export class VxlanPort implements PortBackend {
     this.outerLen = this.local.family === 4 ? OUTER_V4_LEN : OUTER_V6_LEN;
     this.mtuOption = opts.underlayMtu;
     this.mtu = opts.underlayMtu ?? 1500;
-    const remotes = opts.remote === 'flow' ? [] : opts.remote.map((r) => this.internRemote(r));
+    // a VTEP listed twice (or spelt two ways) is one VTEP: never replicate a frame to it twice
+    const remotes = opts.remote === 'flow' ? [] : [...new Set(opts.remote.map((r) => this.internRemote(r)))];
     this.vteps.setFlood(-1, remotes);
     if (opts.networks !== undefined && opts.networks.length > 0) {
       this.vniFlow = false; this.vni = -1;
@@ -177,7 +178,7 @@ export class VxlanPort implements PortBackend {
       for (const n of opts.networks) {
         this.vidToVni[n.vid] = n.vni;
         this.vniToVid.set(n.vni, n.vid);
-        if (n.remote !== undefined) this.vteps.setFlood(n.vni, n.remote.map((r) => this.internRemote(r)));
+        if (n.remote !== undefined) this.vteps.setFlood(n.vni, [...new Set(n.remote.map((r) => this.internRemote(r)))]);
       }
     } else {
       this.vidToVni = null; this.vniToVid = null;
