@@ -24,6 +24,13 @@ export const statsCommand: CommandModule<object, ClientArgs> = {
       out(table(['channel', 'rate', 'mode', 'passed pkts', 'passed bytes', 'dropped pkts', 'dropped bytes', 'queued'],
         r.channels.map((c) => [c.name, fmtRateText(c.rate), c.mode, fmtCount(c.passedPackets), fmtBytes(c.passedBytes), fmtCount(c.droppedPackets), fmtBytes(c.droppedBytes), fmtCount(c.queued)])));
     }
+    const tunnels = r.ports.filter((p) => p.tunnel !== undefined);
+    const vteps = tunnels.flatMap((p) => p.tunnel!.endpoints.map((e) => {
+      const b = p.tunnel!.bfd?.find((x) => x.vtep === e.vtep);
+      const macs = p.tunnel!.vteps.filter((m) => m.vtep === e.vtep).length;
+      return [p.name, e.vtep, e.up ? 'yes' : 'no', b ? `${b.state}${b.diagnostic !== 'No Diagnostic' ? ` (${b.diagnostic})` : ''}` : '-', fmtCount(macs)];
+    }));
+    if (vteps.length) out(table(['tunnel', 'remote vtep', 'in use', 'bfd', 'macs'], vteps));
     out(`bridge drops: ${dropsText(r.drops)}`);
     out(`flow cache: ${fmtCount(r.flowCacheEntries)} entries, ${fmtCount(r.exec['cache-hits'] ?? 0)} hits, ${fmtCount(r.exec['cache-misses'] ?? 0)} misses`);
   },

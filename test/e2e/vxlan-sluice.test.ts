@@ -201,6 +201,8 @@ describePrivileged('VXLAN between Sluice switches (standalone, flood-and-learn)'
     t = await tunnel(sw1);
     expect(t.link).toBe('up');
     expect(await metrics()).toMatch(/^sluice_tunnel_bfd_up\{[^}]*port="vx"[^}]*vtep="10\.202\.0\.2"[^}]*state="up"[^}]*\} 1$/m);
+    const st = await sw1.cli(['stats']);
+    expect(st.stdout).toMatch(/vx\W+10\.202\.0\.2\W+yes\W+up\b/);
     expect(t.tunnel.endpoints).toEqual([{ vtep: '10.202.0.2', up: true }]);
     const blue = (i: number): Vm => hosts[i].vms.find((v) => v.net === 'blue')!;
     expect((await ping(l, blue(0).ns, blue(1).ip, 3)).code).toBe(0);
