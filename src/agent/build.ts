@@ -7,6 +7,7 @@ import { Bridge } from '../datapath/bridge.js';
 import type { PortBackend } from '../datapath/port.js';
 import { FlowModResult, FLOW_MOD_RESULT_NAMES } from '../datapath/results.js';
 import { ChannelRegistry } from '../qos/channel.js';
+import { setChannelGroup } from '../qos/channel-group.js';
 import { createHash } from 'node:crypto';
 import { ConfigError, type BridgeConfig, type PortConfig, type SluiceConfig } from './config.js';
 
@@ -41,7 +42,8 @@ export function buildSwitch(
   if (!bc) throw new ConfigError(`no bridge "${bridgeName}" in the config`);
   const channels = new ChannelRegistry();
   for (const ch of Object.values(config.channels)) {
-    channels.set(ch.name, { rate: ch.rate, burst: ch.burst, mode: ch.mode, queue: ch.queue }, nowMs);
+    if (ch.members !== undefined) setChannelGroup(channels, ch.name, { rate: ch.rate, burst: ch.burst, mode: ch.mode, queue: ch.queue, members: ch.members }, nowMs);
+    else channels.set(ch.name, { rate: ch.rate, burst: ch.burst, mode: ch.mode, queue: ch.queue }, nowMs);
   }
   const bridge = new Bridge({
     name: bridgeName,

@@ -14,6 +14,7 @@ import { parseFlow, FlowSyntaxError } from '../flow/syntax.js';
 import type { FlowSpec } from '../flow/types.js';
 import { resolveChannelSpec, MAX_QUEUE } from '../qos/channel.js';
 import { parseTunnelAddr } from '../vlan/vxlan-encap.js';
+import { resolveGroupSpec } from '../qos/channel-group.js';
 
 export type ConfigErrorCode = 'CONFIG_INVALID' | 'CONFIG_IO';
 export class ConfigError extends Error {
@@ -69,7 +70,11 @@ export interface BridgeConfig {
   flows: string[];
   flowSpecs: FlowSpec[];
 }
-export interface ChannelConfig { name: string; rate: string; burst?: string; mode: 'police' | 'shape'; queue?: number }
+export interface ChannelConfig {
+  name: string; rate: string; burst?: string; mode: 'police' | 'shape'; queue?: number;
+  /** A channel group: its members are channels (by these names) sharing `rate` (qos/channel-group.ts). */
+  members?: Record<string, { min: string; max?: string; weight?: number }>;
+}
 /** How the switch runs its datapath (`datapath:`); absent keys take their defaults. */
 export interface DatapathConfig { threads?: number }
 export interface SluiceConfig { bridges: Record<string, BridgeConfig>; channels: Record<string, ChannelConfig>; datapath?: DatapathConfig }
@@ -140,6 +145,11 @@ const channelSchema = z.strictObject({
   burst: z.union([z.string(), z.number()], { error: 'burst must be a string like 64kb' }).optional(),
   mode: z.enum(['police', 'shape']).optional(),
   queue: int('queue', 1, MAX_QUEUE).optional(),
+  members: z.record(str('member name').regex(NAME, { error: NAME_MSG }), z.strictObject({
+    min: z.union([z.string(), z.number()], { error: 'min must be a rate like 50mbit' }),
+    max: z.union([z.string(), z.number()], { error: 'max must be a rate like 200mbit' }).optional(),
+    weight: z.number({ error: 'weight must be a number' }).positive({ error: 'weight must be above 0' }).optional(),
+  })).optional(),
 });
 const datapathSchema = z.strictObject({
   threads: int('datapath.threads', 0, 1).optional(),
@@ -239,6 +249,8 @@ export async function loadConfigFile(path: string): Promise<{ config: SluiceConf
 function check(raw: RawFile, file: string): SluiceConfig {
   const fail = (path: string, why: string): never => { throw new ConfigError(`${file}: ${path}: ${why}`); };
   const channels: Record<string, ChannelConfig> = {};
+  /** Group member name -> its group. */
+  const memberOf = new Map<string, string>();
   for (const [name, c] of Object.entries(raw.channels ?? {})) {
     const cfg: ChannelConfig = { name, rate: String(c.rate), mode: c.mode ?? 'police' };
     if (c.burst !== undefined) cfg.burst = String(c.burst);
@@ -249,9 +261,20 @@ function check(raw: RawFile, file: string): SluiceConfig {
       fail(`channels.${name}.${key}`, m);
     }
     if (cfg.mode === 'police' && cfg.queue !== undefined) fail(`channels.${name}.queue`, 'queue is only for mode: shape');
+    if (c.members !== undefined) {
+      cfg.members = Object.fromEntries(Object.entries(c.members).map(([m, v]) => [m, { min: String(v.min), ...(v.max !== undefined ? { max: String(v.max) } : {}), ...(v.weight !== undefined ? { weight: v.weight } : {}) }]));
+      try { resolveGroupSpec(name, { rate: cfg.rate, burst: cfg.burst, mode: cfg.mode, queue: cfg.queue, members: cfg.members }); } catch (e) { fail(`channels.${name}.members`, (e as Error).message); }
+      for (const m of Object.keys(cfg.members)) {
+        if (raw.channels?.[m] !== undefined) fail(`channels.${name}.members.${m}`, `"${m}" is also a channel of its own: member names are channel names`);
+        if (memberOf.has(m)) fail(`channels.${name}.members.${m}`, `"${m}" is already a member of group ${memberOf.get(m)}`);
+        memberOf.set(m, name);
+      }
+    }
     channels[name] = cfg;
   }
-  const channelNames = Object.keys(channels);
+  // Ports attach to a group's members (channels by their own names), never to the group itself.
+  const attachable = new Set<string>([...Object.keys(channels).filter((n) => channels[n]!.members === undefined), ...memberOf.keys()]);
+  const channelNames = [...attachable].sort();
   const seenPorts = new Map<string, string>();
   /** local address + UDP port of every vxlan port: one socket each, so one port each. */
   const tunnels = new Map<string, string>();
@@ -294,7 +317,8 @@ function check(raw: RawFile, file: string): SluiceConfig {
       for (const key of ['channel', 'egress-channel'] as const) {
         const ch = p[key];
         if (ch === undefined) continue;
-        if (!channels[ch]) fail(`${pat}.${key}`, `unknown channel "${ch}" (defined: ${channelNames.length ? channelNames.join(', ') : 'none'})`);
+        if (channels[ch]?.members !== undefined) fail(`${pat}.${key}`, `"${ch}" is a channel group: attach the port to one of its members (${Object.keys(channels[ch]!.members!).join(', ')})`);
+        if (!attachable.has(ch)) fail(`${pat}.${key}`, `unknown channel "${ch}" (defined: ${channelNames.length ? channelNames.join(', ') : 'none'})`);
         if (key === 'channel') port.channel = ch; else port.egressChannel = ch;
       }
       ports[pname] = port;
@@ -408,6 +432,7 @@ export function toFileObject(cfg: SluiceConfig): Record<string, unknown> {
       if (c.burst !== undefined) x.burst = c.burst;
       x.mode = c.mode;
       if (c.queue !== undefined) x.queue = c.queue;
+      if (c.members !== undefined) x.members = Object.fromEntries(Object.entries(c.members).map(([m, v]) => [m, { ...v }]));
       co[c.name] = x;
     }
     out.channels = co;

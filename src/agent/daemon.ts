@@ -65,6 +65,8 @@ export interface PortView {
 }
 export interface ChannelView {
   name: string; rate: string; burst?: string; mode: string; queue?: number; attached: string[];
+  /** A channel group's member: its group, guarantee, ceiling, weight, and the share it has now (bit/s). */
+  group?: string; min?: string; max?: string; weight?: number; shareBps?: number; demandBps?: number;
   passedPackets: number; passedBytes: number; droppedPackets: number; droppedBytes: number; queued: number;
 }
 
@@ -314,7 +316,7 @@ export class SwitchDaemon {
     for (const c of Object.values(next.channels)) {
       const old = this.config.channels[c.name];
       if (old && jsonEq(old, c)) continue;
-      await this.dp.setChannel(c.name, { rate: c.rate, burst: c.burst, mode: c.mode, queue: c.queue }, nowMs);
+      await this.dp.setChannel(c.name, { rate: c.rate, burst: c.burst, mode: c.mode, queue: c.queue, members: c.members }, nowMs);
       changes.push(old ? `channel ${c.name} reconfigured` : `channel ${c.name} created`);
     }
     // 3. Ports removed (or re-attached).
@@ -489,6 +491,13 @@ export class SwitchDaemon {
       };
       if (c?.burst !== undefined) v.burst = c.burst;
       if (c?.queue !== undefined) v.queue = c.queue;
+      const m = ch.member;
+      if (m !== undefined) {
+        const spec = this.config.channels[m.group]?.members?.[ch.name];
+        v.group = m.group; v.rate = spec?.max ?? this.config.channels[m.group]?.rate ?? ''; v.mode = this.config.channels[m.group]?.mode ?? v.mode;
+        if (spec !== undefined) { v.min = spec.min; if (spec.max !== undefined) v.max = spec.max; }
+        v.weight = m.weight; v.shareBps = Math.round(m.shareBps * 8); v.demandBps = Math.round(m.demandBps * 8);
+      }
       return v;
     });
   }

@@ -25,6 +25,7 @@ import type { FlowModResultCode } from '../datapath/results.js';
 import type { Action, GroupSpec } from '../flow/types.js';
 import type { VlanPortConfig } from '../vlan/port-mode.js';
 import { ChannelRegistry } from '../qos/channel.js';
+import { GroupMember, deleteChannelGroup, setChannelGroup } from '../qos/channel-group.js';
 import type { Channel } from '../qos/channel.js';
 import type { ChannelCounters, ChannelSpec } from '../qos/channel.js';
 import { Meter } from '../qos/meter.js';
@@ -59,6 +60,8 @@ export interface PortDetail extends PortLive {
 export interface GroupView { spec: GroupSpec; packetCount: number; byteCount: number; durationS: number; buckets: Array<{ packetCount: number; byteCount: number }> }
 export interface MeterCounters { flowCount: number; packetInCount: number; byteInCount: number; packetBandCount: number[]; byteBandCount: number[] }
 export interface DatapathStats { drops: Record<string, number>; exec: Record<string, number>; flowCacheEntries: number; runner: RunnerStats }
+/** A channel group member's state: its group, min/max/weight, and the share the last re-split gave it (bytes/s). */
+export interface ChannelMemberView { group: string; minBps: number; maxBps: number; weight: number; shareBps: number; demandBps: number; borrowedBytes: number }
 export interface FdbEntry { port: string; ofport: number; vid: number; mac: number; ageS: number }
 /** A port to attach: its config-file form plus the channels by name. */
 export interface PortAttach { name: string; ofport: number; vlan?: VlanPortConfig; channel?: string; egressChannel?: string }
@@ -206,8 +209,16 @@ export class DatapathCore {
 
   // ------------------------------------------------------------------ changes
 
-  setChannel(name: string, spec: ChannelSpec, nowMs: number): void { this.channels.set(name, spec, nowMs); }
+  /** Create or reconfigure a channel, or a channel group when the spec has members (tokens kept). */
+  setChannel(name: string, spec: ChannelSpec, nowMs: number): void {
+    if (spec.members !== undefined) setChannelGroup(this.channels, name, { rate: spec.rate, burst: spec.burst, mode: spec.mode, queue: spec.queue, members: spec.members }, nowMs);
+    else this.channels.set(name, spec, nowMs);
+  }
   deleteChannel(name: string): void {
+    if (this.channels.groups.has(name)) {
+      for (const m of deleteChannelGroup(this.channels, name)) for (const pkt of m.flush()) this.bridge.pool.release(pkt);
+      return;
+    }
     const ch = this.channels.delete(name);
     if (ch) for (const pkt of ch.flush()) this.bridge.pool.release(pkt);
   }
@@ -258,8 +269,10 @@ export class DatapathCore {
       return d;
     });
   }
-  channelCounters(): Array<{ name: string; shaping: boolean; counters: ChannelCounters }> {
-    return this.channels.list().map((c) => ({ name: c.name, shaping: c.shaping, counters: c.counters() }));
+  channelCounters(): Array<{ name: string; shaping: boolean; counters: ChannelCounters; member?: ChannelMemberView }> {
+    return this.channels.list().map((c) => (c instanceof GroupMember
+      ? { name: c.name, shaping: c.shaping, counters: c.counters(), member: { group: c.group.name, minBps: c.minBps, maxBps: c.maxBps, weight: c.weight, shareBps: c.shareBps, demandBps: c.demandBps, borrowedBytes: c.borrowedBytes } }
+      : { name: c.name, shaping: c.shaping, counters: c.counters() }));
   }
   stats(): DatapathStats { return { ...this.bridge.stats(), runner: { ...this.runner.stats } }; }
   fdb(): FdbEntry[] { return this.bridge.fdb().map((e) => ({ port: this.bridge.portName(e.ofport), ofport: e.ofport, vid: e.vid, mac: e.mac, ageS: e.ageS })); }

@@ -7,7 +7,7 @@ import type { Logger } from 'pino';
 import pino from 'pino';
 import type { PortConfig } from './config.js';
 import { DatapathCore } from './datapath-core.js';
-import type { DatapathEvents, DatapathStats, FdbEntry, GroupView, MeterCounters, PortAttach, PortDetail, PortLive } from './datapath-core.js';
+import type { DatapathEvents, DatapathStats, FdbEntry, GroupView, MeterCounters, PortAttach, PortDetail, PortLive, ChannelMemberView } from './datapath-core.js';
 import type { Bridge, PortConfig as PortBits, PortStats } from '../datapath/bridge.js';
 import type { AggregateStats, FlowFilter, FlowMod, FlowStats, TableStats } from '../datapath/pipeline.js';
 import type { GroupCommand } from '../datapath/groups.js';
@@ -19,7 +19,7 @@ import { ChannelRegistry } from '../qos/channel.js';
 import type { ChannelCounters, ChannelSpec } from '../qos/channel.js';
 import type { MeterBandSpec } from '../qos/meter.js';
 
-export type { DatapathEvents, DatapathStats, FdbEntry, GroupView, MeterCounters, PortAttach, PortDetail, PortLive };
+export type { DatapathEvents, DatapathStats, FdbEntry, GroupView, MeterCounters, PortAttach, PortDetail, PortLive, ChannelMemberView };
 
 export type PacketInListener = DatapathEvents['packetIn'];
 export type FlowRemovedListener = DatapathEvents['flowRemoved'];
@@ -73,7 +73,7 @@ export interface DatapathHandle {
   meterCounters(ids: number[]): Promise<Array<MeterCounters | null>>;
   portStats(): Promise<Array<{ ofport: number; stats: PortStats }>>;
   portDetails(): Promise<PortDetail[]>;
-  channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>>;
+  channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters; member?: ChannelMemberView }>>;
   stats(): Promise<DatapathStats>;
   fdb(): Promise<FdbEntry[]>;
   /**
@@ -152,7 +152,7 @@ export class InlineDatapath implements DatapathHandle {
   meterCounters(ids: number[]): Promise<Array<MeterCounters | null>> { return settle(() => this.core.meterCounters(ids)); }
   portStats(): Promise<Array<{ ofport: number; stats: PortStats }>> { return settle(() => this.core.portStats()); }
   portDetails(): Promise<PortDetail[]> { return settle(() => this.core.portDetails()); }
-  channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>> { return settle(() => this.core.channelCounters()); }
+  channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters; member?: ChannelMemberView }>> { return settle(() => this.core.channelCounters()); }
   stats(): Promise<DatapathStats> { return settle(() => this.core.stats()); }
   fdb(): Promise<FdbEntry[]> { return settle(() => this.core.fdb()); }
   readonly backlogged = false;

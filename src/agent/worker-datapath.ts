@@ -15,6 +15,7 @@ import type { Logger } from 'pino';
 import type { PortConfig, SluiceConfig } from './config.js';
 import { derivedDatapathId } from './build.js';
 import { PortOpenError } from './datapath-core.js';
+import type { ChannelMemberView } from './datapath-core.js';
 import type { CountersNow, DatapathHandle, DatapathStats, FdbEntry, FlowRemovedListener, GroupView, MeterCounters, PacketInListener, PortAttach, PortDetail, PortLive, PortStatusListener } from './datapath-handle.js';
 import { CounterArena, PC, dropsRecord } from '../datapath/counters.js';
 import { serialize } from 'node:v8';
@@ -260,7 +261,7 @@ export class WorkerDatapath implements DatapathHandle {
     return c.complete ? Promise.resolve(c.ports) : this.call('portStats', []);
   }
   portDetails(): Promise<PortDetail[]> { return this.call('portDetails', []); }
-  channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters }>> { return this.call('channelCounters', []); }
+  channelCounters(): Promise<Array<{ name: string; shaping: boolean; counters: ChannelCounters; member?: ChannelMemberView }>> { return this.call('channelCounters', []); }
   async stats(): Promise<DatapathStats> {
     const s = await this.call<DatapathStats>('stats', []);
     s.exec['packet-in-dropped'] = this.packetInDropped;

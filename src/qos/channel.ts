@@ -13,7 +13,11 @@ import type { Rate, Size } from './units.js';
 
 export type ChannelMode = 'police' | 'shape';
 /** A channel as users write it (config, CLI, controller API). */
-export interface ChannelSpec { rate: string; burst?: string; mode?: ChannelMode; queue?: number }
+export interface ChannelSpec {
+  rate: string; burst?: string; mode?: ChannelMode; queue?: number;
+  /** Present: a channel group whose members are channels by these names (channel-group.ts). */
+  members?: Record<string, { min: string; max?: string; weight?: number }>;
+}
 /** A validated spec in bucket units. */
 export interface ResolvedChannelSpec {
   rate: Rate;
@@ -244,9 +248,20 @@ function newRing(n: number): Packet[] {
   return Array.from({ length: n }, () => NO_PACKET);
 }
 
+/** What the registry knows of a channel group (channel-group.ts; here as an interface, no import cycle). */
+export interface ChannelGroupLike { readonly name: string; readonly members: readonly Channel[] }
+
 /** Channels by name. `set` creates or reconfigures in place (same object, attachments keep it). */
 export class ChannelRegistry {
   private readonly byName = new Map<string, Channel>();
+  /** Channel groups by name (their members are channels of this registry too). */
+  readonly groups = new Map<string, ChannelGroupLike>();
+
+  /** Register a channel made elsewhere (a group's member); throws if the name is taken. */
+  add(ch: Channel): void {
+    if (this.byName.has(ch.name) || this.groups.has(ch.name)) throw new RangeError(`channel "${ch.name}" already exists`);
+    this.byName.set(ch.name, ch);
+  }
 
   /** Create or reconfigure `name`; throws (nothing changed) if the spec is invalid. */
   set(name: string, spec: ChannelSpec, nowMs: number = Number.NaN): Channel {
@@ -254,6 +269,7 @@ export class ChannelRegistry {
       throw new RangeError(`"${String(name)}" is not a channel name: use 1-64 letters, digits, "_", "-" or "."`);
     }
     const r = resolveChannelSpec(spec);
+    if (this.groups.has(name)) throw new RangeError(`"${name}" is a channel group: change it as a group`);
     const existing = this.byName.get(name);
     if (existing) { existing.apply(r, nowMs); return existing; }
     const ch = new Channel(name, r, nowMs);
