@@ -178,6 +178,35 @@ export function writeL4Checksum(buf: Uint8Array, ip: number, l4: number, l4Len: 
 }
 
 /**
+ * True when the frame's TCP/UDP checksum field holds exactly the seed of a partial checksum (the
+ * pseudo-header sum, seedPartialChecksum): a frame whose sender left the checksum to offload and
+ * that came through a path that lost that mark (a VXLAN datagram read from a UDP socket, whose
+ * sender's inner checksum was left to the veth it went out of). A complete checksum equal to the
+ * seed (about 1 in 65,536) is harmless: completing it writes the same value. ~40 ns, no allocation.
+ */
+export function looksPartial(buf: Uint8Array, off: number, len: number): boolean {
+  const h = scratch;
+  if (parseL3Headers(buf, off, len, h) !== CsumResult.Completed) return false;
+  const ip = h[HDR.L3], l4 = h[HDR.L4], proto = h[HDR.PROTO], v6 = h[HDR.V6] === 1;
+  let l4Len = h[HDR.L3_END] - l4, field: number;
+  if (proto === PROTO_TCP) {
+    if (l4Len < TCP_MIN_LEN) return false;
+    field = l4 + TCP_CSUM;
+  } else if (proto === PROTO_UDP) {
+    if (l4Len < UDP_LEN) return false;
+    const udpLen = rd16(buf, l4 + 4);
+    if (udpLen < UDP_LEN || udpLen > l4Len) return false;
+    if (rd16(buf, l4 + UDP_CSUM) === 0 && !v6) return false;              // no checksum (IPv4 UDP)
+    l4Len = udpLen;
+    field = l4 + UDP_CSUM;
+  } else {
+    return false;
+  }
+  const seed = ~finishChecksum(pseudoSum(buf, ip, l4Len, proto, v6)) & 0xffff;
+  return rd16(buf, field) === seed;
+}
+
+/**
  * Seed the TCP/UDP checksum field with the pseudo-header sum, folded and not complemented (what a
  * sender leaving the checksum to offload puts there, Linux CHECKSUM_PARTIAL): the receiver of a
  * NEEDS_CSUM virtio-net header sums from the L4 header to the end and stores the complement.

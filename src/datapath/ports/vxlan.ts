@@ -22,6 +22,7 @@ import type { PacketPool } from '../../packet/pool.js';
 import { VXLAN_HEADER_LEN, VXLAN_PORT } from '../../packet/vxlan.js';
 import { rd48 } from '../../packet/bytes.js';
 import { formatMac } from '../../packet/flow-key.js';
+import { looksPartial } from '../../packet/complete-checksum.js';
 import { BFD_CONTROL_PORT } from '../../packet/bfd.js';
 import { bfdUdpSrcPort } from '../../packet/bfd-frame.js';
 import { BfdSession } from '../../vlan/bfd-session.js';
@@ -298,8 +299,11 @@ export class VxlanPort implements PortBackend {
     }
     p.off = HEADROOM; p.len = len - VXLAN_HEADER_LEN;
     p.tsMs = age > 0 && age < MAX_RX_AGE_MS ? nowMs - age : nowMs;
-    p.csumPartial = false;
     if (isTagged(p)) return DROP.TunnelInnerTag;
+    // A sender on this machine (the kernel's vxlan device over a veth) may leave the inner checksum
+    // to offload, and a UDP socket does not say so: a field holding exactly the pseudo-header seed
+    // is taken as partial and completed on the way out (or passed on as such to an offload port).
+    p.csumPartial = looksPartial(b, HEADROOM, p.len);
     const vt = this.vteps.internWords(addrs[a], addrs[a + 1], addrs[a + 2], addrs[a + 3], addrs[a + 4]);
     const src = rd48(b, HEADROOM + 6);
     // unicast sources only; behind a VTEP whose BFD session is down nothing is learned (it would be flushed)
