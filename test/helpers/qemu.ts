@@ -9,7 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describeGated, gate } from './privileged.js';
+import { describeGated, gate, type SuiteNeeds } from './privileged.js';
 import { HOST_TOOLS, installHint } from './host-tools.js';
 import { waitFor } from './netns.js';
 
@@ -56,12 +56,13 @@ function isStatic(path: string): boolean {
 }
 
 /**
- * `describe` for suites that boot QEMU guests: needs root (describePrivileged's checks) and the
- * QEMU kit. Skips with a printed reason naming the package, or fails when SLUICE_REQUIRE_PRIVILEGED=1.
+ * `describe` for suites that boot QEMU guests: needs root (describePrivileged's checks), the
+ * QEMU kit and whatever else `needs` declares (host tools: `{ tools: ['ping', 'bridge'] }`).
+ * Skips with a printed reason naming the packages, or fails when SLUICE_REQUIRE_PRIVILEGED=1.
  */
-export function describeWithQemu(name: string, fn: (kit: () => QemuKit) => void): void {
+export function describeWithQemu(name: string, fn: (kit: () => QemuKit) => void, needs: Omit<SuiteNeeds, 'check'> = {}): void {
   let kit: QemuKit | null = null;
-  const g = gate({ root: true, check: () => { const k = findQemuKit(); if (!k.ok) return k.reason; kit = k.kit; return undefined; } });
+  const g = gate({ ...needs, root: true, check: () => { const k = findQemuKit(); if (!k.ok) return k.reason; kit = k.kit; return undefined; } });
   describeGated(name, g, () => fn(() => {
     if (kit === null) throw new Error('no QEMU kit on this host');
     return kit;
@@ -214,6 +215,11 @@ export interface VmOptions {
   netdev: string;
   mac: string;
   memMb?: number;
+  /**
+   * Run QEMU inside this network namespace (`ip netns exec NS qemu-system-x86_64 ...`, which
+   * execs in place: the child's pid is QEMU's): its `-netdev tap` TAP is created there.
+   */
+  netns?: string;
 }
 
 /** One QEMU guest under TCG with its serial console on stdio. */
@@ -233,7 +239,9 @@ export class QemuVm {
       '-netdev', `${opts.netdev},id=n0`,
       '-device', `virtio-net-pci,netdev=n0,mac=${opts.mac},romfile=`,
     ];
-    this.child = spawn(kit.qemu, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = opts.netns !== undefined
+      ? spawn('ip', ['netns', 'exec', opts.netns, kit.qemu, ...args], { stdio: ['pipe', 'pipe', 'pipe'] })
+      : spawn(kit.qemu, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     const onData = (d: Buffer): void => {
       this.console += d.toString('latin1');
       if (this.readyAt === null && this.console.includes('SLUICE-VM-READY')) this.readyAt = Date.now();
