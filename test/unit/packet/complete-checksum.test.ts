@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { buildFrame, type FrameSpec, type L4Spec } from '../../../src/packet/build.js';
-import { completeChecksum, CsumResult, CSUM_RESULT_NAMES, MAX_TAGS, sumWords } from '../../../src/packet/complete-checksum.js';
+import { completeChecksum, CsumResult, CSUM_RESULT_NAMES, MAX_TAGS, looksPartial, seedPartialChecksum, sumWords } from '../../../src/packet/complete-checksum.js';
 import { sumBytes } from '../../../src/packet/bytes.js';
 import { parseCapture } from '../../../src/packet/capture.js';
 import { Packet, HEADROOM } from '../../../src/packet/packet.js';
@@ -318,5 +318,30 @@ describe.skipIf(!vectorsPresent)('completeChecksum against a third-party capture
     }
     expect(partial).toBeGreaterThan(100);
     expect(complete).toBeGreaterThan(0);
+  });
+});
+
+describe('looksPartial (a checksum left to offload, recognised from the bytes alone)', () => {
+  it.each([[4, 'tcp'], [4, 'udp'], [6, 'tcp'], [6, 'udp']] as const)('IPv%s %s: the pseudo-header seed says partial; a completed checksum does not', (ip, l4) => {
+    const f = frame(ip, l4, 333);
+    const { ip: ipOff, v6, l4: l4Off, proto } = layout(f);
+    const l4Len = f.length - l4Off;
+    seedPartialChecksum(f, ipOff, l4Off, l4Len, proto, v6);
+    expect(looksPartial(f, 0, f.length)).toBe(true);
+    expect(completeChecksum(f, 0, f.length)).toBe(CsumResult.Completed);
+    expect(looksPartial(f, 0, f.length)).toBe(false);
+  });
+
+  it('IPv4 UDP without a checksum (0), ARP, and every truncation are not partial, and nothing throws', () => {
+    const u = frame(4, 'udp', 40);
+    const { field } = layout(u);
+    u[field] = 0; u[field + 1] = 0;
+    expect(looksPartial(u, 0, u.length)).toBe(false);
+    const arp = buildFrame({ dst: DST, src: SRC, payload: { kind: 'arp', op: 1, sha: SRC, spa: '10.0.0.1', tha: '00:00:00:00:00:00', tpa: '10.0.0.2' } });
+    expect(looksPartial(arp, 0, arp.length)).toBe(false);
+    const t = frame(6, 'tcp', 50);
+    const L = layout(t);
+    seedPartialChecksum(t, L.ip, L.l4, t.length - L.l4, L.proto, L.v6);
+    for (let n = 0; n < t.length; n++) expect(looksPartial(t, 0, n)).toBe(false);
   });
 });
