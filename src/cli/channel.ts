@@ -2,6 +2,7 @@
 // controller (its intent: one channel = one total rate over all its attachments), unless --socket or
 // --bridge names a switch on this host: then they change that switch's own channels, live (tokens
 // kept), as the switch's management socket does. The two never mix in one command.
+import { memberRate } from './stats.js';
 import { readdirSync } from 'node:fs';
 import type { Argv, CommandModule } from 'yargs';
 import type { ChannelView as SwitchChannelView, PortView } from '../agent/daemon.js';
@@ -139,7 +140,7 @@ const list: CommandModule<Args, Args> = {
       const r = await client(a).get<{ channels: SwitchChannelView[] }>('/channels');
       if (a.json) { outJson(r); return; }
       out(table(['channel', 'rate', 'burst', 'mode', 'attached to', 'passed', 'dropped', 'queued'],
-        r.channels.map((c) => [c.name, fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.mode, c.attached.join(', ') || '-',
+        r.channels.map((c) => [c.group !== undefined ? `${c.name} (${c.group})` : c.name, c.group !== undefined ? memberRate(c) : fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.mode, c.attached.join(', ') || '-',
           `${fmtCount(c.passedPackets)} pkts / ${fmtBytes(c.passedBytes)}`, `${fmtCount(c.droppedPackets)} pkts / ${fmtBytes(c.droppedBytes)}`, fmtCount(c.queued)])));
       return;
     }

@@ -10,6 +10,12 @@ interface StatsReply {
   exec: Record<string, number>; flowCacheEntries: number;
 }
 
+/** A channel group member's rate column: its share now, and its min/max/weight. */
+export function memberRate(c: ChannelView): string {
+  const mbit = (bps: number | undefined): string => `${((bps ?? 0) / 1e6).toFixed(1)}Mbit`;
+  return `${mbit(c.shareBps)} now (min ${c.min ? fmtRateText(c.min) : '0'}, max ${fmtRateText(c.max ?? c.rate)}, weight ${c.weight ?? 1})`;
+}
+
 export const statsCommand: CommandModule<object, ClientArgs> = {
   command: 'stats',
   describe: 'Per-port and per-channel counters, drops by reason',
@@ -22,7 +28,7 @@ export const statsCommand: CommandModule<object, ClientArgs> = {
       r.ports.map((p) => [p.name, p.ofport, p.link, fmtCount(p.rxPackets), fmtBytes(p.rxBytes), fmtCount(p.txPackets), fmtBytes(p.txBytes), dropsText(p.drops)])));
     if (r.channels.length) {
       out(table(['channel', 'rate', 'mode', 'passed pkts', 'passed bytes', 'dropped pkts', 'dropped bytes', 'queued'],
-        r.channels.map((c) => [c.name, fmtRateText(c.rate), c.mode, fmtCount(c.passedPackets), fmtBytes(c.passedBytes), fmtCount(c.droppedPackets), fmtBytes(c.droppedBytes), fmtCount(c.queued)])));
+        r.channels.map((c) => [c.group !== undefined ? `${c.name} (${c.group})` : c.name, c.group !== undefined ? memberRate(c) : fmtRateText(c.rate), c.mode, fmtCount(c.passedPackets), fmtBytes(c.passedBytes), fmtCount(c.droppedPackets), fmtBytes(c.droppedBytes), fmtCount(c.queued)])));
     }
     const tunnels = r.ports.filter((p) => p.tunnel !== undefined);
     const vteps = tunnels.flatMap((p) => p.tunnel!.endpoints.map((e) => {
