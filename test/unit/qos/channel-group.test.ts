@@ -122,6 +122,40 @@ describe.each(['police', 'shape'] as const)('a channel group, %s', (mode) => {
   });
 });
 
+describe('the split does not depend on the order or the coarseness of the loop', () => {
+  // The switch serves ports one after another, each batch with its frames' own arrival times
+  // (policing) or drains shapers in a fixed order: a member served later in a pass, or a pass every
+  // 40 ms on a busy machine, must not lose its share.
+  const spec = { rate: '150mbit', members: { a: { min: '25mbit', weight: 1 }, b: { min: '25mbit', weight: 1 }, c: { min: '25mbit', weight: 2 } } };
+  it.each([1, 10, 20, 40])('police, a pass every %i ms serving a, b, c in turn: 43.75 / 43.75 / 62.5 within 3 %', (P) => {
+    const g = setChannelGroup(new ChannelRegistry(), 'u', spec, 0);
+    const gap = (1514 / (110 * MBIT)) * 1000;
+    const next = [0, 0.3 * gap, 0.6 * gap];
+    const T = 3000;
+    for (let t = P; t <= T; t += P) {
+      for (let i = 0; i < 3; i++) { const m = g.members[i]!; while (next[i]! <= t) { m.admit(1514, next[i]!); next[i]! += gap; } }
+    }
+    const got = g.members.map((m) => (m.passedBytes * 8) / (T / 1000) / 1e6);
+    [43.75, 43.75, 62.5].forEach((want, i) => expect(Math.abs(got[i]! - want) / want).toBeLessThan(0.03));
+  });
+  it.each([1, 20, 40])('shape, drained every %i ms in order a, b, c: the shares keep 1 : 1 : 2 of the borrowed part, mins and all', (P) => {
+    const g = setChannelGroup(new ChannelRegistry(), 'u', { ...spec, mode: 'shape', queue: 4096 }, 0);
+    const pool = new PacketPool(16_384, 2048);
+    const out = new Batch(64);
+    const gap = (1514 / (110 * MBIT)) * 1000;
+    const next = [0, 0.3 * gap, 0.6 * gap];
+    const T = 2000;
+    for (let t = P; t <= T; t += P) {
+      for (let i = 0; i < 3; i++) { const m = g.members[i]!; while (next[i]! <= t) { const p = pool.alloc()!; p.len = 1514; if (!m.enqueue(p, next[i]!)) pool.release(p); next[i]! += gap; } }
+      for (const m of g.members) { for (;;) { out.count = 0; if (m.drain(t, out) === 0) break; for (let j = 0; j < out.count; j++) pool.release(out.pkts[j]!); } }
+    }
+    const [a, b, c] = g.members.map((m) => m.passedBytes);
+    expect(Math.abs(a! - b!) / a!).toBeLessThan(0.03);
+    expect(c! / a!).toBeGreaterThan((62.5 / 43.75) * 0.97);
+    expect(c! / a!).toBeLessThan((62.5 / 43.75) * 1.03);
+  });
+});
+
 describe('channel group config and registry', () => {
   it('members are channels of the registry, the group is not; reconfigure keeps members and tokens', () => {
     const reg = new ChannelRegistry();
