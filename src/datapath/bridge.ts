@@ -656,8 +656,12 @@ export class Bridge implements ExecHost {
     if (pkt === null) { tr.drops.push('pool-exhausted'); return tr; }
     pkt.load(frame, 0, frame.length);
     pkt.inPort = inPort;
-    if (ps.ingress !== null) tr.events.push({ kind: 'action', text: 'ingress channel: policing (not evaluated in trace)' });
+    if (ps.ingress !== null) tr.events.push({ kind: 'action', text: `ingress ${ps.ingress.describe?.() ?? 'channel'}: policing (not evaluated in trace)` });
     this.exec.trace(pkt, nowMs, tr);
+    for (const o of tr.outputs) {
+      const eg = this.port(o.port)?.egress ?? null;
+      if (eg !== null) tr.events.push({ kind: 'action', text: `egress of port ${o.port}${o.name ? `(${o.name})` : ''}: ${eg.describe?.() ?? 'channel'}: ${eg.shaping ? 'shaping' : 'policing'} (not evaluated in trace)` });
+    }
     if (tr.parseError === 'truncated-vlan' || tr.parseError === 'too-short') {
       tr.outputs.length = 0; tr.events.length = 0;
       const r = tr.parseError === 'too-short' ? 'too-short' : 'malformed';

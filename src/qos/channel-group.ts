@@ -195,6 +195,11 @@ export class GroupMember extends Channel {
     return out;
   }
 
+  override describe(): string {
+    const mbit = (bps: number): string => `${((bps * 8) / 1e6).toFixed(1)}Mbit`;
+    return `channel ${this.name} (member of group ${this.group.name}, ${this.group.mode}: min ${mbit(this.minBps)}, max ${mbit(this.maxBps)}, weight ${this.weight}, share now ${mbit(this.shareBps)})`;
+  }
+
   override counters(): ChannelCounters {
     return { ...super.counters(), queued: this.qCount };
   }

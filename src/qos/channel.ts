@@ -107,6 +107,11 @@ export class Channel implements Limiter {
 
   get shaping(): boolean { return this.shape; }
   get spec(): ResolvedChannelSpec { return this.resolved; }
+  describe(): string {
+    const r = this.resolved;
+    return `channel ${this.name} (${formatRate(r.rate)}, ${r.mode}${r.mode === 'shape' ? `, ${this.queued} queued` : ''})`;
+  }
+
   /** Tokens (bytes or packets) in the bucket as of the last frame. */
   get tokens(): number { return this.bucket.tokens; }
   /** Packets waiting in the shaping queue. */

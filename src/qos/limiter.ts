@@ -28,6 +28,8 @@ export interface Limiter {
    * sends or recycles them. Policers leave it out.
    */
   flush?(): Packet[];
+  /** Optional: one line for `sluice trace` (the channel, its rate; a group member's share now). */
+  describe?(): string;
 }
 
 /**

@@ -27,8 +27,11 @@ import { udpFrame, BCAST, MAC } from './helpers.js';
 
 const IP_A = '127.77.0.1', IP_B = '127.77.0.2', IP_C = '127.77.0.3', IP_W = '127.77.0.9';
 const W_A = 0x7f4d_0001, W_B = 0x7f4d_0002, W_C = 0x7f4d_0003, W_W = 0x7f4d_0009;
-/** The suite's own VXLAN UDP port (every port and peer of a test uses it, as 4789 would be). */
-const PORT = 47789;
+/**
+ * The suite's own VXLAN UDP port (every port and peer of a test uses it, as 4789 would be), drawn
+ * per run so two runs on one machine (a developer's and a helper's) never meet on a socket.
+ */
+const PORT = 40000 + Math.floor(Math.random() * 20000);
 const macNum = (n: number): number => 0x0200_0000_0000 + n;
 
 interface Got { frame: Buffer; tunnelId: number; tunIpv4Src: number; tunIpv4Dst: number; off: number }

@@ -192,3 +192,19 @@ describe('channel group config and registry', () => {
     expect(g.resplits - n0).toBeLessThanOrEqual(11);
   });
 });
+
+describe('sluice trace names the channels a frame meets', () => {
+  it('an ingress group member and an egress channel are described with their group, share and rate', async () => {
+    const { makeBridge, udpFrame, flow, apply, out } = await import('../datapath/helpers.js');
+    const reg = new ChannelRegistry();
+    setChannelGroup(reg, 'uplink', { rate: '300mbit', members: { a: { min: '50mbit', weight: 2 }, b: { min: '50mbit' } } }, 0);
+    const slow = reg.set('slow', { rate: '10mbit', mode: 'shape' });
+    const t = makeBridge(2);
+    t.br.setPortLimiter(1, 'ingress', reg.get('a')!);
+    t.br.setPortLimiter(2, 'egress', slow);
+    t.br.flowMod({ command: 'add', spec: flow({ match: [], instructions: apply(out(2)) }) }, 0);
+    const text = t.br.trace(udpFrame(1, 2), 1, 0).events.filter((e) => e.kind === 'action').map((e) => (e as { text: string }).text).join('\n');
+    expect(text).toMatch(/ingress channel a \(member of group uplink, police: min 50\.0Mbit, max 300\.0Mbit, weight 2, share now \d+\.\dMbit\)/);
+    expect(text).toMatch(/egress of port 2\(p2\): channel slow \(10mbit, shape, 0 queued\): shaping/);
+  });
+});
