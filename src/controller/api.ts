@@ -16,7 +16,7 @@ import { z } from 'zod';
 import { UnknownSwitchError } from './controller.js';
 import type { Controller, ChangeResult } from './controller.js';
 import { parseListen, TOKEN_FILE } from './config.js';
-import type { StampedEvent } from './events.js';
+import type { ChannelRateSample, StampedEvent } from './events.js';
 import {
   IntentError, addAttachment, assignChannel, attachBody, attachmentSchema, channelSchema, createChannel, createNetwork,
   deleteAttachment, deleteChannel, deleteNetwork, intentSchema, networkSchema, parseIntent, parseWith, patchBody, patchChannel,
@@ -444,7 +444,12 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.get<{ Querystring: Record<string, unknown> }>('/events', {
     schema: {
       tags: ['observe'], summary: 'Server-sent events: one JSON event per message, its seq as the SSE id; Last-Event-ID (or ?since=) replays what was missed',
-      querystring: { type: 'object', properties: { since: { ...int, description: 'replay retained events after this seq (as Last-Event-ID)' } } },
+      querystring: {
+        type: 'object', properties: {
+          since: { ...int, description: 'replay retained events after this seq (as Last-Event-ID)' },
+          rates: { ...bool, description: 'true: also channel-rate samples (no id, never replayed), one per channel each sampling period' },
+        },
+      },
       headers: { type: 'object', properties: { 'last-event-id': str } },
       response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: str } } }, ...errors(400, 401) },
     },
@@ -455,6 +460,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw.trim())) throw new ApiError(400, 'bad-request', `Last-Event-ID/since: ${JSON.stringify(raw).slice(0, 40)} is not an event seq`);
       after = Number(raw.trim());
     }
+    const rates = boolQuery(req.query.rates, 'rates');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -475,10 +481,17 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       for (const e of past) send(e);
     }
     ctl.events.on('event', send);
+    // Samples carry no id: a client that reconnects resumes after the last event, not the last sample.
+    const sendSample = (x: ChannelRateSample): void => {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(`data: ${JSON.stringify(x)}\n\n`);
+      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) { log.warn({ remote: req.ip }, 'event stream client too slow: dropped'); res.destroy(); }
+    };
+    if (rates) ctl.events.on('sample', sendSample);
     const ping = setInterval(() => { if (!res.writableEnded) res.write(': keepalive\n\n'); }, keepaliveMs);
     ping.unref();
     sseClients.add(res);
-    res.on('close', () => { ctl.events.off('event', send); clearInterval(ping); sseClients.delete(res); });
+    res.on('close', () => { ctl.events.off('event', send); ctl.events.off('sample', sendSample); clearInterval(ping); sseClients.delete(res); });
   });
 
   app.get('/metrics', {

@@ -307,6 +307,30 @@ describe('events (SSE)', () => {
     refused(await t.req('GET', '/events', undefined, { 'last-event-id': 'yesterday' }), 400, 'bad-request', /Last-Event-ID/);
   });
 
+  it('?rates=true adds channel-rate samples, without an id; other streams never see them', async () => {
+    const open = async (q: string): Promise<ReadableStreamDefaultReader<Uint8Array>> => {
+      const res = await fetch(`${t.url}/events${q}`, { headers: { authorization: `Bearer ${t.token}` } });
+      expect(res.status).toBe(200);
+      return res.body!.getReader();
+    };
+    const withRates = await open('?rates=true');
+    const without = await open('');
+    await until(() => t.ctl.events.hasSampleListeners);
+    const sample = { type: 'channel-rate' as const, channel: 'evc', unit: 'bit' as const, rate: 1, offered: 2, limit: 3, bytesPerSec: 0.125, packetsPerSec: 1, switches: 1, intervalMs: 500, at: new Date().toISOString() };
+    t.ctl.events.emitSample(sample);
+    await t.req('POST', '/v1/networks', { name: 'evr', vid: 902 });
+    const read = async (r: ReadableStreamDefaultReader<Uint8Array>): Promise<string> => {
+      let text = '';
+      while (!/"evr"/.test(text)) text += new TextDecoder().decode((await r.read()).value);
+      await r.cancel();
+      return text;
+    };
+    const a = await read(withRates), b = await read(without);
+    expect(a).toContain(`\n\ndata: ${JSON.stringify(sample)}\n\n`);
+    expect(b).not.toContain('channel-rate');
+    refused(await t.req('GET', '/events?rates=maybe'), 400, 'bad-request', /rates/);
+  });
+
   it('an event stream does not hold up close()', async () => {
     const other = await startTestController();
     const res = await fetch(`${other.url}/events`, { headers: { authorization: `Bearer ${other.token}` } });
