@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { UnknownSwitchError } from './controller.js';
+import { UI_ROUTES, registerUi } from './ui.js';
 import type { Controller, ChangeResult } from './controller.js';
 import { parseListen, TOKEN_FILE } from './config.js';
 import type { ChannelRateSample, StampedEvent } from './events.js';
@@ -49,7 +50,7 @@ export interface ApiServer {
 const DEFAULT_BODY_LIMIT = 1 << 20;
 /** An event-stream client whose socket holds more than this unsent is too slow: dropped. */
 const SSE_MAX_BUFFERED_BYTES = 4 << 20;
-const PUBLIC_ROUTES = new Set(['GET /openapi.json']);
+const PUBLIC_ROUTES = new Set<string>(['GET /openapi.json', ...UI_ROUTES]);
 
 /** A refusal the API answers with its status and stable code (not an intent rule). */
 class ApiError extends Error {
@@ -140,6 +141,7 @@ const S = {
       network: str, peer: { ...str, description: 'the far end of a trunk, SWITCH:PORT' },
     }, ['name', 'number', 'up', 'role'])),
     learnedMacs: int,
+    tunnel: nullable({ ...obj({ port: str, vtep: { ...str, description: 'IPv4 address of its VXLAN endpoint' } }), description: 'its VXLAN tunnel port, when it has one (connected switches)' }),
     lastReconcile: nullable({ type: 'object', additionalProperties: true, description: 'as POST /v1/reconcile answers for one switch' }),
   }),
   linkEnd: obj({ switch: str, dpid: str, port: int, portName: str }),
@@ -280,6 +282,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
         { name: 'intent', description: 'networks, channels, attachments' },
         { name: 'switches', description: 'switches, topology, reconciliation' },
         { name: 'observe', description: 'events and metrics' },
+        { name: 'ui', description: 'the live dashboard (/ui): static files, no data, no token' },
       ],
     },
   });
@@ -501,6 +504,9 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.get('/openapi.json', {
     schema: { tags: ['observe'], summary: 'This OpenAPI 3 document (no token needed)', security: [], response: { 200: { description: 'OpenAPI 3.0 document', type: 'object', additionalProperties: true } } },
   }, async () => app.swagger());
+
+  // -------------------------------------------------------------------------- the dashboard
+  registerUi(app, log);
 
   // Event streams never end on their own: end them so close() does not wait for the clients.
   app.addHook('preClose', async () => { for (const r of sseClients) r.end(); });

@@ -110,6 +110,8 @@ export interface SwitchInfo {
   role: 'master' | null;
   ports: PortInfo[];
   learnedMacs: number;
+  /** Its VXLAN tunnel port and endpoint address (connected switches that have one), or null. */
+  tunnel: { port: string; vtep: string } | null;
   lastReconcile: ReconcileSummary | null;
 }
 export interface TopologyView {
@@ -394,14 +396,21 @@ export class Controller {
     for (const [dpid, e] of this.switchesByDpid) {
       out.push({
         name: e.name, dpid, connected: true, peer: e.sess.peer, role: 'master', ports: this.portInfos(dpid, [...e.ports.values()]),
-        learnedMacs: e.learned.size, lastReconcile: e.lastReconcile,
+        learnedMacs: e.learned.size, tunnel: this.tunnelInfo(e), lastReconcile: e.lastReconcile,
       });
     }
     for (const [dpid, a] of this.absent) {
       if (this.switchesByDpid.has(dpid)) continue;
-      out.push({ name: a.name, dpid, connected: false, peer: null, role: null, ports: this.portInfos(dpid, a.ports), learnedMacs: 0, lastReconcile: a.lastReconcile });
+      out.push({ name: a.name, dpid, connected: false, peer: null, role: null, ports: this.portInfos(dpid, a.ports), learnedMacs: 0, tunnel: null, lastReconcile: a.lastReconcile });
     }
     return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  }
+
+  private tunnelInfo(e: SwitchEntry): SwitchInfo['tunnel'] {
+    const t = this.tunnelOf(e);
+    if (t === null) return null;
+    const v = t.vtep;
+    return { port: e.ports.get(t.port)?.name ?? String(t.port), vtep: `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}` };
   }
 
   private portInfos(dpid: string, ports: Port[]): PortInfo[] {
