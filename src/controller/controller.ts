@@ -141,7 +141,7 @@ interface SwitchEntry {
 }
 
 /** The last meter stats read from one switch for one meter (numbers: exact to 2^53). */
-interface MeterReading { bytesIn: number; packetsIn: number; bytesDropped: number; packetsDropped: number; durationMs: number }
+interface MeterReading { bytesIn: number; packetsIn: number; bytesDropped: number; packetsDropped: number; durationMs: number; clockMs: number }
 /** One channel's sums over the switches read in one sampling round (reused round after round). */
 interface RateAcc { name: string; unit: 'bit' | 'pkt'; limit: number; bytesIn: number; bytesPassed: number; packetsIn: number; packetsPassed: number; switches: number; intervalMs: number }
 
@@ -300,7 +300,7 @@ export class Controller {
     this.sampling = true;
     const reads: Promise<void>[] = [];
     for (const [dpid, e] of this.switchesByDpid) {
-      reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.takeMeterStats(dpid, bodies, accs), (err: Error) => {
+      reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.takeMeterStats(dpid, bodies, accs, performance.now()), (err: Error) => {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
       }));
     }
@@ -323,8 +323,12 @@ export class Controller {
     });
   }
 
-  /** Add one switch's meter stats reply to the channels' sums (rates per second of its meters' durations). */
-  private takeMeterStats(dpid: string, bodies: MultipartReplyBody[], accs: Map<number, RateAcc>): void {
+  /**
+   * Add one switch's meter stats reply (received at `clockMs`) to the channels' sums: rates per
+   * second of the meters' own durations, or of our clock where a switch's duration is coarse or
+   * does not advance (it must agree with our clock within a quarter).
+   */
+  private takeMeterStats(dpid: string, bodies: MultipartReplyBody[], accs: Map<number, RateAcc>, clockMs: number): void {
     let prevs = this.meterReadings.get(dpid);
     if (prevs === undefined) { prevs = new Map(); this.meterReadings.set(dpid, prevs); }
     for (const b of bodies) {
@@ -338,12 +342,14 @@ export class Controller {
         const durationMs = m.durationSec * 1000 + m.durationNsec / 1e6;
         const p = prevs.get(m.meterId);
         if (p === undefined) {
-          prevs.set(m.meterId, { bytesIn, packetsIn, bytesDropped, packetsDropped, durationMs });
+          prevs.set(m.meterId, { bytesIn, packetsIn, bytesDropped, packetsDropped, durationMs, clockMs });
           continue;
         }
-        const dtMs = durationMs - p.durationMs;
+        const wallMs = clockMs - p.clockMs;
+        const switchMs = durationMs - p.durationMs;
+        const dtMs = Math.abs(switchMs - wallMs) <= wallMs / 4 ? switchMs : wallMs;
         // A meter made anew (counters or duration went back) starts a new baseline.
-        if (dtMs > 0 && bytesIn >= p.bytesIn && packetsIn >= p.packetsIn && bytesDropped >= p.bytesDropped) {
+        if (dtMs > 0 && durationMs >= p.durationMs && bytesIn >= p.bytesIn && packetsIn >= p.packetsIn && bytesDropped >= p.bytesDropped) {
           const perSec = 1000 / dtMs;
           acc.bytesIn += (bytesIn - p.bytesIn) * perSec;
           acc.packetsIn += (packetsIn - p.packetsIn) * perSec;
@@ -352,7 +358,7 @@ export class Controller {
           acc.switches++;
           if (dtMs > acc.intervalMs) acc.intervalMs = dtMs;
         }
-        p.bytesIn = bytesIn; p.packetsIn = packetsIn; p.bytesDropped = bytesDropped; p.packetsDropped = packetsDropped; p.durationMs = durationMs;
+        p.bytesIn = bytesIn; p.packetsIn = packetsIn; p.bytesDropped = bytesDropped; p.packetsDropped = packetsDropped; p.durationMs = durationMs; p.clockMs = clockMs;
       }
     }
   }

@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildFrame } from '../../../src/packet/build.js';
 import { createChannel, createNetwork, patchChannel, putAttachment } from '../../../src/controller/intent.js';
 import type { ChannelRateSample } from '../../../src/controller/events.js';
+import { EmulatedSwitch } from '../../helpers/emulated-switch.js';
 import { Lab, until } from './lab.js';
 import type { LabSwitch } from './lab.js';
 
@@ -71,4 +72,40 @@ describe('channel-rate samples', () => {
       clearInterval(timer);
     }
   }, 30_000);
+});
+
+describe('channel-rate samples: the interval a rate is taken over', () => {
+  // An emulated switch whose meter 1 passes 125,000 bytes (1 Mbit) per second of its own clock and
+  // reports its duration exactly, in whole seconds (coarse), or not at all (always 0).
+  for (const duration of ['exact', 'whole seconds', 'zero'] as const) {
+    it(`measures 1 Mbit/s from a switch whose meter duration is ${duration}`, async () => {
+      const lab = await Lab.create();
+      try {
+        const ctl = await lab.startController({ rateIntervalMs: 300 });
+        await ctl.change((i) => createChannel(i, { name: 'gold', rate: '2mbit' }));
+        const sw = await EmulatedSwitch.connect(lab.ofPort, 0x77n, 'emu/br0', ['vm1']);
+        await until('the switch', () => ctl.switches().some((s) => s.connected));
+        const t0 = performance.now();
+        sw.meterStats = () => {
+          const sec = (performance.now() - t0) / 1000;
+          const [durationSec, durationNsec] = duration === 'zero' ? [0, 0] : duration === 'whole seconds' ? [Math.floor(sec), 0] : [Math.floor(sec), Math.round((sec % 1) * 1e9)];
+          const bytes = Math.round(sec * 125_000);
+          return [{ meterId: 1, flowCount: 1, packetInCount: BigInt(Math.round(bytes / 1000)), byteInCount: BigInt(bytes), durationSec, durationNsec, bandStats: [{ packetBandCount: 0n, byteBandCount: 0n }] }];
+        };
+        const got: ChannelRateSample[] = [];
+        ctl.events.on('sample', (x: ChannelRateSample) => got.push(x));
+        await until('four samples', () => got.length >= 4, 10_000);
+        // Each sample's rate is the bytes over an interval that matches the switch's clock: never 0
+        // or double because a duration did not move or jumped a whole second.
+        for (const x of got) {
+          expect(x).toMatchObject({ channel: 'gold', unit: 'bit', limit: 2e6, switches: 1 });
+          expect(x.rate).toBeGreaterThan(0.6e6);
+          expect(x.rate).toBeLessThan(1.6e6);
+        }
+        sw.close();
+      } finally {
+        await lab.close();
+      }
+    }, 20_000);
+  }
 });
