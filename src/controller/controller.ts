@@ -325,8 +325,8 @@ export class Controller {
 
   /**
    * Add one switch's meter stats reply (received at `clockMs`) to the channels' sums: rates per
-   * second of the meters' own durations, or of our clock where a switch's duration is coarse or
-   * does not advance (it must agree with our clock within a quarter).
+   * second of the meters' own durations, or of our clock where a switch's duration has no
+   * sub-second part (whole seconds, or always 0).
    */
   private takeMeterStats(dpid: string, bodies: MultipartReplyBody[], accs: Map<number, RateAcc>, clockMs: number): void {
     let prevs = this.meterReadings.get(dpid);
@@ -347,7 +347,9 @@ export class Controller {
         }
         const wallMs = clockMs - p.clockMs;
         const switchMs = durationMs - p.durationMs;
-        const dtMs = Math.abs(switchMs - wallMs) <= wallMs / 4 ? switchMs : wallMs;
+        // The switch's clock when it has sub-second resolution (exact whatever the reply delays);
+        // ours when it counts whole seconds or stands still.
+        const dtMs = switchMs > 0 && (m.durationNsec !== 0 || p.durationMs % 1000 !== 0) ? switchMs : wallMs;
         // A meter made anew (counters or duration went back) starts a new baseline.
         if (dtMs > 0 && durationMs >= p.durationMs && bytesIn >= p.bytesIn && packetsIn >= p.packetsIn && bytesDropped >= p.bytesDropped) {
           const perSec = 1000 / dtMs;

@@ -81,7 +81,7 @@ describe('channel-rate samples: the interval a rate is taken over', () => {
     it(`measures 1 Mbit/s from a switch whose meter duration is ${duration}`, async () => {
       const lab = await Lab.create();
       try {
-        const ctl = await lab.startController({ rateIntervalMs: 300 });
+        const ctl = await lab.startController({ rateIntervalMs: 500 });
         await ctl.change((i) => createChannel(i, { name: 'gold', rate: '2mbit' }));
         const sw = await EmulatedSwitch.connect(lab.ofPort, 0x77n, 'emu/br0', ['vm1']);
         await until('the switch', () => ctl.switches().some((s) => s.connected));
