@@ -141,14 +141,14 @@ export class ControllerClient {
    * Open GET /events (after `lastId` when given) and yield its messages until the stream ends.
    * Connecting is bounded by the timeout; once open, the stream has none (keepalives arrive).
    */
-  async *events(lastId: string | undefined, onOpen?: () => void): AsyncGenerator<SseMessage> {
+  async *events(lastId: string | undefined, onOpen?: () => void, opts: { rates?: boolean } = {}): AsyncGenerator<SseMessage> {
     // One controller for the connect timeout and for closing the stream when the consumer stops.
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(Object.assign(new Error('timeout'), { name: 'TimeoutError' })), this.timeoutMs);
     try {
       let res: Response;
       try {
-        res = await fetch(`${this.baseUrl}/events`, { headers: this.headers({ accept: 'text/event-stream', ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) }), signal: ac.signal });
+        res = await fetch(`${this.baseUrl}/events${opts.rates ? '?rates=true' : ''}`, { headers: this.headers({ accept: 'text/event-stream', ...(lastId !== undefined ? { 'last-event-id': lastId } : {}) }), signal: ac.signal });
       } catch (e) {
         throw this.unreachable(ac.signal.reason ?? e, 'GET');
       } finally { clearTimeout(timer); }

@@ -12,7 +12,7 @@ import { UsageError } from './errors.js';
 
 interface ControllerCmdArgs {
   config?: string; state?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
-  'reconcile-interval'?: number; 'lldp-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
+  'reconcile-interval'?: number; 'lldp-interval'?: number; 'rate-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
 }
 
 /** The effective settings: file values under command-line ones, checked whole. */
@@ -34,6 +34,7 @@ export function controllerSettings(a: ControllerCmdArgs): Required<Pick<Controll
   };
   s.reconcileIntervalS = num(a['reconcile-interval'], 'reconcile-interval', 0) ?? s.reconcileIntervalS;
   s.lldpIntervalS = num(a['lldp-interval'], 'lldp-interval', 0.1) ?? s.lldpIntervalS;
+  s.rateIntervalS = num(a['rate-interval'], 'rate-interval', 0) ?? s.rateIntervalS;
   s.macAgingS = num(a['mac-aging'], 'mac-aging', 1) ?? s.macAgingS;
   return s;
 }
@@ -51,6 +52,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     .option('ca', { type: 'string', describe: 'pssl: CA certificate the switches\' certificates must chain to (PEM)' })
     .option('reconcile-interval', { type: 'number', describe: 'seconds between periodic reconciles (0: only on changes)' })
     .option('lldp-interval', { type: 'number', describe: 'seconds between LLDP probes' })
+    .option('rate-interval', { type: 'number', describe: 'seconds between channel rate samples (meter stats; 0: none; default 0.5)' })
     .option('mac-aging', { type: 'number', describe: 'seconds a learned MAC stays without traffic' })
     .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'json lines or text (default: text on a TTY or the journal, else json)' })
@@ -85,6 +87,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
           stateDir: s.state, openflow: s.openflow, tls: s.tls, log: log.child({ component: 'controller' }),
           reconcileIntervalMs: s.reconcileIntervalS === undefined ? undefined : s.reconcileIntervalS * 1000,
           lldpIntervalMs: s.lldpIntervalS === undefined ? undefined : s.lldpIntervalS * 1000,
+          rateIntervalMs: s.rateIntervalS === undefined ? undefined : s.rateIntervalS * 1000,
           macAgingS: s.macAgingS, tunnels: s.tunnels,
         });
       } catch (err) {

@@ -2,14 +2,26 @@
 // per event (`--json`: the event as the controller sent it). A lost stream is reopened after the
 // last event seen, so nothing the controller still holds is missed.
 import type { Argv, CommandModule } from 'yargs';
-import type { StampedEvent } from '../controller/events.js';
+import type { ChannelRateSample, StampedEvent } from '../controller/events.js';
 import type { IntentDiff } from '../controller/intent.js';
 import { ControllerError, controllerClient, withControllerOptions } from './controller-client.js';
 import type { ControllerArgs } from './controller-client.js';
 import { UsageError } from './errors.js';
 import { out } from './switch-client.js';
 
-interface EventsArgs extends ControllerArgs { since?: number; count?: number }
+interface EventsArgs extends ControllerArgs { since?: number; count?: number; rates?: boolean }
+
+/** 4980000 bit -> "4.98 Mbit/s"; packets as pps. */
+function rateText(v: number, unit: 'bit' | 'pkt'): string {
+  const u = unit === 'pkt' ? 'pps' : 'bit/s';
+  const a = Math.abs(v);
+  return a >= 1e9 ? `${(v / 1e9).toFixed(2)} G${u}` : a >= 1e6 ? `${(v / 1e6).toFixed(2)} M${u}` : a >= 1e3 ? `${(v / 1e3).toFixed(1)} k${u}` : `${v.toFixed(0)} ${u}`;
+}
+
+/** A channel-rate sample as one line (samples have no seq). */
+export function sampleLine(s: ChannelRateSample): string {
+  return `${s.at} channel-rate ${s.channel}: ${rateText(s.rate, s.unit)} passing of ${rateText(s.limit, s.unit)}, ${rateText(s.offered, s.unit)} offered (${s.switches} switch${s.switches === 1 ? '' : 'es'})`;
+}
 
 function diffText(d: IntentDiff): string {
   const parts: string[] = [];
@@ -51,6 +63,7 @@ export const eventsCommand: CommandModule<object, EventsArgs> = {
   builder: (y) => withControllerOptions(y)
     .option('since', { type: 'number', describe: 'first replay the events the controller still holds after this seq (0: all)' })
     .option('count', { type: 'number', describe: 'stop after this many events' })
+    .option('rates', { type: 'boolean', describe: 'also each channel\'s measured rate every sampling period (channel-rate samples: no seq, not counted by --count)' })
     .example('$0 events --since 0', 'what happened lately, then follow') as Argv<EventsArgs>,
   handler: async (a) => {
     if (a.since !== undefined && (!Number.isInteger(a.since) || a.since < 0)) throw new UsageError(`--since ${a.since}: give an event seq (0 or more)`);
@@ -60,13 +73,14 @@ export const eventsCommand: CommandModule<object, EventsArgs> = {
     let seen = 0, connectedOnce = false, backoffMs = 500;
     for (;;) {
       try {
-        for await (const m of c.events(last, () => { connectedOnce = true; backoffMs = 500; })) {
+        for await (const m of c.events(last, () => { connectedOnce = true; backoffMs = 500; }, { rates: a.rates === true })) {
           if (m.id !== undefined) last = m.id;
           if (a.json) out(m.data);
           else {
             let e: unknown;
             try { e = JSON.parse(m.data); } catch { e = undefined; }
-            out(e && typeof e === 'object' && typeof (e as { type?: unknown }).type === 'string' ? eventLine(e as StampedEvent) : m.data);
+            const type = e && typeof e === 'object' ? (e as { type?: unknown }).type : undefined;
+            out(type === 'channel-rate' ? sampleLine(e as ChannelRateSample) : typeof type === 'string' ? eventLine(e as StampedEvent) : m.data);
           }
           if (m.id !== undefined && a.count !== undefined && ++seen >= a.count) return;
         }

@@ -14,9 +14,10 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { UnknownSwitchError } from './controller.js';
+import { UI_ROUTES, registerUi } from './ui.js';
 import type { Controller, ChangeResult } from './controller.js';
 import { parseListen, TOKEN_FILE } from './config.js';
-import type { StampedEvent } from './events.js';
+import type { ChannelRateSample, StampedEvent } from './events.js';
 import {
   IntentError, addAttachment, assignChannel, attachBody, attachmentSchema, channelSchema, createChannel, createNetwork,
   deleteAttachment, deleteChannel, deleteNetwork, intentSchema, networkSchema, parseIntent, parseWith, patchBody, patchChannel,
@@ -49,7 +50,7 @@ export interface ApiServer {
 const DEFAULT_BODY_LIMIT = 1 << 20;
 /** An event-stream client whose socket holds more than this unsent is too slow: dropped. */
 const SSE_MAX_BUFFERED_BYTES = 4 << 20;
-const PUBLIC_ROUTES = new Set(['GET /openapi.json']);
+const PUBLIC_ROUTES = new Set<string>(['GET /openapi.json', ...UI_ROUTES]);
 
 /** A refusal the API answers with its status and stable code (not an intent rule). */
 class ApiError extends Error {
@@ -140,6 +141,7 @@ const S = {
       network: str, peer: { ...str, description: 'the far end of a trunk, SWITCH:PORT' },
     }, ['name', 'number', 'up', 'role'])),
     learnedMacs: int,
+    tunnel: nullable({ ...obj({ port: str, vtep: { ...str, description: 'IPv4 address of its VXLAN endpoint' } }), description: 'its VXLAN tunnel port, when it has one (connected switches)' }),
     lastReconcile: nullable({ type: 'object', additionalProperties: true, description: 'as POST /v1/reconcile answers for one switch' }),
   }),
   linkEnd: obj({ switch: str, dpid: str, port: int, portName: str }),
@@ -280,6 +282,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
         { name: 'intent', description: 'networks, channels, attachments' },
         { name: 'switches', description: 'switches, topology, reconciliation' },
         { name: 'observe', description: 'events and metrics' },
+        { name: 'ui', description: 'the live dashboard (/ui): static files, no data, no token' },
       ],
     },
   });
@@ -444,7 +447,12 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.get<{ Querystring: Record<string, unknown> }>('/events', {
     schema: {
       tags: ['observe'], summary: 'Server-sent events: one JSON event per message, its seq as the SSE id; Last-Event-ID (or ?since=) replays what was missed',
-      querystring: { type: 'object', properties: { since: { ...int, description: 'replay retained events after this seq (as Last-Event-ID)' } } },
+      querystring: {
+        type: 'object', properties: {
+          since: { ...int, description: 'replay retained events after this seq (as Last-Event-ID)' },
+          rates: { ...bool, description: 'true: also channel-rate samples (no id, never replayed), one per channel each sampling period' },
+        },
+      },
       headers: { type: 'object', properties: { 'last-event-id': str } },
       response: { 200: { description: 'text/event-stream', content: { 'text/event-stream': { schema: str } } }, ...errors(400, 401) },
     },
@@ -455,6 +463,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       if (typeof raw !== 'string' || !/^\d{1,15}$/.test(raw.trim())) throw new ApiError(400, 'bad-request', `Last-Event-ID/since: ${JSON.stringify(raw).slice(0, 40)} is not an event seq`);
       after = Number(raw.trim());
     }
+    const rates = boolQuery(req.query.rates, 'rates');
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
@@ -475,10 +484,17 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       for (const e of past) send(e);
     }
     ctl.events.on('event', send);
+    // Samples carry no id: a client that reconnects resumes after the last event, not the last sample.
+    const sendSample = (x: ChannelRateSample): void => {
+      if (res.writableEnded || res.destroyed) return;
+      res.write(`data: ${JSON.stringify(x)}\n\n`);
+      if (res.writableLength > SSE_MAX_BUFFERED_BYTES) { log.warn({ remote: req.ip }, 'event stream client too slow: dropped'); res.destroy(); }
+    };
+    if (rates) ctl.events.on('sample', sendSample);
     const ping = setInterval(() => { if (!res.writableEnded) res.write(': keepalive\n\n'); }, keepaliveMs);
     ping.unref();
     sseClients.add(res);
-    res.on('close', () => { ctl.events.off('event', send); clearInterval(ping); sseClients.delete(res); });
+    res.on('close', () => { ctl.events.off('event', send); ctl.events.off('sample', sendSample); clearInterval(ping); sseClients.delete(res); });
   });
 
   app.get('/metrics', {
@@ -488,6 +504,9 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.get('/openapi.json', {
     schema: { tags: ['observe'], summary: 'This OpenAPI 3 document (no token needed)', security: [], response: { 200: { description: 'OpenAPI 3.0 document', type: 'object', additionalProperties: true } } },
   }, async () => app.swagger());
+
+  // -------------------------------------------------------------------------- the dashboard
+  registerUi(app, log);
 
   // Event streams never end on their own: end them so close() does not wait for the clients.
   app.addHook('preClose', async () => { for (const r of sseClients) r.end(); });

@@ -9,8 +9,8 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
 import { Counter, Gauge, Registry } from 'prom-client';
-import { OFPP, OFPPR, OFPPS, OFPRR, OFP_NO_BUFFER } from '../openflow/index.js';
-import type { FlowRemoved, OfpMessage, PacketIn, Port, PortStatus } from '../openflow/index.js';
+import { OFPM_ALL, OFPP, OFPPR, OFPPS, OFPRR, OFP_NO_BUFFER } from '../openflow/index.js';
+import type { FlowRemoved, MultipartReplyBody, OfpMessage, PacketIn, Port, PortStatus } from '../openflow/index.js';
 import { formatMac } from '../packet/flow-key.js';
 import { ETH_TYPE_LLDP } from '../packet/lldp.js';
 import { parseRate, formatRate } from '../qos/units.js';
@@ -52,6 +52,12 @@ export interface ControllerOptions {
   learnRatePerPort?: number;
   /** How long a port's learning pauses when it exceeds the rate, seconds (default 5). */
   learnBanS?: number;
+  /**
+   * How often each channel's rate is measured (meter stats of the switches carrying it) and
+   * published as a `channel-rate` sample (default 500 ms; 0: never). Switches are asked only while
+   * someone follows the samples (GET /events?rates=true).
+   */
+  rateIntervalMs?: number;
   /** Another store (tests, etcd later); default a FileStateStore in stateDir. */
   store?: StateStore;
   /**
@@ -104,6 +110,8 @@ export interface SwitchInfo {
   role: 'master' | null;
   ports: PortInfo[];
   learnedMacs: number;
+  /** Its VXLAN tunnel port and endpoint address (connected switches that have one), or null. */
+  tunnel: { port: string; vtep: string } | null;
   lastReconcile: ReconcileSummary | null;
 }
 export interface TopologyView {
@@ -131,6 +139,11 @@ interface SwitchEntry {
   /** This switch's labelled metric children, bound once. */
   counters: { learnIns: Counter.Internal; lldpIns: Counter.Internal; flowMods: Counter.Internal };
 }
+
+/** The last meter stats read from one switch for one meter (numbers: exact to 2^53). */
+interface MeterReading { bytesIn: number; packetsIn: number; bytesDropped: number; packetsDropped: number; durationMs: number; clockMs: number }
+/** One channel's sums over the switches read in one sampling round (reused round after round). */
+interface RateAcc { name: string; unit: 'bit' | 'pkt'; limit: number; bytesIn: number; bytesPassed: number; packetsIn: number; packetsPassed: number; switches: number; intervalMs: number }
 
 const learnKey = (vid: number, mac: bigint): string => `${vid}/${mac.toString(16)}`;
 /** The learned entry a learned-source or learned-destination flow belongs to, or null. */
@@ -163,6 +176,11 @@ export class Controller {
   private readonly probeKey = randomBytes(32);
   private stopping = false;
   private readonly metrics;
+  /** Per switch (dpid), per meter id: the meter stats read last (channel rates are their deltas). */
+  private readonly meterReadings = new Map<string, Map<number, MeterReading>>();
+  /** Channel accumulators by meter id, rebuilt only when the intent changes. */
+  private rateAccs: { intent: Intent; meterIds: Record<string, number>; byMeter: Map<number, RateAcc> } | null = null;
+  private sampling = false;
 
   protected constructor(readonly opts: ControllerOptions) {
     this.log = opts.log;
@@ -200,6 +218,8 @@ export class Controller {
     this.every(lldpMs, () => this.probeLinks(lldpMs));
     const recMs = this.opts.reconcileIntervalMs ?? 30_000;
     if (recMs > 0) this.every(recMs, () => { this.reconcile().catch((err: Error) => this.log.error({ err: err.message }, 'periodic reconcile failed')); });
+    const rateMs = this.opts.rateIntervalMs ?? 500;
+    if (rateMs > 0) this.every(rateMs, () => this.sampleRates());
   }
 
   private every(ms: number, fn: () => void): void {
@@ -264,6 +284,103 @@ export class Controller {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Channel rates
+
+  /**
+   * One sampling round: read every connected switch's meter stats (one OFPMP_METER multipart each,
+   * in parallel), turn each meter's counters into rates over the switch's own interval (its meter
+   * duration), sum them per channel and publish one `channel-rate` sample per channel measured.
+   * Nothing is asked while nobody listens, and a round never overlaps the one before.
+   */
+  private sampleRates(): void {
+    if (!this.events.hasSampleListeners) { this.meterReadings.clear(); return; }
+    if (this.sampling || this.switchesByDpid.size === 0) return;
+    const accs = this.rateAccumulators();
+    if (accs.size === 0) return;
+    this.sampling = true;
+    const reads: Promise<void>[] = [];
+    for (const [dpid, e] of this.switchesByDpid) {
+      reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.takeMeterStats(dpid, bodies, accs, performance.now()), (err: Error) => {
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
+      }));
+    }
+    for (const dpid of this.meterReadings.keys()) if (!this.switchesByDpid.has(dpid)) this.meterReadings.delete(dpid);
+    void Promise.all(reads).then(() => {
+      this.sampling = false;
+      if (this.stopping) return;
+      const at = new Date().toISOString();
+      for (const a of accs.values()) {
+        if (a.switches > 0) {
+          const bits = a.unit === 'bit';
+          this.events.emitSample({
+            type: 'channel-rate', channel: a.name, unit: a.unit,
+            rate: bits ? a.bytesPassed * 8 : a.packetsPassed, offered: bits ? a.bytesIn * 8 : a.packetsIn, limit: a.limit,
+            bytesPerSec: a.bytesPassed, packetsPerSec: a.packetsPassed, switches: a.switches, intervalMs: Math.round(a.intervalMs), at,
+          });
+        }
+        a.bytesIn = 0; a.bytesPassed = 0; a.packetsIn = 0; a.packetsPassed = 0; a.switches = 0; a.intervalMs = 0;
+      }
+    });
+  }
+
+  /**
+   * Add one switch's meter stats reply (received at `clockMs`) to the channels' sums: rates per
+   * second of the meters' own durations, or of our clock where a switch's duration has no
+   * sub-second part (whole seconds, or always 0).
+   */
+  private takeMeterStats(dpid: string, bodies: MultipartReplyBody[], accs: Map<number, RateAcc>, clockMs: number): void {
+    let prevs = this.meterReadings.get(dpid);
+    if (prevs === undefined) { prevs = new Map(); this.meterReadings.set(dpid, prevs); }
+    for (const b of bodies) {
+      if (b.kind !== 'meter') continue;
+      for (const m of b.meters) {
+        const acc = accs.get(m.meterId);
+        if (acc === undefined) continue;
+        let bytesDropped = 0, packetsDropped = 0;
+        for (let i = 0; i < m.bandStats.length; i++) { bytesDropped += Number(m.bandStats[i]!.byteBandCount); packetsDropped += Number(m.bandStats[i]!.packetBandCount); }
+        const bytesIn = Number(m.byteInCount), packetsIn = Number(m.packetInCount);
+        const durationMs = m.durationSec * 1000 + m.durationNsec / 1e6;
+        const p = prevs.get(m.meterId);
+        if (p === undefined) {
+          prevs.set(m.meterId, { bytesIn, packetsIn, bytesDropped, packetsDropped, durationMs, clockMs });
+          continue;
+        }
+        const wallMs = clockMs - p.clockMs;
+        const switchMs = durationMs - p.durationMs;
+        // The switch's clock when it has sub-second resolution (exact whatever the reply delays);
+        // ours when it counts whole seconds or stands still.
+        const dtMs = switchMs > 0 && (m.durationNsec !== 0 || p.durationMs % 1000 !== 0) ? switchMs : wallMs;
+        // A meter made anew (counters or duration went back) starts a new baseline.
+        if (dtMs > 0 && durationMs >= p.durationMs && bytesIn >= p.bytesIn && packetsIn >= p.packetsIn && bytesDropped >= p.bytesDropped) {
+          const perSec = 1000 / dtMs;
+          acc.bytesIn += (bytesIn - p.bytesIn) * perSec;
+          acc.packetsIn += (packetsIn - p.packetsIn) * perSec;
+          acc.bytesPassed += Math.max(0, bytesIn - bytesDropped - (p.bytesIn - p.bytesDropped)) * perSec;
+          acc.packetsPassed += Math.max(0, packetsIn - packetsDropped - (p.packetsIn - p.packetsDropped)) * perSec;
+          acc.switches++;
+          if (dtMs > acc.intervalMs) acc.intervalMs = dtMs;
+        }
+        p.bytesIn = bytesIn; p.packetsIn = packetsIn; p.bytesDropped = bytesDropped; p.packetsDropped = packetsDropped; p.durationMs = durationMs; p.clockMs = clockMs;
+      }
+    }
+  }
+
+  /** Accumulators by meter id for the channels of the current intent (rebuilt when it changes). */
+  private rateAccumulators(): Map<number, RateAcc> {
+    const r = this.rateAccs;
+    if (r !== null && r.intent === this.state.intent && r.meterIds === this.state.meterIds) return r.byMeter;
+    const byMeter = new Map<number, RateAcc>();
+    for (const c of this.state.intent.channels) {
+      const id = this.state.meterIds[c.name];
+      if (id === undefined) continue;
+      const rate = parseRate(c.rate);
+      byMeter.set(id, { name: c.name, unit: rate.unit, limit: rate.perSec, bytesIn: 0, bytesPassed: 0, packetsIn: 0, packetsPassed: 0, switches: 0, intervalMs: 0 });
+    }
+    this.rateAccs = { intent: this.state.intent, meterIds: this.state.meterIds, byMeter };
+    return byMeter;
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Views
 
   channelViews(): ChannelView[] {
@@ -287,14 +404,21 @@ export class Controller {
     for (const [dpid, e] of this.switchesByDpid) {
       out.push({
         name: e.name, dpid, connected: true, peer: e.sess.peer, role: 'master', ports: this.portInfos(dpid, [...e.ports.values()]),
-        learnedMacs: e.learned.size, lastReconcile: e.lastReconcile,
+        learnedMacs: e.learned.size, tunnel: this.tunnelInfo(e), lastReconcile: e.lastReconcile,
       });
     }
     for (const [dpid, a] of this.absent) {
       if (this.switchesByDpid.has(dpid)) continue;
-      out.push({ name: a.name, dpid, connected: false, peer: null, role: null, ports: this.portInfos(dpid, a.ports), learnedMacs: 0, lastReconcile: a.lastReconcile });
+      out.push({ name: a.name, dpid, connected: false, peer: null, role: null, ports: this.portInfos(dpid, a.ports), learnedMacs: 0, tunnel: null, lastReconcile: a.lastReconcile });
     }
     return out.sort((x, y) => (x.name < y.name ? -1 : x.name > y.name ? 1 : 0));
+  }
+
+  private tunnelInfo(e: SwitchEntry): SwitchInfo['tunnel'] {
+    const t = this.tunnelOf(e);
+    if (t === null) return null;
+    const v = t.vtep;
+    return { port: e.ports.get(t.port)?.name ?? String(t.port), vtep: `${(v >>> 24) & 255}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}` };
   }
 
   private portInfos(dpid: string, ports: Port[]): PortInfo[] {

@@ -20,6 +20,31 @@ export type ControllerEvent =
 /** An event as delivered: a sequence number (the SSE id) and the time it happened. */
 export type StampedEvent = ControllerEvent & { seq: number; at: string };
 
+/**
+ * A measurement, not a happening: one channel's rate over the last sampling period, read from the
+ * meter stats (OFPMP_METER) of every switch carrying it, summed. Samples have no seq, are not held
+ * in the ring and are not replayed; they go only to listeners of 'sample' (GET /events?rates=true).
+ */
+export interface ChannelRateSample {
+  type: 'channel-rate';
+  channel: string;
+  /** The channel's unit: 'bit' (rate, offered and limit in bits/s) or 'pkt' (packets/s). */
+  unit: 'bit' | 'pkt';
+  /** What passed the meters (offered minus what their drop bands dropped), per second. */
+  rate: number;
+  /** What reached the meters, per second. */
+  offered: number;
+  /** The channel's rate, per second (the sum of its meters' shares). */
+  limit: number;
+  bytesPerSec: number;
+  packetsPerSec: number;
+  /** Switches whose meters were read for this sample. */
+  switches: number;
+  /** The period the rates are averaged over, ms (the switches' own meter durations). */
+  intervalMs: number;
+  at: string;
+}
+
 export class EventHub extends EventEmitter {
   private seq = 0;
   /** The last `keep` events, a ring: slot seq % keep (no shifting, however busy learning gets). */
@@ -37,6 +62,14 @@ export class EventHub extends EventEmitter {
     this.emit('event', stamped);
     return stamped;
   }
+
+  /** Hand a sample to its listeners (no seq, not held). Cheap when nobody listens: see hasSampleListeners. */
+  emitSample(s: ChannelRateSample): void {
+    this.emit('sample', s);
+  }
+
+  /** Is anyone following samples (the controller reads meter stats only then)? */
+  get hasSampleListeners(): boolean { return this.listenerCount('sample') > 0; }
 
   /** Events after sequence number `seq` still held (for SSE Last-Event-ID). */
   since(seq: number): StampedEvent[] {

@@ -99,6 +99,11 @@ describePrivileged('VXLAN under sluice controller: three Sluice hosts, two netwo
     rmSync(stateDir, { recursive: true, force: true });
   }, 60_000);
 
+  it('lists each switch\'s tunnel port and VTEP (GET /v1/switches, as the dashboard shows them)', async () => {
+    const s = JSON.parse(await ok(['switches', '--json'])) as { switches: Array<{ name: string; tunnel: { port: string; vtep: string } | null }> };
+    expect(s.switches.map((x) => [x.name, x.tunnel])).toEqual([1, 2, 3].map((i) => [`host${i}/br0`, { port: 'vx', vtep: `10.203.0.${i}` }]));
+  });
+
   it('every VM pair of a network reaches each other both ways across hosts; none across networks; red never sees blue', async () => {
     const red = vms.find((v) => v.net === 'red' && v.host === 1)!;
     const cap = tcpdump(lab, red.ns, red.dev, ['-n', '--immediate-mode', 'net', `${NETS.blue.subnet}.0/24`]);

@@ -6,7 +6,7 @@
 import { connect } from 'node:net';
 import type { Socket } from 'node:net';
 import { OFPCR, OFPR, OFP_NO_BUFFER, OfpFramer, decodeMessage, encodeMessage } from '../../src/openflow/index.js';
-import type { MultipartReplyBody, OfpMessage, Port } from '../../src/openflow/index.js';
+import type { MeterStats, MultipartReplyBody, OfpMessage, Port } from '../../src/openflow/index.js';
 
 const port = (no: number, name: string): Port => ({
   portNo: no, hwAddr: `02:00:00:00:ff:${no.toString(16).padStart(2, '0')}`, name, config: 0, state: 0, curr: 0, advertised: 0,
@@ -15,6 +15,8 @@ const port = (no: number, name: string): Port => ({
 
 export class EmulatedSwitch {
   flowMods = 0;
+  /** What it answers to meter stats requests (OFPMP_METER); none: an empty reply. */
+  meterStats: (() => MeterStats[]) | null = null;
   private readonly sock: Socket;
 
   private constructor(sock: Socket, readonly dpid: bigint, readonly dpDesc: string, readonly portNames: string[]) {
@@ -54,6 +56,7 @@ export class EmulatedSwitch {
           case 'flow': this.reply(m.xid, { kind: 'flow', flows: [] }); break;
           case 'group_desc': this.reply(m.xid, { kind: 'group_desc', groups: [] }); break;
           case 'meter_config': this.reply(m.xid, { kind: 'meter_config', meters: [] }); break;
+          case 'meter': this.reply(m.xid, { kind: 'meter', meters: this.meterStats?.() ?? [] }); break;
           default: this.send({ type: 'error', xid: m.xid, errType: 1, code: 2, data: Buffer.alloc(0) });   // OFPBRC_BAD_MULTIPART
         }
         break;

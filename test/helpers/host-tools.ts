@@ -29,6 +29,8 @@ export const HOST_TOOLS = {
   openssl: 'openssl',
   'systemd-analyze': 'systemd',
   'systemd-notify': 'systemd',
+  /** The headless browser of the dashboard test (driven by npm playwright-core, no browser download). */
+  chromium: 'chromium',
 } as const satisfies Record<string, string>;
 export type HostTool = keyof typeof HOST_TOOLS;
 

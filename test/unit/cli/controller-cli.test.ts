@@ -219,6 +219,23 @@ describe('sluice events', () => {
     expect(r.stdout.trim().split('\n').some((l) => / channel-changed gold: rate \d+mbit$/.test(l))).toBe(true);
   });
 
+  it('--rates adds channel-rate samples, one line each, not counted by --count', async () => {
+    const p = run('events', '--rates', '--count', '1');
+    const sample = { type: 'channel-rate' as const, channel: 'gold', unit: 'bit' as const, rate: 4.98e6, offered: 12e6, limit: 5e6, bytesPerSec: 622500, packetsPerSec: 415, switches: 2, intervalMs: 500, at: '2026-01-01T00:00:00.000Z' };
+    // samples all along; once the stream listens (it has carried one), an event to end the command
+    let n = 0;
+    const poke = setInterval(() => {
+      t.ctl.events.emitSample(sample);
+      if (t.ctl.events.hasSampleListeners && ++n >= 2) void t.req('PATCH', '/v1/channels/gold', { rate: `${n}mbit` });
+    }, 200);
+    const r = await p;
+    clearInterval(poke);
+    expect(r.code, r.stderr).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines.filter((l) => / #\d+ /.test(l))).toHaveLength(1);
+    expect(lines).toContain('2026-01-01T00:00:00.000Z channel-rate gold: 4.98 Mbit/s passing of 5.00 Mbit/s, 12.00 Mbit/s offered (2 switches)');
+  });
+
   it('reopens a lost stream after the last event seen (the API restarted on the same port)', { timeout: 120_000 }, async () => {
     const x = await startTestController();
     const port = new URL(x.url).port;

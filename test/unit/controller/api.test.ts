@@ -45,7 +45,7 @@ describe('auth', () => {
       const [method, path] = route.split(' ') as [string, string];
       const res = await fetch(t.url + concrete(path), { method, body: ['POST', 'PUT', 'PATCH'].includes(method) ? '{}' : undefined });
       const body = await res.text();
-      if (route === 'GET /openapi.json') { expect(res.status).toBe(200); continue; }
+      if (route === 'GET /openapi.json' || route.startsWith('GET /ui')) { expect(res.status, route).toBe(200); continue; }
       expect(res.status, route).toBe(401);
       expect(res.headers.get('www-authenticate')).toMatch(/^Bearer/);
       expect(JSON.parse(body)).toMatchObject({ error: 'unauthorized' });
@@ -270,6 +270,28 @@ describe('apply', () => {
   });
 });
 
+describe('the dashboard (/ui)', () => {
+  it('serves the page, its script and uPlot without the token, under a strict Content-Security-Policy', async () => {
+    const page = await fetch(`${t.url}/ui`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toMatch(/^text\/html/);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'self'; style-src 'self'; connect-src 'self'/);
+    expect(page.headers.get('referrer-policy')).toBe('no-referrer');
+    const html = await page.text();
+    expect(html).toContain('<script src="/ui/app.js" defer></script>');
+    expect(html).not.toMatch(/<script>|<style>| style=/);
+    for (const [f, type, has] of [['/ui/app.js', /^text\/javascript/, /Authorization: Bearer|authorization: `Bearer/], ['/ui/uplot.js', /^text\/javascript/, /uPlot/], ['/ui/uplot.css', /^text\/css/, /\.uplot/], ['/ui/app.css', /^text\/css/, /body/]] as const) {
+      const r = await fetch(t.url + f);
+      expect(r.status, f).toBe(200);
+      expect(r.headers.get('content-type'), f).toMatch(type);
+      expect(await r.text(), f).toMatch(has);
+    }
+    // Nothing else under /ui is public.
+    expect((await fetch(`${t.url}/ui/../v1/intent`)).status).toBe(401);
+    expect((await fetch(`${t.url}/ui/other.js`)).status).toBe(401);
+  });
+});
+
 describe('events (SSE)', () => {
   async function take(c: ControllerClient, last: string | undefined, n: number, during?: () => Promise<void>): Promise<SseMessage[]> {
     const got: SseMessage[] = [];
@@ -307,6 +329,30 @@ describe('events (SSE)', () => {
     refused(await t.req('GET', '/events', undefined, { 'last-event-id': 'yesterday' }), 400, 'bad-request', /Last-Event-ID/);
   });
 
+  it('?rates=true adds channel-rate samples, without an id; other streams never see them', async () => {
+    const open = async (q: string): Promise<ReadableStreamDefaultReader<Uint8Array>> => {
+      const res = await fetch(`${t.url}/events${q}`, { headers: { authorization: `Bearer ${t.token}` } });
+      expect(res.status).toBe(200);
+      return res.body!.getReader();
+    };
+    const withRates = await open('?rates=true');
+    const without = await open('');
+    await until(() => t.ctl.events.hasSampleListeners);
+    const sample = { type: 'channel-rate' as const, channel: 'evc', unit: 'bit' as const, rate: 1, offered: 2, limit: 3, bytesPerSec: 0.125, packetsPerSec: 1, switches: 1, intervalMs: 500, at: new Date().toISOString() };
+    t.ctl.events.emitSample(sample);
+    await t.req('POST', '/v1/networks', { name: 'evr', vid: 902 });
+    const read = async (r: ReadableStreamDefaultReader<Uint8Array>): Promise<string> => {
+      let text = '';
+      while (!/"evr"/.test(text)) text += new TextDecoder().decode((await r.read()).value);
+      await r.cancel();
+      return text;
+    };
+    const a = await read(withRates), b = await read(without);
+    expect(a).toContain(`\n\ndata: ${JSON.stringify(sample)}\n\n`);
+    expect(b).not.toContain('channel-rate');
+    refused(await t.req('GET', '/events?rates=maybe'), 400, 'bad-request', /rates/);
+  });
+
   it('an event stream does not hold up close()', async () => {
     const other = await startTestController();
     const res = await fetch(`${other.url}/events`, { headers: { authorization: `Bearer ${other.token}` } });
@@ -338,7 +384,8 @@ describe('metrics and the OpenAPI document', () => {
     for (const [p, ops] of Object.entries<Record<string, any>>(doc.paths)) {
       for (const [m, op] of Object.entries(ops)) {
         listed.add(`${m.toUpperCase()} ${p.replace(/\{(\w+)\}/g, ':$1')}`);
-        if (p !== '/openapi.json') expect(op.responses['401'], `${m} ${p}`).toBeDefined();
+        if (p !== '/openapi.json' && !p.startsWith('/ui')) expect(op.responses['401'], `${m} ${p}`).toBeDefined();
+        if (p.startsWith('/ui')) expect(op.security, `${m} ${p}`).toEqual([]);
       }
     }
     expect([...listed].sort()).toEqual([...t.api.routes].sort());
