@@ -8,6 +8,8 @@
 #include <napi.h>
 #include <uv.h>
 
+#include "sluice_common.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ethtool.h>
@@ -29,6 +31,11 @@
 #include <unordered_map>
 
 namespace {
+
+using sluice::ErrName;
+using sluice::FrameError;
+using sluice::RealtimeMs;
+using sluice::ThrowErrno;
 
 constexpr int kMaxBatch = 256;     // upper bound of frames per call (JS uses MAX_BURST = 64)
 constexpr int kKindTap = 0;        // fd is a TAP: read()/write() loops
@@ -105,12 +112,6 @@ unsigned TapEnableOffloads(int fd) {
   return 0;
 }
 
-// Epoch milliseconds now (CLOCK_REALTIME, the clock of tp_sec/tp_nsec and SO_TIMESTAMPNS).
-double RealtimeMs() {
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
 
 // A TPACKET_V2 RX ring mapped for one AF_PACKET fd. V2 (not V3): the kernel marks readiness per
 // frame, so one frame alone wakes the reader at once (V3 wakes per retired block, ~1 ms); and
@@ -131,20 +132,6 @@ Ring* FindRing(int fd) {
   return it == gRings.end() ? nullptr : &it->second;
 }
 
-std::string ErrName(int e) {
-  const char* n = strerrorname_np(e);
-  return n ? std::string(n) : "E" + std::to_string(e);
-}
-
-// Throws `who: op: ENAME (text)` with .code = ENAME, .errno = e, .syscall = op.
-void ThrowErrno(Napi::Env env, const std::string& who, const char* op, int e) {
-  std::string msg = who + ": " + op + ": " + ErrName(e) + " (" + strerror(e) + ")";
-  Napi::Error err = Napi::Error::New(env, msg);
-  err.Set("code", Napi::String::New(env, ErrName(e)));
-  err.Set("errno", Napi::Number::New(env, e));
-  err.Set("syscall", Napi::String::New(env, op));
-  err.ThrowAsJavaScriptException();
-}
 
 bool CopyIfName(Napi::Env env, const std::string& name, char* out) {
   if (name.empty() || name.size() >= IFNAMSIZ) {
@@ -663,8 +650,6 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), n);
 }
 
-// Per-frame errors: skip the frame and go on. Anything else (EAGAIN, ENOBUFS, device gone) stops.
-bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
 
 // sendBatch(fd, kind, bufs, offs, lens, count, res) -> frames sent.
 // res[0] = errno that stopped the batch early (0 if all were tried), res[1] = syscalls,

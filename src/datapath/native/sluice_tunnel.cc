@@ -8,6 +8,8 @@
 // Buffer, so head-end replication sends one frame to many VTEPs without copying it.
 #include <napi.h>
 
+#include "sluice_common.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,24 +26,8 @@ constexpr int kMaxBatch = 256;
 constexpr int kHdrStride = 64;    // bytes of the header scratch Buffer per message
 constexpr int kAddrSlots = 6;     // udpRecv addrs[] per slot: family, 4 address words, port
 
-std::string ErrName(int e) {
-  const char* n = strerrorname_np(e);
-  return n ? std::string(n) : "E" + std::to_string(e);
-}
-
-void Throw(Napi::Env env, const std::string& who, const char* op, int e) {
-  Napi::Error err = Napi::Error::New(env, who + ": " + op + ": " + ErrName(e) + " (" + strerror(e) + ")");
-  err.Set("code", Napi::String::New(env, ErrName(e)));
-  err.Set("errno", Napi::Number::New(env, e));
-  err.Set("syscall", Napi::String::New(env, op));
-  err.ThrowAsJavaScriptException();
-}
-
-double RealtimeMs() {
-  struct timespec t;
-  clock_gettime(CLOCK_REALTIME, &t);
-  return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
-}
+using sluice::RealtimeMs;
+constexpr auto Throw = sluice::ThrowErrno;
 
 // udpOpen(local, port, rcvbufBytes) -> { fd, family }: a non-blocking UDP socket bound to
 // local:port (IPv4 or IPv6 literal; IPv6 sockets are v6-only), receive buffer forced as root, and
@@ -233,8 +219,9 @@ void Udp6Checksum(uint8_t* ip6, int hdrLen, const uint8_t* frame, size_t frameLe
   udp[7] = (uint8_t)c;
 }
 
+// The shim's per-frame errors, and a destination the kernel cannot route to (that VTEP only).
 bool FrameError(int e) {
-  return e == EMSGSIZE || e == EINVAL || e == EFAULT || e == EHOSTUNREACH || e == ENETUNREACH || e == EACCES || e == EPERM;
+  return sluice::FrameError(e) || e == EHOSTUNREACH || e == ENETUNREACH || e == EACCES || e == EPERM;
 }
 
 // tunnelSend(fd, hdrs, hdrLens, bufs, offs, lens, count, res) -> datagrams sent.

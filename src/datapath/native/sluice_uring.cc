@@ -8,6 +8,8 @@
 // the read()/write() loops of sluice_io.cc.
 #include <napi.h>
 
+#include "sluice_common.h"
+
 #include <errno.h>
 #include <linux/fs.h>
 #include <linux/io_uring.h>
@@ -237,7 +239,7 @@ bool Resolve(Napi::Env env, const int32_t* ids, const int32_t* offs, const int32
   return true;
 }
 
-bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
+using sluice::FrameError;
 
 // The arguments of every buffer-id batch call: (fd, ids, offs, [caps,] lens, count, res).
 struct IdBatch { int fd; int32_t* ids; int32_t* offs; int32_t* caps; int32_t* lens; int count; int32_t* res; };
