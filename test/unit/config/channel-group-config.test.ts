@@ -7,6 +7,7 @@ import { parseConfig, toFileObject, ConfigError } from '../../../src/agent/confi
 import { buildSwitch } from '../../../src/agent/build.js';
 import { GroupMember } from '../../../src/qos/channel-group.js';
 import { MemoryPort } from '../../../src/datapath/ports/memory.js';
+import { configError } from '../../helpers/config-error.js';
 
 const GROUP = `bridges:
   br0:
@@ -25,14 +26,7 @@ channels:
       c: { min: 50mbit, weight: 2 }
 `;
 
-function err(text: string): string {
-  try { parseConfig(text, 'sluice.yaml'); } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('no error');
-}
+const err = (text: string): string => configError(text);
 
 describe('channel groups in the switch config', () => {
   it('parses a group; ports attach to its members, which become channels of the running switch', () => {

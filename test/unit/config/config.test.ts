@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseConfig, loadConfig, saveConfig, cleanStaleTempFiles, ConfigError } from '../../../src/agent/config.js';
 import { OFPP } from '../../../src/flow/types.js';
+import { configError } from '../../helpers/config-error.js';
 
 const FULL = `
 bridges:
@@ -33,14 +34,7 @@ channels:
   silver: { rate: 10kpps, mode: shape, queue: 500 }
 `;
 
-function err(text: string): string {
-  try { parseConfig(text, 'sluice.yaml'); } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('no error');
-}
+const err = (text: string): string => configError(text);
 const withPort = (port: string, extra = ''): string => `bridges:\n  br0:\n    ports:\n      vm1: ${port}\n${extra}`;
 
 describe('parseConfig', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { parseConfig, loadConfig, saveConfig, toFileObject, ConfigError } from '../../../src/agent/config.js';
 import type { PortConfig } from '../../../src/agent/config.js';
+import { configError } from '../../helpers/config-error.js';
 
 const FILE = 'sluice.yaml';
 /** A config with the given port lines (already indented as mapping entries of `ports:`). */
@@ -15,15 +16,7 @@ const ports = (...lines: string[]): string => `bridges:\n  br0:\n    ports:\n${l
 const vx = (body: string, name = 'vx1'): string => ports(`${name}: { ofport: 1, type: vxlan, ${body} }`);
 
 function port(text: string, name = 'vx1'): PortConfig { return parseConfig(text, FILE).bridges.br0.ports[name]; }
-function err(text: string): string {
-  try { parseConfig(text, FILE); } catch (e) {
-    expect(e).toBeInstanceOf(ConfigError);
-    expect((e as ConfigError).code).toBe('CONFIG_INVALID');
-    expect((e as Error).message).not.toContain('\n');
-    return (e as Error).message;
-  }
-  throw new Error('no error');
-}
+const err = (text: string): string => configError(text, FILE);
 
 describe('valid vxlan ports', () => {
   it('one VNI, remotes as a list: local, remote, vni and the default UDP port 4789', () => {
