@@ -14,6 +14,7 @@ PACKAGES=(
   python3 openssl                                                  # raw datagrams in port tests; certificates for the TLS tests
   systemd                                                          # systemd-analyze verify, systemd-notify (service units)
   stress-ng                                                        # a CPU hog for checking timing tests under load
+  etcd-server                                                      # the controllers' shared store (high availability)
 )
 
 if [ "${1:-}" = "--list" ]; then

@@ -4,14 +4,15 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Controller } from '../controller/controller.js';
 import type { ApiServer } from '../controller/api.js';
-import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
+import type { StateStore } from '../controller/store.js';
+import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, checkStore, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
 import type { ControllerFileConfig } from '../controller/config.js';
 import { checkLogLevel, createLogger, LOG_FORMATS, type LogFormat } from './log.js';
 import { notifyReady } from './sd-notify.js';
 import { UsageError } from './errors.js';
 
 interface ControllerCmdArgs {
-  config?: string; state?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
+  config?: string; state?: string; store?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
   'reconcile-interval'?: number; 'lldp-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
 }
 
@@ -20,6 +21,7 @@ export function controllerSettings(a: ControllerCmdArgs): Required<Pick<Controll
   const f: ControllerFileConfig = a.config ? loadControllerConfig(a.config) : {};
   const s: ControllerFileConfig & { api: string; state: string } = { ...f, api: a.api ?? f.api ?? DEFAULT_API_LISTEN, state: a.state ?? f.state ?? defaultStateDir() };
   if (a.openflow !== undefined) s.openflow = checkOpenflowListen(a.openflow);
+  if (a.store !== undefined) s.store = checkStore(a.store);
   parseListen(s.api);
   const tlsArgs = [a.cert, a.key, a.ca];
   if (tlsArgs.some((x) => x !== undefined)) {
@@ -44,6 +46,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
   builder: (y) => y
     .option('config', { alias: 'c', type: 'string', describe: 'controller.yaml (the options below as keys; the command line wins)' })
     .option('state', { type: 'string', describe: 'state directory: intent, API token (default /var/lib/sluice/controller as root, else $XDG_STATE_HOME/sluice/controller)' })
+    .option('store', { type: 'string', describe: 'where the intent lives: file (the state directory, default) or etcd:URL[,URL...] (several controllers, one leader)' })
     .option('openflow', { type: 'string', describe: 'OpenFlow listener ptcp:PORT[:IP] or pssl:PORT[:IP] (default ptcp:6653)' })
     .option('api', { type: 'string', describe: `northbound API HOST:PORT (default ${DEFAULT_API_LISTEN})` })
     .option('cert', { type: 'string', describe: 'pssl: our certificate (PEM)' })
@@ -81,7 +84,13 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     process.on('SIGINT', onSignal);
     try {
       try {
+        let store: StateStore | undefined;
+        if (s.store?.startsWith('etcd:')) {
+          const { EtcdStateStore, parseEtcdStore } = await import('../controller/etcd.js');
+          store = new EtcdStateStore({ endpoints: parseEtcdStore(s.store) });
+        }
         ctl = await Controller.start({
+          store,
           stateDir: s.state, openflow: s.openflow, tls: s.tls, log: log.child({ component: 'controller' }),
           reconcileIntervalMs: s.reconcileIntervalS === undefined ? undefined : s.reconcileIntervalS * 1000,
           lldpIntervalMs: s.lldpIntervalS === undefined ? undefined : s.lldpIntervalS * 1000,

@@ -18,6 +18,8 @@ export interface ControllerFileConfig {
   openflow?: string;
   api?: string;
   state?: string;
+  /** Where the intent lives: the state file (default) or `etcd:URL[,URL...]` (several controllers). */
+  store?: string;
   reconcileIntervalS?: number;
   lldpIntervalS?: number;
   macAgingS?: number;
@@ -63,11 +65,25 @@ export function checkOpenflowListen(s: string, what = '--openflow'): string {
   return s;
 }
 
+/** `file` (the state file in the state directory) or `etcd:URL[,URL...]`. */
+export function checkStore(s: string, what = '--store'): string {
+  if (s === 'file') return s;
+  if (!s.startsWith('etcd:')) throw new ControllerConfigError(`${what} ${JSON.stringify(s)}: write file or etcd:URL[,URL...] (e.g. etcd:http://127.0.0.1:2379)`);
+  const urls = s.slice(5).split(',');
+  for (const u of urls) {
+    if (!/^https?:\/\/(?:[^/\s:[\]]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?\/?$/.test(u)) {
+      throw new ControllerConfigError(`${what} ${s}: ${JSON.stringify(u)} is not an etcd client URL http://HOST:PORT`);
+    }
+  }
+  return s;
+}
+
 const seconds = (what: string) => z.number({ error: `${what} is a number of seconds` });
 const fileSchema = z.strictObject({
   openflow: z.string().optional(),
   api: z.string().optional(),
   state: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
   'reconcile-interval': seconds('reconcile-interval').min(0).optional(),
   'lldp-interval': seconds('lldp-interval').positive().optional(),
   'mac-aging': seconds('mac-aging').int().min(1).optional(),
@@ -93,6 +109,7 @@ export function parseControllerConfig(text: string, where: string): ControllerFi
   if (f.openflow !== undefined) out.openflow = checkOpenflowListen(f.openflow, `${where}: openflow`);
   if (f.api !== undefined) { parseListen(f.api, `${where}: api`); out.api = f.api; }
   if (f.state !== undefined) out.state = abs(f.state);
+  if (f.store !== undefined) out.store = checkStore(f.store, `${where}: store`);
   if (f['reconcile-interval'] !== undefined) out.reconcileIntervalS = f['reconcile-interval'];
   if (f['lldp-interval'] !== undefined) out.lldpIntervalS = f['lldp-interval'];
   if (f['mac-aging'] !== undefined) out.macAgingS = f['mac-aging'];

@@ -52,7 +52,7 @@ export interface ControllerOptions {
   learnRatePerPort?: number;
   /** How long a port's learning pauses when it exceeds the rate, seconds (default 5). */
   learnBanS?: number;
-  /** Another store (tests, etcd later); default a FileStateStore in stateDir. */
+  /** Another store (tests, EtcdStateStore for several controllers); default a FileStateStore in stateDir. */
   store?: StateStore;
   /**
    * Tunnel endpoints of switches that do not announce theirs (Open vSwitch): switch name (dp_desc
@@ -758,6 +758,7 @@ export class Controller {
     for (const e of this.switchesByDpid.values()) { e.sess.removeAllListeners('close'); e.sess.close('controller stopping'); }
     this.switchesByDpid.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.store.close?.();
   }
 }
 

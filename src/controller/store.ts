@@ -29,6 +29,15 @@ export interface StateStore {
   save(state: ControllerState): Promise<void>;
   /** Where it lives, for logs. */
   readonly where: string;
+  /**
+   * A store several controllers share (etcd): save() is a compare-and-swap against what this
+   * controller last loaded, saved or watched, and rejects when another wrote in between.
+   */
+  readonly shared?: boolean;
+  /** Shared stores: calls `fn` with each document another controller writes. */
+  watch?(fn: (s: ControllerState) => void, onError: (err: Error) => void): Promise<void>;
+  /** Let go of connections. */
+  close?(): Promise<void>;
 }
 
 export const EMPTY_STATE: ControllerState = { intent: EMPTY_INTENT, meterIds: {}, generation: '0', links: [] };

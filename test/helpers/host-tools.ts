@@ -29,6 +29,7 @@ export const HOST_TOOLS = {
   openssl: 'openssl',
   'systemd-analyze': 'systemd',
   'systemd-notify': 'systemd',
+  etcd: 'etcd-server',
 } as const satisfies Record<string, string>;
 export type HostTool = keyof typeof HOST_TOOLS;
 

@@ -23,6 +23,7 @@ describe('controller.yaml', () => {
       tls: { cert: '/etc/sluice/c.pem', key: '/etc/sluice/k.pem', ca: '/etc/ca.pem' },
     });
     expect(parseControllerConfig('', 'empty.yaml')).toEqual({});
+    expect(parseControllerConfig('store: etcd:http://127.0.0.1:2379,http://[::1]:22379\n', 'c.yaml')).toEqual({ store: 'etcd:http://127.0.0.1:2379,http://[::1]:22379' });
   });
 
   it.each([
@@ -35,6 +36,8 @@ describe('controller.yaml', () => {
     ['tls: { cert: a }\n', /tls\.key/],
     ['api: [1\n', /c\.yaml: not YAML/],
     ['- 1\n- 2\n', /c\.yaml: /],
+    ['store: etcd\n', /c\.yaml: store "etcd": write file or etcd:URL/],
+    ['store: etcd:127.0.0.1:2379\n', /store etcd:127\.0\.0\.1:2379: "127\.0\.0\.1:2379" is not an etcd client URL/],
   ])('%j is refused in one line', (text, re) => {
     expect(() => parseControllerConfig(text, 'c.yaml')).toThrow(re);
     try { parseControllerConfig(text, 'c.yaml'); } catch (e) { expect((e as Error).message).not.toMatch(/\n/); expect((e as { code: string }).code).toBe('CONFIG_CONTROLLER'); }
