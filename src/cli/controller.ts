@@ -13,7 +13,7 @@ import { UsageError } from './errors.js';
 
 interface ControllerCmdArgs {
   config?: string; state?: string; store?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
-  'reconcile-interval'?: number; 'lldp-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
+  'lease-ttl'?: number; 'reconcile-interval'?: number; 'lldp-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
 }
 
 /** The effective settings: file values under command-line ones, checked whole. */
@@ -37,6 +37,8 @@ export function controllerSettings(a: ControllerCmdArgs): Required<Pick<Controll
   s.reconcileIntervalS = num(a['reconcile-interval'], 'reconcile-interval', 0) ?? s.reconcileIntervalS;
   s.lldpIntervalS = num(a['lldp-interval'], 'lldp-interval', 0.1) ?? s.lldpIntervalS;
   s.macAgingS = num(a['mac-aging'], 'mac-aging', 1) ?? s.macAgingS;
+  if (a['lease-ttl'] !== undefined && !Number.isInteger(a['lease-ttl'])) throw new UsageError(`--lease-ttl ${a['lease-ttl']}: give a whole number of seconds, 1 or more`);
+  s.leaseTtlS = num(a['lease-ttl'], 'lease-ttl', 1) ?? s.leaseTtlS;
   return s;
 }
 
@@ -47,6 +49,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     .option('config', { alias: 'c', type: 'string', describe: 'controller.yaml (the options below as keys; the command line wins)' })
     .option('state', { type: 'string', describe: 'state directory: intent, API token (default /var/lib/sluice/controller as root, else $XDG_STATE_HOME/sluice/controller)' })
     .option('store', { type: 'string', describe: 'where the intent lives: file (the state directory, default) or etcd:URL[,URL...] (several controllers, one leader)' })
+    .option('lease-ttl', { type: 'number', describe: 'etcd store: seconds the leader\'s election lease lives unrenewed (default 2); failover takes about this long' })
     .option('openflow', { type: 'string', describe: 'OpenFlow listener ptcp:PORT[:IP] or pssl:PORT[:IP] (default ptcp:6653)' })
     .option('api', { type: 'string', describe: `northbound API HOST:PORT (default ${DEFAULT_API_LISTEN})` })
     .option('cert', { type: 'string', describe: 'pssl: our certificate (PEM)' })
@@ -94,7 +97,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
           stateDir: s.state, openflow: s.openflow, tls: s.tls, log: log.child({ component: 'controller' }),
           reconcileIntervalMs: s.reconcileIntervalS === undefined ? undefined : s.reconcileIntervalS * 1000,
           lldpIntervalMs: s.lldpIntervalS === undefined ? undefined : s.lldpIntervalS * 1000,
-          macAgingS: s.macAgingS, tunnels: s.tunnels,
+          macAgingS: s.macAgingS, tunnels: s.tunnels, leaseTtlS: s.leaseTtlS,
         });
       } catch (err) {
         // A state file that does not load, a directory we may not write, a port in use: one line.
@@ -109,7 +112,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
       const { host } = parseListen(s.api);
       if (!/^(127\.|::1$|localhost$)/.test(host)) log.warn({ api: s.api }, 'the API listens beyond this host over plain HTTP: the token crosses the network in the clear');
       api = await startApi({ controller: ctl, token: tok.token, log: log.child({ component: 'api' }), listen: s.api });
-      log.info({ api: api.url, state: s.state, openflow: s.openflow ?? 'default' }, 'controller running');
+      log.info({ api: api.url, state: s.state, store: s.store ?? 'file', openflow: s.openflow ?? 'default' }, 'controller running');
       // OpenFlow and the API both listen: now a Type=notify unit may count us as started.
       void notifyReady(log, `controller running, API ${api.url}`);
     } catch (err) {

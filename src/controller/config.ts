@@ -20,6 +20,8 @@ export interface ControllerFileConfig {
   state?: string;
   /** Where the intent lives: the state file (default) or `etcd:URL[,URL...]` (several controllers). */
   store?: string;
+  /** etcd store: lease TTL of the leader election, seconds (default 2). */
+  leaseTtlS?: number;
   reconcileIntervalS?: number;
   lldpIntervalS?: number;
   macAgingS?: number;
@@ -84,6 +86,7 @@ const fileSchema = z.strictObject({
   api: z.string().optional(),
   state: z.string().min(1).optional(),
   store: z.string().min(1).optional(),
+  'lease-ttl': seconds('lease-ttl').int().min(1).optional(),
   'reconcile-interval': seconds('reconcile-interval').min(0).optional(),
   'lldp-interval': seconds('lldp-interval').positive().optional(),
   'mac-aging': seconds('mac-aging').int().min(1).optional(),
@@ -110,6 +113,7 @@ export function parseControllerConfig(text: string, where: string): ControllerFi
   if (f.api !== undefined) { parseListen(f.api, `${where}: api`); out.api = f.api; }
   if (f.state !== undefined) out.state = abs(f.state);
   if (f.store !== undefined) out.store = checkStore(f.store, `${where}: store`);
+  if (f['lease-ttl'] !== undefined) out.leaseTtlS = f['lease-ttl'];
   if (f['reconcile-interval'] !== undefined) out.reconcileIntervalS = f['reconcile-interval'];
   if (f['lldp-interval'] !== undefined) out.lldpIntervalS = f['lldp-interval'];
   if (f['mac-aging'] !== undefined) out.macAgingS = f['mac-aging'];

@@ -9,7 +9,7 @@ import { EventEmitter } from 'node:events';
 import { Etcd3 } from 'etcd3';
 import type { Lease, Watcher } from 'etcd3';
 import { EMPTY_STATE, decodeState, encodeState } from './store.js';
-import type { ControllerState, StateStore } from './store.js';
+import type { ControllerState, ElectionEvents, ElectionLog, LeaderElection, StateStore } from './store.js';
 
 /** `etcd:http://127.0.0.1:2379,http://127.0.0.1:22379` -> the endpoint URLs; throws TypeError naming the problem. */
 export function parseEtcdStore(spec: string): string[] {
@@ -88,18 +88,16 @@ export class EtcdStateStore implements StateStore {
     return p;
   }
 
-  /** Calls `fn` with every document another controller writes (ours are skipped). */
-  async watch(fn: (s: ControllerState) => void, onError: (err: Error) => void): Promise<void> {
+  /** Calls `fn` when another controller wrote the document (our own writes are skipped); load() reads it. */
+  async watch(fn: () => void, onError: (err: Error) => void): Promise<void> {
     const w = await this.client.watch().key(this.key).create();
     this.watcher = w;
-    w.on('put', (kv) => {
-      if (BigInt(kv.mod_revision) <= BigInt(this.rev)) return;
-      let s: ControllerState;
-      try { s = decodeState(kv.value.toString('utf8'), this.where); } catch (e) { onError(e as Error); return; }
-      this.rev = kv.mod_revision;
-      fn(s);
-    });
+    w.on('put', (kv) => { if (BigInt(kv.mod_revision) > BigInt(this.rev)) fn(); });
     w.on('error', (e) => onError(e));
+  }
+
+  election(id: string, ttlS: number, log: ElectionLog): LeaderElection {
+    return new EtcdElection(this.client, this.prefix, id, ttlS, log);
   }
 
   async close(): Promise<void> {
@@ -108,19 +106,12 @@ export class EtcdStateStore implements StateStore {
   }
 }
 
-export interface ElectionEvents {
-  /** We lead, with this generation id (our election key's create revision). */
-  elected: [bigint];
-  /** We do not lead (any more); the leader's generation id when known. */
-  follower: [bigint | null];
-}
-
 /**
  * Leader election on a lease: our key `<prefix>election/<lease id>` (value: our id) lives as long as our lease; the key
  * with the lowest create revision leads. A leader that has not renewed its lease for a TTL steps
  * down on its own (etcd may have expired the lease already), and campaigns again with a new lease.
  */
-export class EtcdElection extends EventEmitter<ElectionEvents> {
+export class EtcdElection extends EventEmitter<ElectionEvents> implements LeaderElection {
   private lease: Lease | null = null;
   private myRev: bigint | null = null;
   private myKey = '';
@@ -132,7 +123,7 @@ export class EtcdElection extends EventEmitter<ElectionEvents> {
   private stopped = false;
   private readonly dir: string;
 
-  constructor(private readonly client: Etcd3, prefix: string, readonly id: string, readonly ttlS: number, private readonly log: { info: (o: object, m: string) => void; warn: (o: object, m: string) => void }) {
+  constructor(private readonly client: Etcd3, prefix: string, readonly id: string, readonly ttlS: number, private readonly log: ElectionLog) {
     super();
     this.dir = `${prefix}election/`;
   }
