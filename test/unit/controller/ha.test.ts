@@ -106,4 +106,31 @@ describeWithTools('several controllers on etcd', () => {
     expect(live().filter((c) => c.isLeader)).toHaveLength(1);
     expect(live().map(roleOn).sort()).toEqual(['master', 'slave']);
   });
+
+  it('fences a stale leader: one that still believes it leads can neither claim MASTER nor program the switch', async () => {
+    const leader = live().find((c) => c.isLeader)!;
+    const stale = live().find((c) => !c.isLeader)!;
+    const gen = leader.generation;
+    // A partitioned old leader: it has not heard that it lost (forced here), its generation is older.
+    const inner = stale as unknown as { leading: boolean; gen: bigint; switchesByDpid: Map<string, { sess: { claimRole(r: string, g: bigint): Promise<void> } }> };
+    inner.leading = true;
+    inner.gen = gen - 1n;
+    try {
+      const sess = [...inner.switchesByDpid.values()][0]!.sess;
+      await expect(sess.claimRole('master', gen - 1n)).rejects.toThrow(/did not grant the MASTER role .*error type 11 code 0/);   // ROLE_REQUEST_FAILED / STALE
+      // A flow goes missing; the stale one's reconcile tries to put it back and the switch refuses (SLAVE).
+      const victim = bridge.dumpFlows().find((f) => f.tableId === 0 && f.priority === 100)!;
+      bridge.flowMod({ command: 'delete_strict', spec: victim, tableId: victim.tableId }, Date.now());
+      const [r] = await stale.reconcile('h1/br0');
+      expect(r!.flowMods).toBeGreaterThan(0);
+      expect(r!.errors.join()).toMatch(/OFPT_ERROR type 1 code 10/);   // BAD_REQUEST / IS_SLAVE
+      expect(bridge.dumpFlows().some((f) => f.tableId === 0 && f.priority === 100 && JSON.stringify(f.match, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)) === JSON.stringify(victim.match, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)))).toBe(false);
+    } finally {
+      inner.leading = false;
+    }
+    // The real leader puts it back.
+    const [r] = await leader.reconcile('h1/br0');
+    expect(r!.errors).toEqual([]);
+    expect(r!.flowMods).toBe(1);
+  });
 }, { tools: ['etcd'] });
