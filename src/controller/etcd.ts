@@ -36,6 +36,8 @@ export interface EtcdStoreOptions {
   prefix?: string;
   /** Per-request deadline, ms (default 5000). */
   timeoutMs?: number;
+  /** Besides the watch, how often the document's revision is read, ms (default 1000). */
+  pollMs?: number;
 }
 
 export class EtcdStateStore implements StateStore {
@@ -47,6 +49,7 @@ export class EtcdStateStore implements StateStore {
   private rev = '0';
   private queue: Promise<void> = Promise.resolve();
   private watcher: Watcher | null = null;
+  private poll: NodeJS.Timeout | null = null;
 
   constructor(readonly opts: EtcdStoreOptions) {
     const timeout = opts.timeoutMs ?? 5000;
@@ -94,6 +97,14 @@ export class EtcdStateStore implements StateStore {
     this.watcher = w;
     w.on('put', (kv) => { if (BigInt(kv.mod_revision) > BigInt(this.rev)) fn(); });
     w.on('error', (e) => onError(e));
+    // And a poll of the revision: a watch stream on a member that died may take a while to move.
+    this.poll = setInterval(() => {
+      this.client.get(this.key).exec().then((r) => {
+        const kv = r.kvs[0];
+        if (kv && BigInt(kv.mod_revision) > BigInt(this.rev)) fn();
+      }, () => undefined);
+    }, this.opts.pollMs ?? 1000);
+    this.poll.unref();
   }
 
   election(id: string, ttlS: number, log: ElectionLog): LeaderElection {
@@ -101,6 +112,7 @@ export class EtcdStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    if (this.poll) clearInterval(this.poll);
     await this.watcher?.cancel().catch(() => undefined);
     this.client.close();
   }
@@ -138,7 +150,9 @@ export class EtcdElection extends EventEmitter<ElectionEvents> implements Leader
     this.watcher.on('put', () => { void this.check(); });
     this.watcher.on('delete', () => { void this.check(); });
     this.watcher.on('connected', () => { void this.check(); });
-    this.timer = setInterval(() => this.selfFence(), Math.max(50, (this.ttlS * 1000) / 10));
+    // Also asked every quarter TTL: a watch stream on a member that died may take a while to move.
+    let n = 0;
+    this.timer = setInterval(() => { this.selfFence(); if (++n % 3 === 0) void this.check(); }, Math.max(50, (this.ttlS * 1000) / 12));
     this.timer.unref();
     await this.campaign();
   }

@@ -10,7 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { startEtcd } from '../helpers/etcd.js';
 import type { EtcdCluster } from '../helpers/etcd.js';
@@ -135,6 +135,13 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
     await follower.ok(['attach', 'blue', 's2/br0:vm']);
     await until(async () => (await lab.execAsync(hosts.a1.ns, ['ping', '-c', '1', '-W', '1', hosts.b1.ip], 5000)).code === 0, 60_000, 'a1 reaches b1');
   }, 240_000);
+
+  beforeEach((ctx) => {
+    ctx.onTestFailed(() => {
+      const tail = (t: string): string => t.split('\n').filter((l) => !l.includes('"level":20')).slice(-40).join('\n');
+      console.log(`[controller-ha] logs at the failure:\n${ctls.map((c) => `== ${c.name}\n${tail(c.stderr)}`).join('\n')}\n${sw.map((s, i) => `== s${i + 1}\n${tail(s.stderr)}`).join('\n')}`);
+    });
+  });
 
   afterAll(async () => {
     for (const s of sw) await s.stop();
