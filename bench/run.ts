@@ -13,6 +13,7 @@ const suites: Array<[string, () => Promise<BenchModule>]> = [
   ['software GSO', () => import('./gso.bench.js') as Promise<BenchModule>],
   ['OpenFlow agent', () => import('./openflow.bench.js') as Promise<BenchModule>],
   ['controller', () => import('./controller.bench.js') as Promise<BenchModule>],
+  ['controller failover (etcd)', () => import('./ha.bench.js') as Promise<BenchModule>],
   ['control plane vs busy datapath (worker vs inline)', () => import('./control-plane.bench.js') as Promise<BenchModule>],
 ];
 
