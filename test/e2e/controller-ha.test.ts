@@ -230,7 +230,7 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
     const late = sw.flatMap((s) => roleChanges(s).filter((c) => c.time >= t0 && c.role === 'master'));
     expect(new Set(late.map((c) => c.generation)).size).toBe(1);   // one new generation, granted once per switch
   }, 60_000);
-});
+}, { tools: ['etcd', 'ping'] });
 
 /** Poll `fn` every 25 ms until it gives a value (not undefined or false); throws naming `what` after `timeoutMs`. */
 async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
