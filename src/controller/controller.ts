@@ -196,7 +196,13 @@ export class Controller {
 
   static async start(opts: ControllerOptions): Promise<Controller> {
     const c = new Controller(opts);
-    await c.init();
+    try {
+      await c.init();
+    } catch (err) {
+      // Let go of what was taken (the store's connections, the election, the listener).
+      await c.stop().catch(() => undefined);
+      throw err;
+    }
     return c;
   }
 

@@ -68,7 +68,13 @@ export class EtcdStateStore implements StateStore {
   get revision(): string { return this.rev; }
 
   async load(): Promise<ControllerState> {
-    const r = await this.client.get(this.key).exec();
+    let r;
+    try {
+      r = await this.client.get(this.key).exec();
+    } catch (e) {
+      // One line (the CLI prints it as such): which store, and etcd's reason.
+      throw new Error(`${this.where}: ${(e as Error).message.split('\n')[0]!.replace(/\s*Resolution note:\s*$/, '')}`);
+    }
     const kv = r.kvs[0];
     if (!kv) { this.rev = '0'; return structuredClone(EMPTY_STATE); }
     this.rev = kv.mod_revision;

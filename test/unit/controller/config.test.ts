@@ -93,6 +93,10 @@ describe('sluice controller: argument errors (exit 2, one line)', () => {
     [['--api', '127.0.0.1'], /--api "127\.0\.0\.1": write HOST:PORT/],
     [['-c', join(tmp, 'missing.yaml')], /cannot read .*missing\.yaml: ENOENT/],
     [['--reconcile-interval', '-5'], /--reconcile-interval -5/],
+    [['--store', 'etcd'], /--store "etcd": write file or etcd:URL/],
+    [['--lease-ttl', '0.5'], /--lease-ttl 0\.5: give a whole number of seconds/],
+    // No etcd there: which store, and why, on one line.
+    [['--store', 'etcd:http://127.0.0.1:9', '--api', '127.0.0.1:0', '--openflow', 'ptcp:0'], /cannot start the controller: etcd http:\/\/127\.0\.0\.1:9 \/sluice\/controller\/state: .*UNAVAILABLE/],
   ])('%j', async (args, re) => {
     oneLineError(await cliInproc(['controller', '--state', join(tmp, 'unused'), ...args]), 2, re);
   });
