@@ -14,6 +14,7 @@ const suites: Array<[string, () => Promise<BenchModule>]> = [
   ['OpenFlow agent', () => import('./openflow.bench.js') as Promise<BenchModule>],
   ['controller', () => import('./controller.bench.js') as Promise<BenchModule>],
   ['channel groups', () => import('./channel-group.bench.js') as Promise<BenchModule>],
+  ['controller failover (etcd)', () => import('./ha.bench.js') as Promise<BenchModule>],
   ['control plane vs busy datapath (worker vs inline)', () => import('./control-plane.bench.js') as Promise<BenchModule>],
 ];
 

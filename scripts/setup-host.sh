@@ -15,6 +15,7 @@ PACKAGES=(
   systemd                                                          # systemd-analyze verify, systemd-notify (service units)
   stress-ng                                                        # a CPU hog for checking timing tests under load
   chromium                                                         # the headless browser of the dashboard test (playwright-core drives it)
+  etcd-server                                                      # the controllers' shared store (high availability)
 )
 
 if [ "${1:-}" = "--list" ]; then

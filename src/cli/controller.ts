@@ -4,15 +4,16 @@
 import type { Argv, CommandModule } from 'yargs';
 import type { Controller } from '../controller/controller.js';
 import type { ApiServer } from '../controller/api.js';
-import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
+import type { StateStore } from '../controller/store.js';
+import { ControllerConfigError, DEFAULT_API_LISTEN, checkOpenflowListen, checkStore, defaultStateDir, loadControllerConfig, parseListen } from '../controller/config.js';
 import type { ControllerFileConfig } from '../controller/config.js';
 import { checkLogLevel, createLogger, LOG_FORMATS, type LogFormat } from './log.js';
 import { notifyReady } from './sd-notify.js';
 import { UsageError } from './errors.js';
 
 interface ControllerCmdArgs {
-  config?: string; state?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
-  'reconcile-interval'?: number; 'lldp-interval'?: number; 'rate-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
+  config?: string; state?: string; store?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
+  'lease-ttl'?: number; 'reconcile-interval'?: number; 'lldp-interval'?: number; 'rate-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
 }
 
 /** The effective settings: file values under command-line ones, checked whole. */
@@ -20,6 +21,7 @@ export function controllerSettings(a: ControllerCmdArgs): Required<Pick<Controll
   const f: ControllerFileConfig = a.config ? loadControllerConfig(a.config) : {};
   const s: ControllerFileConfig & { api: string; state: string } = { ...f, api: a.api ?? f.api ?? DEFAULT_API_LISTEN, state: a.state ?? f.state ?? defaultStateDir() };
   if (a.openflow !== undefined) s.openflow = checkOpenflowListen(a.openflow);
+  if (a.store !== undefined) s.store = checkStore(a.store);
   parseListen(s.api);
   const tlsArgs = [a.cert, a.key, a.ca];
   if (tlsArgs.some((x) => x !== undefined)) {
@@ -36,6 +38,8 @@ export function controllerSettings(a: ControllerCmdArgs): Required<Pick<Controll
   s.lldpIntervalS = num(a['lldp-interval'], 'lldp-interval', 0.1) ?? s.lldpIntervalS;
   s.rateIntervalS = num(a['rate-interval'], 'rate-interval', 0) ?? s.rateIntervalS;
   s.macAgingS = num(a['mac-aging'], 'mac-aging', 1) ?? s.macAgingS;
+  if (a['lease-ttl'] !== undefined && !Number.isInteger(a['lease-ttl'])) throw new UsageError(`--lease-ttl ${a['lease-ttl']}: give a whole number of seconds, 1 or more`);
+  s.leaseTtlS = num(a['lease-ttl'], 'lease-ttl', 1) ?? s.leaseTtlS;
   return s;
 }
 
@@ -45,6 +49,8 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
   builder: (y) => y
     .option('config', { alias: 'c', type: 'string', describe: 'controller.yaml (the options below as keys; the command line wins)' })
     .option('state', { type: 'string', describe: 'state directory: intent, API token (default /var/lib/sluice/controller as root, else $XDG_STATE_HOME/sluice/controller)' })
+    .option('store', { type: 'string', describe: 'where the intent lives: file (the state directory, default) or etcd:URL[,URL...] (several controllers, one leader)' })
+    .option('lease-ttl', { type: 'number', describe: 'etcd store: seconds the leader\'s election lease lives unrenewed (default 2); failover takes about this long' })
     .option('openflow', { type: 'string', describe: 'OpenFlow listener ptcp:PORT[:IP] or pssl:PORT[:IP] (default ptcp:6653)' })
     .option('api', { type: 'string', describe: `northbound API HOST:PORT (default ${DEFAULT_API_LISTEN})` })
     .option('cert', { type: 'string', describe: 'pssl: our certificate (PEM)' })
@@ -83,12 +89,18 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     process.on('SIGINT', onSignal);
     try {
       try {
+        let store: StateStore | undefined;
+        if (s.store?.startsWith('etcd:')) {
+          const { EtcdStateStore, parseEtcdStore } = await import('../controller/etcd.js');
+          store = new EtcdStateStore({ endpoints: parseEtcdStore(s.store) });
+        }
         ctl = await Controller.start({
+          store,
           stateDir: s.state, openflow: s.openflow, tls: s.tls, log: log.child({ component: 'controller' }),
           reconcileIntervalMs: s.reconcileIntervalS === undefined ? undefined : s.reconcileIntervalS * 1000,
           lldpIntervalMs: s.lldpIntervalS === undefined ? undefined : s.lldpIntervalS * 1000,
           rateIntervalMs: s.rateIntervalS === undefined ? undefined : s.rateIntervalS * 1000,
-          macAgingS: s.macAgingS, tunnels: s.tunnels,
+          macAgingS: s.macAgingS, tunnels: s.tunnels, leaseTtlS: s.leaseTtlS,
         });
       } catch (err) {
         // A state file that does not load, a directory we may not write, a port in use: one line.
@@ -103,7 +115,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
       const { host } = parseListen(s.api);
       if (!/^(127\.|::1$|localhost$)/.test(host)) log.warn({ api: s.api }, 'the API listens beyond this host over plain HTTP: the token crosses the network in the clear');
       api = await startApi({ controller: ctl, token: tok.token, log: log.child({ component: 'api' }), listen: s.api });
-      log.info({ api: api.url, state: s.state, openflow: s.openflow ?? 'default' }, 'controller running');
+      log.info({ api: api.url, state: s.state, store: s.store ?? 'file', openflow: s.openflow ?? 'default' }, 'controller running');
       // OpenFlow and the API both listen: now a Type=notify unit may count us as started.
       void notifyReady(log, `controller running, API ${api.url}`);
     } catch (err) {

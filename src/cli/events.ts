@@ -47,6 +47,8 @@ export function eventLine(e: StampedEvent | { type: 'events-missed'; after: numb
       case 'link-up': case 'link-down': return `${e.a} <-> ${e.b}`;
       case 'channel-changed': return `${e.channel}: rate ${e.rate}${e.burst ? `, burst ${e.burst}` : ''}`;
       case 'intent-changed': return diffText(e.diff);
+      case 'leader-elected': return `this controller leads (OpenFlow MASTER, generation ${e.generation})`;
+      case 'leader-lost': return `this controller follows (SLAVE; leader generation ${e.leader ?? 'unknown'})`;
       case 'reconcile-done': return `${e.switch}: ${e.flowMods} flow, ${e.groupMods} group, ${e.meterMods} meter change(s), ${e.errors} error(s), ${Math.round(e.ms)} ms`;
       default: {
         const { type: _t, seq: _s, at: _a, ...rest } = e as Record<string, unknown>;

@@ -135,7 +135,7 @@ const S = {
   })(),
   switchInfo: obj({
     name: { ...str, description: 'its dp_desc (default <hostname>/<bridge>), or its dpid' }, dpid: str, connected: bool,
-    peer: nullable({ ...str, description: 'address of its OpenFlow connection' }), role: nullable({ type: 'string', enum: ['master'] }),
+    peer: nullable({ ...str, description: 'address of its OpenFlow connection' }), role: nullable({ type: 'string', enum: ['master', 'slave'] }),
     ports: arr(obj({
       name: str, number: int, up: bool, role: { type: 'string', enum: ['access', 'trunk', 'blocked', 'unused'] },
       network: str, peer: { ...str, description: 'the far end of a trunk, SWITCH:PORT' },

@@ -18,6 +18,10 @@ export interface ControllerFileConfig {
   openflow?: string;
   api?: string;
   state?: string;
+  /** Where the intent lives: the state file (default) or `etcd:URL[,URL...]` (several controllers). */
+  store?: string;
+  /** etcd store: lease TTL of the leader election, seconds (default 2). */
+  leaseTtlS?: number;
   reconcileIntervalS?: number;
   lldpIntervalS?: number;
   /** Seconds between channel rate samples (meter stats), 0: none. */
@@ -65,11 +69,26 @@ export function checkOpenflowListen(s: string, what = '--openflow'): string {
   return s;
 }
 
+/** `file` (the state file in the state directory) or `etcd:URL[,URL...]`. */
+export function checkStore(s: string, what = '--store'): string {
+  if (s === 'file') return s;
+  if (!s.startsWith('etcd:')) throw new ControllerConfigError(`${what} ${JSON.stringify(s)}: write file or etcd:URL[,URL...] (e.g. etcd:http://127.0.0.1:2379)`);
+  const urls = s.slice(5).split(',');
+  for (const u of urls) {
+    if (!/^https?:\/\/(?:[^/\s:[\]]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?\/?$/.test(u)) {
+      throw new ControllerConfigError(`${what} ${s}: ${JSON.stringify(u)} is not an etcd client URL http://HOST:PORT`);
+    }
+  }
+  return s;
+}
+
 const seconds = (what: string) => z.number({ error: `${what} is a number of seconds` });
 const fileSchema = z.strictObject({
   openflow: z.string().optional(),
   api: z.string().optional(),
   state: z.string().min(1).optional(),
+  store: z.string().min(1).optional(),
+  'lease-ttl': seconds('lease-ttl').int().min(1).optional(),
   'reconcile-interval': seconds('reconcile-interval').min(0).optional(),
   'lldp-interval': seconds('lldp-interval').positive().optional(),
   'rate-interval': seconds('rate-interval').min(0).optional(),
@@ -96,6 +115,8 @@ export function parseControllerConfig(text: string, where: string): ControllerFi
   if (f.openflow !== undefined) out.openflow = checkOpenflowListen(f.openflow, `${where}: openflow`);
   if (f.api !== undefined) { parseListen(f.api, `${where}: api`); out.api = f.api; }
   if (f.state !== undefined) out.state = abs(f.state);
+  if (f.store !== undefined) out.store = checkStore(f.store, `${where}: store`);
+  if (f['lease-ttl'] !== undefined) out.leaseTtlS = f['lease-ttl'];
   if (f['reconcile-interval'] !== undefined) out.reconcileIntervalS = f['reconcile-interval'];
   if (f['lldp-interval'] !== undefined) out.lldpIntervalS = f['lldp-interval'];
   if (f['rate-interval'] !== undefined) out.rateIntervalS = f['rate-interval'];

@@ -30,7 +30,8 @@ import type { FlowSpec } from '../flow/types.js';
 import { SwitchSession } from './session.js';
 import type { SwitchHello } from './session.js';
 import { FileStateStore } from './store.js';
-import type { ControllerState, StateStore } from './store.js';
+import type { ControllerState, LeaderElection, StateStore } from './store.js';
+import { hostname } from 'node:os';
 import { Topology, linkKey, lldpProbe, probeOrigin } from './topology.js';
 import type { Endpoint } from './topology.js';
 
@@ -58,7 +59,7 @@ export interface ControllerOptions {
    * someone follows the samples (GET /events?rates=true).
    */
   rateIntervalMs?: number;
-  /** Another store (tests, etcd later); default a FileStateStore in stateDir. */
+  /** Another store (tests, EtcdStateStore for several controllers); default a FileStateStore in stateDir. */
   store?: StateStore;
   /**
    * Tunnel endpoints of switches that do not announce theirs (Open vSwitch): switch name (dp_desc
@@ -66,6 +67,10 @@ export interface ControllerOptions {
    * switches announce theirs in their description (`vtep=PORT@ADDRESS`).
    */
   tunnels?: Record<string, { port: string; vtep: string }>;
+  /** Shared stores (etcd): lease TTL of the leader election, seconds (default 2). */
+  leaseTtlS?: number;
+  /** Shared stores: this controller's name in the election (default hostname/pid). */
+  id?: string;
 }
 
 /** A channel as the operator sees it: its total and the share each switch gets. */
@@ -107,7 +112,8 @@ export interface SwitchInfo {
   dpid: string;
   connected: boolean;
   peer: string | null;
-  role: 'master' | null;
+  /** The OpenFlow role the switch granted this controller (null: none, or not connected). */
+  role: 'master' | 'slave' | null;
   ports: PortInfo[];
   learnedMacs: number;
   /** Its VXLAN tunnel port and endpoint address (connected switches that have one), or null. */
@@ -181,6 +187,12 @@ export class Controller {
   /** Channel accumulators by meter id, rebuilt only when the intent changes. */
   private rateAccs: { intent: Intent; meterIds: Record<string, number>; byMeter: Map<number, RateAcc> } | null = null;
   private sampling = false;
+  /** Shared stores: the election; null with a state file (one controller, always the leader). */
+  private election: LeaderElection | null = null;
+  /** Only the leader programs switches, learns, probes links and saves them. */
+  private leading = true;
+  /** The generation id we claim MASTER with. */
+  private gen = 0n;
 
   protected constructor(readonly opts: ControllerOptions) {
     this.log = opts.log;
@@ -196,23 +208,46 @@ export class Controller {
       }),
       reconciles: new Counter({ name: 'sluice_controller_reconciles_total', help: 'Reconciles run', labelNames: ['switch', 'result'], registers: [r] }),
       learnBans: new Counter({ name: 'sluice_controller_learn_bans_total', help: 'Ports whose learning was paused by the PACKET_IN rate limit', labelNames: ['switch'], registers: [r] }),
+      leader: new Gauge({ name: 'sluice_controller_leader', help: '1 while this controller leads (OpenFlow MASTER), 0 while it follows (SLAVE)', registers: [r], collect: () => { this.metrics.leader.set(this.leading ? 1 : 0); } }),
     };
   }
 
   static async start(opts: ControllerOptions): Promise<Controller> {
     const c = new Controller(opts);
-    await c.init();
+    try {
+      await c.init();
+    } catch (err) {
+      // Let go of what was taken (the store's connections, the election, the listener).
+      await c.stop().catch(() => undefined);
+      throw err;
+    }
     return c;
   }
 
   private async init(): Promise<void> {
     const loaded = await this.store.load();
-    // A new generation id for the MASTER role: larger than any earlier instance used.
-    const generation = (BigInt(loaded.generation) + 1n).toString();
-    this.state = { ...loaded, generation };
-    await this.store.save(this.state);
-    this.topo = new Topology(this.state.links);
-    this.log.info({ store: this.store.where, networks: this.state.intent.networks.length, attachments: this.state.intent.attachments.length, generation }, 'intent loaded');
+    if (this.store.shared === true) {
+      // Several controllers: the generation id is the election's; we follow until elected.
+      this.state = loaded;
+      this.topo = new Topology(this.state.links);
+      this.leading = false;
+      this.log.info({ store: this.store.where, networks: this.state.intent.networks.length, attachments: this.state.intent.attachments.length }, 'intent loaded');
+      await this.store.watch?.(() => this.onStoreChanged(), (err) => this.log.error({ err: err.message }, 'watching the store failed'));
+      const ttlS = this.opts.leaseTtlS ?? 2;
+      const el = this.store.election!(this.opts.id ?? `${hostname()}/${process.pid}`, ttlS, this.log);
+      this.election = el;
+      el.on('elected', (gen) => this.onElected(gen));
+      el.on('follower', (gen) => this.onFollower(gen));
+      await el.start();
+    } else {
+      // A new generation id for the MASTER role: larger than any earlier instance used.
+      const generation = (BigInt(loaded.generation) + 1n).toString();
+      this.state = { ...loaded, generation };
+      this.gen = BigInt(generation);
+      await this.store.save(this.state);
+      this.topo = new Topology(this.state.links);
+      this.log.info({ store: this.store.where, networks: this.state.intent.networks.length, attachments: this.state.intent.attachments.length, generation }, 'intent loaded');
+    }
     await this.listen(this.opts.openflow ?? 'ptcp:6653:127.0.0.1');
     const lldpMs = this.opts.lldpIntervalMs ?? 2000;
     this.every(lldpMs, () => this.probeLinks(lldpMs));
@@ -229,7 +264,76 @@ export class Controller {
   }
 
   get intent(): Intent { return this.state.intent; }
-  get generation(): bigint { return BigInt(this.state.generation); }
+  get generation(): bigint { return this.gen; }
+  /** Whether this controller leads (always, with a state file). */
+  get isLeader(): boolean { return this.leading; }
+
+  // ------------------------------------------------------------------------------------------
+  // Several controllers (a shared store)
+
+  /** What a new session claims: MASTER as the leader, SLAVE with the leader's generation id otherwise. */
+  private claim(): { role: 'master' | 'slave'; generationId: bigint } | null {
+    if (this.leading) return { role: 'master', generationId: this.gen };
+    const g = this.election?.leaderGeneration ?? null;
+    return g === null ? null : { role: 'slave', generationId: g };
+  }
+
+  /** Another controller changed the document: take it (the leader also reconciles the switches). */
+  private onStoreChanged(): void {
+    const run = async (): Promise<void> => {
+      const before = this.state.intent;
+      this.takeLoaded(await this.store.load());
+      const d = diffIntent(before, this.state.intent);
+      if (isEmptyDiff(d)) return;
+      this.events.emitEvent({ type: 'intent-changed', diff: d });
+      if (this.leading) for (const e of this.switchesByDpid.values()) this.reconcileSoon(e);
+    };
+    const p = this.changeQueue.then(run, run);
+    this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'reading the changed intent failed'));
+  }
+
+  private takeLoaded(s: ControllerState): void {
+    this.state = s;
+    // Links are the leader's to hear and save; a follower takes them from the store.
+    if (!this.leading) { this.topo = new Topology(s.links); this.topoVersion++; }
+  }
+
+  private onElected(gen: bigint): void {
+    this.log.info({ generation: gen.toString() }, 'elected leader: taking the MASTER role');
+    const run = async (): Promise<void> => {
+      // The intent as the store has it now: every change any controller had acknowledged.
+      this.takeLoaded(await this.store.load());
+      if (!this.election?.isLeader) return;
+      this.gen = gen;
+      this.leading = true;
+      const entries = [...this.switchesByDpid.values()];
+      await Promise.all(entries.map(async (e) => {
+        try { await e.sess.claimRole('master', gen); } catch (err) {
+          this.log.error({ switch: e.name, err: (err as Error).message }, 'MASTER role refused');
+          e.sess.close('MASTER role refused');
+        }
+      }));
+      if (!this.leading) return;
+      this.events.emitEvent({ type: 'leader-elected', generation: gen.toString() });
+      // Read back what each switch holds and send only the difference (nothing for unchanged intent).
+      for (const e of entries) if (!e.sess.closed) this.reconcileSwitch(e, 'read').catch((err: Error) => this.log.error({ switch: e.name, err: err.message }, 'reconcile failed'));
+    };
+    const p = this.changeQueue.then(run, run);
+    this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'taking the lead failed'));
+  }
+
+  private onFollower(leaderGen: bigint | null): void {
+    if (this.leading) {
+      this.log.warn({ leader: leaderGen?.toString() ?? 'unknown' }, 'not the leader any more: sending nothing to the switches');
+      this.events.emitEvent({ type: 'leader-lost', leader: leaderGen?.toString() ?? null });
+    } else this.log.info({ leader: leaderGen?.toString() ?? 'unknown' }, 'following');
+    this.leading = false;
+    if (leaderGen === null) return;
+    for (const e of this.switchesByDpid.values()) {
+      if (e.sess.role === 'slave') continue;
+      e.sess.claimRole('slave', leaderGen).catch((err: Error) => this.log.info({ switch: e.name, err: err.message }, 'SLAVE role not granted'));
+    }
+  }
 
   /** Where the OpenFlow listener is bound (port 0 in the options picks a free one). */
   openflowAddress(): { address: string; port: number } {
@@ -247,6 +351,7 @@ export class Controller {
    * the change is durable and every connected switch has answered a barrier after its reconcile.
    */
   change(mutate: (i: Intent) => Intent, opts: { dryRun?: boolean } = {}): Promise<ChangeResult> {
+    if (this.store.shared === true) return this.changeShared(mutate, opts);
     const run = async (): Promise<ChangeResult> => {
       const before = this.state.intent;
       const after = mutate(before);
@@ -277,6 +382,42 @@ export class Controller {
         this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
       }
       return { intent: after, diff: d, applied: true, switches };
+    };
+    const p = this.changeQueue.then(run, run);
+    this.changeQueue = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * A change with a shared store, on any controller: written to the store by compare-and-swap
+   * (another controller's write in between: read it and apply `mutate` again on top), acknowledged
+   * once the store committed it; the leader then reconciles (a follower's change reaches the
+   * switches through the leader, which watches the store).
+   */
+  private changeShared(mutate: (i: Intent) => Intent, opts: { dryRun?: boolean }): Promise<ChangeResult> {
+    const run = async (): Promise<ChangeResult> => {
+      for (let attempt = 1; ; attempt++) {
+        const before = this.state.intent;
+        const after = mutate(before);
+        const d = diffIntent(before, after);
+        if (opts.dryRun || isEmptyDiff(d)) return { intent: opts.dryRun ? after : before, diff: d, applied: false, switches: [] };
+        const next: ControllerState = { ...this.state, intent: after, meterIds: assignMeterIds(after, this.state.meterIds), links: this.leading ? this.topo.records() : this.state.links };
+        try {
+          await this.store.save(next);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'stale-state' || attempt >= 10) throw err;
+          this.takeLoaded(await this.store.load());
+          continue;
+        }
+        this.state = next;
+        const switches = this.leading ? await Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known'))) : [];
+        this.events.emitEvent({ type: 'intent-changed', diff: d });
+        for (const name of d.channels.changed) {
+          const c = after.channels.find((x) => x.name === name)!;
+          this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
+        }
+        return { intent: after, diff: d, applied: true, switches };
+      }
     };
     const p = this.changeQueue.then(run, run);
     this.changeQueue = p.catch(() => undefined);
@@ -403,7 +544,7 @@ export class Controller {
     const out: SwitchInfo[] = [];
     for (const [dpid, e] of this.switchesByDpid) {
       out.push({
-        name: e.name, dpid, connected: true, peer: e.sess.peer, role: 'master', ports: this.portInfos(dpid, [...e.ports.values()]),
+        name: e.name, dpid, connected: true, peer: e.sess.peer, role: e.sess.role, ports: this.portInfos(dpid, [...e.ports.values()]),
         learnedMacs: e.learned.size, tunnel: this.tunnelInfo(e), lastReconcile: e.lastReconcile,
       });
     }
@@ -475,6 +616,9 @@ export class Controller {
   async reconcile(name?: string): Promise<ReconcileSummary[]> {
     const targets = name === undefined ? [...this.switchesByDpid.values()] : [this.findSwitch(name)].filter((x): x is SwitchEntry => x !== null);
     if (name !== undefined && targets.length === 0) throw new UnknownSwitchError(name);
+    if (!this.leading) {
+      return targets.map((e) => ({ switch: e.name, dpid: e.hello.dpidHex, ok: false, flowMods: 0, groupMods: 0, meterMods: 0, errors: ['this controller follows (OpenFlow SLAVE): the leader reconciles'], adopted: 0, ms: 0, at: new Date().toISOString() }));
+    }
     return Promise.all(targets.map((e) => this.reconcileSwitch(e, 'read')));
   }
 
@@ -483,7 +627,8 @@ export class Controller {
    * with what we last made it hold (intent and topology changes: no round trip to read it back).
    */
   private reconcileSwitch(e: SwitchEntry, how: 'read' | 'known'): Promise<ReconcileSummary> {
-    const run = (): Promise<ReconcileSummary> => this.doReconcile(e, how);
+    // A follower sends nothing; what it last saw stays in the switch's view.
+    const run = (): Promise<ReconcileSummary> => (this.leading ? this.doReconcile(e, how) : Promise.resolve(e.lastReconcile ?? { switch: e.name, dpid: e.hello.dpidHex, ok: true, flowMods: 0, groupMods: 0, meterMods: 0, errors: [], adopted: 0, ms: 0, at: new Date().toISOString() }));
     const p = e.queue.then(run, run);
     e.queue = p.catch(() => undefined);
     return p;
@@ -677,7 +822,7 @@ export class Controller {
 
   private async accept(sock: Socket): Promise<void> {
     if (this.stopping) { sock.destroy(); return; }
-    const sess = new SwitchSession(sock, { log: this.log.child({ peer: `${sock.remoteAddress}:${sock.remotePort}` }), generationId: this.generation });
+    const sess = new SwitchSession(sock, { log: this.log.child({ peer: `${sock.remoteAddress}:${sock.remotePort}` }), generationId: this.generation, claim: () => this.claim() });
     let hello: SwitchHello;
     try {
       hello = await sess.start();
@@ -713,6 +858,14 @@ export class Controller {
       this.events.emitEvent({ type: 'switch-down', switch: name, dpid, reason: why });
       this.vtepsChanged(e);
     });
+    // Elected while this switch's handshake was under way: claim MASTER now.
+    if (this.leading && sess.role !== 'master') {
+      try { await sess.claimRole('master', this.gen); } catch (err) {
+        this.log.error({ switch: name, err: (err as Error).message }, 'MASTER role refused');
+        sess.close('MASTER role refused');
+        return;
+      }
+    }
     this.probe(e);
     this.vtepsChanged(e);
     await this.reconcileSwitch(e, 'read');
@@ -725,7 +878,7 @@ export class Controller {
     const inPort = m.match.find((x) => x.field === 'in_port');
     const port = inPort && inPort.field === 'in_port' ? Number(inPort.value) : -1;
     const d = m.data;
-    if (port < 0 || d.length < 14) return;
+    if (port < 0 || d.length < 14 || !this.leading) return;
     const etherType = d.readUInt16BE(12);
     // Our probes come untagged from table 0; learning comes from table 1's miss. Nothing else counts.
     if (m.tableId === TABLE.CLASSIFY) { if (etherType === ETH_TYPE_LLDP) { e.counters.lldpIns.inc(); this.onLldp(e, port, d); } return; }
@@ -787,6 +940,7 @@ export class Controller {
   }
 
   private onFlowRemoved(e: SwitchEntry, m: FlowRemoved): void {
+    if (!this.leading) return;
     if (!isOurs(m.cookie) || categoryOf(m.cookie) !== Category.LEARNED_SRC || m.reason !== OFPRR.IDLE_TIMEOUT) return;
     const get = (f: string): bigint | undefined => { const x = m.match.find((o) => o.field === f); return x && x.field !== 'raw' ? (x.value as bigint) : undefined; };
     const port = get('in_port'), vid = get('vlan_vid'), mac = get('eth_src');
@@ -828,6 +982,7 @@ export class Controller {
 
   /** Probe every port that is not a VM's: tenants never see our LLDP, nor can they fake a trunk. */
   private probe(e: SwitchEntry): void {
+    if (!this.leading) return;
     const access = this.carriersOf(e).access;
     for (const p of e.ports.values()) {
       if (p.portNo > OFPP.MAX || (p.state & OFPPS.LINK_DOWN) !== 0 || access.has(p.portNo)) continue;
@@ -838,6 +993,7 @@ export class Controller {
   }
 
   private probeLinks(periodMs: number): void {
+    if (!this.leading) return;
     for (const e of this.switchesByDpid.values()) this.probe(e);
     const gone = this.topo.expire(Date.now() - 3 * periodMs - 500, (d) => this.switchesByDpid.has(d));
     for (const l of gone) this.events.emitEvent({ type: 'link-down', a: `${this.nameOf(l.a.dpid)}:${this.portName(l.a)}`, b: `${this.nameOf(l.b.dpid)}:${this.portName(l.b)}` });
@@ -863,8 +1019,17 @@ export class Controller {
       this.topoTimer = null;
       // Saved in line with intent changes, so neither ever writes over the other.
       const save = async (): Promise<void> => {
+        if (!this.leading) return;
         this.state = { ...this.state, links: this.topo.records() };
-        await this.store.save(this.state);
+        try {
+          await this.store.save(this.state);
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== 'stale-state') throw err;
+          // Another controller changed the intent meanwhile: keep theirs, with our links.
+          this.takeLoaded(await this.store.load());
+          this.state = { ...this.state, links: this.topo.records() };
+          await this.store.save(this.state);
+        }
       };
       const p = this.changeQueue.then(save, save);
       this.changeQueue = p.catch((err: Error) => this.log.error({ err: err.message }, 'saving links failed'));
@@ -876,12 +1041,16 @@ export class Controller {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    // Give the lead away at once (the others need not wait for our lease to expire).
+    this.leading = false;
+    await this.election?.stop();
     for (const t of this.timers) clearInterval(t);
     if (this.topoTimer) clearTimeout(this.topoTimer);
     await this.changeQueue.catch(() => undefined);
     for (const e of this.switchesByDpid.values()) { e.sess.removeAllListeners('close'); e.sess.close('controller stopping'); }
     this.switchesByDpid.clear();
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    await this.store.close?.();
   }
 }
 

@@ -15,6 +15,8 @@ export type ControllerEvent =
   | { type: 'link-down'; a: string; b: string }
   | { type: 'channel-changed'; channel: string; rate: string; burst?: string }
   | { type: 'intent-changed'; diff: IntentDiff }
+  | { type: 'leader-elected'; generation: string }
+  | { type: 'leader-lost'; leader: string | null }
   | { type: 'reconcile-done'; switch: string; flowMods: number; groupMods: number; meterMods: number; errors: number; ms: number };
 
 /** An event as delivered: a sequence number (the SSE id) and the time it happened. */

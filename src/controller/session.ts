@@ -16,11 +16,19 @@ export interface SessionOptions {
   log: Logger;
   /** Generation id to claim the MASTER role with (OpenFlow 1.3 §6.3.7). */
   generationId: bigint;
+  /**
+   * The role to claim at the handshake, asked when it happens (several controllers: the leader is
+   * MASTER, the others SLAVE with the leader's generation id); null: none (the switch's EQUAL).
+   * Default: MASTER with `generationId`.
+   */
+  claim?: () => { role: SessionRole; generationId: bigint } | null;
   /** Echo period; the connection is dropped after 3 periods without an answer (default 5 s). */
   echoIntervalMs?: number;
   /** A request with no reply within this long fails (default 10 s). */
   requestTimeoutMs?: number;
 }
+
+export type SessionRole = 'master' | 'slave';
 
 export interface SwitchHello {
   dpid: bigint;
@@ -59,6 +67,8 @@ function speaks13(m: Extract<OfpMessage, { type: 'hello' }>): boolean {
 export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
   hello: SwitchHello | null = null;
   closed = false;
+  /** The role the switch granted us last (null: none asked, the switch's EQUAL). */
+  role: SessionRole | null = null;
   /** Messages sent, by type (flow_mod, group_mod, meter_mod, packet_out, ...). */
   readonly sent = new Map<string, number>();
   private xid = 1;
@@ -101,8 +111,12 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     if (features.type !== 'features_reply') throw new Error(`expected FEATURES_REPLY, got ${features.type}`);
     const [desc] = await this.multipart({ kind: 'desc' });
     const ports = (await this.multipart({ kind: 'port_desc' })).flatMap((b) => (b.kind === 'port_desc' ? b.ports : []));
-    const role = await this.request({ type: 'role_request', xid: 0, role: OFPCR.ROLE_MASTER, generationId: this.opts.generationId });
-    if (role.type !== 'role_reply' || role.role !== OFPCR.ROLE_MASTER) throw new Error('the switch did not grant the MASTER role');
+    const claim = this.opts.claim ? this.opts.claim() : { role: 'master' as const, generationId: this.opts.generationId };
+    if (claim?.role === 'master') await this.claimRole('master', claim.generationId);
+    else if (claim?.role === 'slave') {
+      // A SLAVE refused (a generation id newer than the leader we know): stay EQUAL, we send nothing anyway.
+      await this.claimRole('slave', claim.generationId).catch((e: Error) => this.log.warn({ err: e.message }, 'the switch did not grant the SLAVE role'));
+    }
     this.send({ type: 'set_config', xid: this.nextXid(), flags: 0, missSendLen: 128 });
     const d = desc?.kind === 'desc' ? desc : { mfrDesc: '', hwDesc: '', swDesc: '', serialNum: '', dpDesc: '' };
     this.hello = {
@@ -115,6 +129,23 @@ export class SwitchSession extends EventEmitter<SwitchSessionEvents> {
     this.log = this.log.child({ dpid: this.hello.dpidHex });
     this.startEcho();
     return this.hello;
+  }
+
+  /**
+   * ROLE_REQUEST: the switch refuses a generation id lower than the greatest it has seen (STALE),
+   * which is how a stale leader is fenced. Throws unless the role is granted.
+   */
+  async claimRole(role: SessionRole, generationId: bigint): Promise<void> {
+    const want = role === 'master' ? OFPCR.ROLE_MASTER : OFPCR.ROLE_SLAVE;
+    let r: OfpMessage;
+    try {
+      r = await this.request({ type: 'role_request', xid: 0, role: want, generationId });
+    } catch (e) {
+      if (e instanceof SwitchError) throw new Error(`the switch did not grant the ${role.toUpperCase()} role (generation ${generationId}): error type ${e.msg.errType} code ${e.msg.code}`);
+      throw e;
+    }
+    if (r.type !== 'role_reply' || r.role !== want) throw new Error(`the switch did not grant the ${role.toUpperCase()} role`);
+    this.role = role;
   }
 
   nextXid(): number {

@@ -5,6 +5,7 @@
 // Behind a small interface so that a distributed store (etcd) can take its place.
 import { mkdirSync, openSync, fsyncSync, closeSync, readFileSync, readdirSync, unlinkSync, existsSync } from 'node:fs';
 import path from 'node:path';
+import type { EventEmitter } from 'node:events';
 import writeFileAtomic from 'write-file-atomic';
 import { z } from 'zod';
 import { intentSchema, checkIntent, zodLine, EMPTY_INTENT } from './intent.js';
@@ -29,6 +30,37 @@ export interface StateStore {
   save(state: ControllerState): Promise<void>;
   /** Where it lives, for logs. */
   readonly where: string;
+  /**
+   * A store several controllers share (etcd): save() is a compare-and-swap against what this
+   * controller last loaded, saved or watched, and rejects when another wrote in between.
+   */
+  readonly shared?: boolean;
+  /** Shared stores: calls `fn` when another controller wrote the document (load() reads it). */
+  watch?(fn: () => void, onError: (err: Error) => void): Promise<void>;
+  /** Shared stores: a leader election among the controllers sharing it (`ttlS`: lease TTL). */
+  election?(id: string, ttlS: number, log: ElectionLog): LeaderElection;
+  /** Let go of connections. */
+  close?(): Promise<void>;
+}
+
+export interface ElectionLog { info(o: object, m: string): void; warn(o: object, m: string): void }
+
+export interface ElectionEvents {
+  /** We lead, with this generation id (greater than any earlier leader's). */
+  elected: [bigint];
+  /** We do not lead (any more); the leader's generation id when known. */
+  follower: [bigint | null];
+}
+
+/** Who leads the controllers sharing a store; the leader alone programs switches (OpenFlow MASTER). */
+export interface LeaderElection extends EventEmitter<ElectionEvents> {
+  readonly isLeader: boolean;
+  /** The current leader's generation id, or null while unknown. */
+  readonly leaderGeneration: bigint | null;
+  /** Campaign; resolves once it is known who leads (we or another). */
+  start(): Promise<void>;
+  /** Step down and give the lead away at once. */
+  stop(): Promise<void>;
 }
 
 export const EMPTY_STATE: ControllerState = { intent: EMPTY_INTENT, meterIds: {}, generation: '0', links: [] };

@@ -87,16 +87,16 @@ export function ping(lab: NetnsLab, from: Host | string, ip: string, count = 3, 
 }
 
 /**
- * ping -i 0.2 from `from` to `ip` for as long as the test needs: `ready` resolves at the first
+ * ping -i 0.2 (or `intervalS`) from `from` to `ip` for as long as the test needs: `ready` resolves at the first
  * reply, `stop()` ends it with SIGINT. `lost` lists the requests before the last one that got no
  * reply (the last may still have been in flight when it was stopped).
  */
-export function pingUntilStopped(lab: NetnsLab, from: Host, ip: string): { ready: Promise<void>; stop(): Promise<{ sent: number; lost: number[]; output: string }> } {
+export function pingUntilStopped(lab: NetnsLab, from: Host, ip: string, intervalS = 0.2): { ready: Promise<void>; stop(): Promise<{ sent: number; lost: number[]; output: string }> } {
   let child: ChildProcess | null = null;
   let out = '';
   let onReady: () => void = () => {};
   const ready = new Promise<void>((r) => { onReady = r; });
-  const done = lab.execAsync(from.ns, ['ping', '-i', '0.2', '-W', '1', ip], 600_000, (c) => {
+  const done = lab.execAsync(from.ns, ['ping', '-i', String(intervalS), '-W', '1', ip], 600_000, (c) => {
     child = c;
     c.stdout!.on('data', (d: Buffer) => { out += d.toString(); if (/ bytes from .*icmp_seq=/.test(out)) onReady(); });
     c.on('close', () => onReady());

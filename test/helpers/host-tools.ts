@@ -31,6 +31,7 @@ export const HOST_TOOLS = {
   'systemd-notify': 'systemd',
   /** The headless browser of the dashboard test (driven by npm playwright-core, no browser download). */
   chromium: 'chromium',
+  etcd: 'etcd-server',
 } as const satisfies Record<string, string>;
 export type HostTool = keyof typeof HOST_TOOLS;
 

@@ -438,6 +438,10 @@ export class OpenFlowAgent implements SessionHost {
     if (m.role === OFPCR.ROLE_MASTER) {
       for (const o of this.sessionsById.values()) if (o !== s && o.role === OFPCR.ROLE_MASTER) { o.role = OFPCR.ROLE_SLAVE; o.log.info('demoted to slave'); }
     }
+    if (m.role !== OFPCR.ROLE_NOCHANGE && m.role !== s.role) {
+      // Logged with the generation id, so failovers between controllers can be timed from the switch's side.
+      s.log.info({ role: m.role === OFPCR.ROLE_MASTER ? 'master' : m.role === OFPCR.ROLE_SLAVE ? 'slave' : 'equal', generation: m.generationId.toString() }, 'controller role changed');
+    }
     if (m.role !== OFPCR.ROLE_NOCHANGE) s.role = m.role;
     s.sendMsg({ type: 'role_reply', xid: m.xid, role: s.role, generationId: this.generationId ?? 0n });
   }

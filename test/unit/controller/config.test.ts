@@ -23,6 +23,7 @@ describe('controller.yaml', () => {
       tls: { cert: '/etc/sluice/c.pem', key: '/etc/sluice/k.pem', ca: '/etc/ca.pem' },
     });
     expect(parseControllerConfig('', 'empty.yaml')).toEqual({});
+    expect(parseControllerConfig('store: etcd:http://127.0.0.1:2379,http://[::1]:22379\n', 'c.yaml')).toEqual({ store: 'etcd:http://127.0.0.1:2379,http://[::1]:22379' });
   });
 
   it.each([
@@ -35,6 +36,8 @@ describe('controller.yaml', () => {
     ['tls: { cert: a }\n', /tls\.key/],
     ['api: [1\n', /c\.yaml: not YAML/],
     ['- 1\n- 2\n', /c\.yaml: /],
+    ['store: etcd\n', /c\.yaml: store "etcd": write file or etcd:URL/],
+    ['store: etcd:127.0.0.1:2379\n', /store etcd:127\.0\.0\.1:2379: "127\.0\.0\.1:2379" is not an etcd client URL/],
   ])('%j is refused in one line', (text, re) => {
     expect(() => parseControllerConfig(text, 'c.yaml')).toThrow(re);
     try { parseControllerConfig(text, 'c.yaml'); } catch (e) { expect((e as Error).message).not.toMatch(/\n/); expect((e as { code: string }).code).toBe('CONFIG_CONTROLLER'); }
@@ -90,6 +93,10 @@ describe('sluice controller: argument errors (exit 2, one line)', () => {
     [['--api', '127.0.0.1'], /--api "127\.0\.0\.1": write HOST:PORT/],
     [['-c', join(tmp, 'missing.yaml')], /cannot read .*missing\.yaml: ENOENT/],
     [['--reconcile-interval', '-5'], /--reconcile-interval -5/],
+    [['--store', 'etcd'], /--store "etcd": write file or etcd:URL/],
+    [['--lease-ttl', '0.5'], /--lease-ttl 0\.5: give a whole number of seconds/],
+    // No etcd there: which store, and why, on one line.
+    [['--store', 'etcd:http://127.0.0.1:9', '--api', '127.0.0.1:0', '--openflow', 'ptcp:0'], /cannot start the controller: etcd http:\/\/127\.0\.0\.1:9 \/sluice\/controller\/state: .*UNAVAILABLE/],
   ])('%j', async (args, re) => {
     oneLineError(await cliInproc(['controller', '--state', join(tmp, 'unused'), ...args]), 2, re);
   });

@@ -1,0 +1,249 @@
+// Several controllers end to end: a three-member etcd cluster (etcd-server, loopback ports, data in
+// temporary directories), three `sluice controller --store etcd:...` processes, two `sluice switch`
+// daemons listing all three controllers, joined by a trunk veth, a namespace VM on each. While the
+// VMs ping every 10 ms: kill -9 of the leader (0 lost, a new MASTER within lease TTL + 1 s as the
+// switches log it, its reconcile sends nothing), kill -9 of an etcd member (nothing changes), a
+// frozen (partitioned) leader (fenced: the new one is MASTER, the old one ends up SLAVE); a change
+// acknowledged by a follower is what the leader holds.
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { ROOT } from '../helpers/cli.js';
+import { startEtcd } from '../helpers/etcd.js';
+import type { EtcdCluster } from '../helpers/etcd.js';
+import { describePrivileged } from '../helpers/privileged.js';
+import { NetnsLab, runAsync, waitFor } from '../helpers/netns.js';
+import type { ExecResult } from '../helpers/netns.js';
+import { SwitchProc, addHost, freePort, pingUntilStopped } from './switch-harness.js';
+import type { Host } from './switch-harness.js';
+
+const TTL_S = 2;
+
+class ControllerProc {
+  child: ChildProcess | null = null;
+  stderr = '';
+  constructor(readonly name: string, readonly dir: string, readonly ofPort: number, readonly apiPort: number, readonly store: string) {}
+
+  async start(): Promise<void> {
+    this.stderr = '';
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--state', this.dir, '--store', this.store, '--lease-ttl', String(TTL_S),
+      '--openflow', `ptcp:${this.ofPort}:127.0.0.1`, '--api', `127.0.0.1:${this.apiPort}`, '--lldp-interval', '0.5', '--log-level', 'info', '--log-format', 'json'], {
+      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
+    });
+    this.child = child;
+    child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
+    await waitFor(() => this.stderr.includes('controller running') || child.exitCode !== null, 30_000, `controller ${this.name}`);
+    if (child.exitCode !== null) throw new Error(`sluice controller exited ${child.exitCode}: ${this.stderr}`);
+  }
+
+  get alive(): boolean { return this.child !== null && this.child.exitCode === null && this.child.signalCode === null; }
+  kill(sig: NodeJS.Signals): void { this.child?.kill(sig); }
+
+  async stop(): Promise<void> {
+    const c = this.child;
+    if (!c || c.exitCode !== null || c.signalCode !== null) return;
+    c.kill('SIGCONT');
+    c.kill('SIGTERM');
+    await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 8000))]);
+    if (c.exitCode === null) c.kill('SIGKILL');
+  }
+
+  async get<T>(path: string): Promise<T> {
+    const token = readFileSync(join(this.dir, 'api-token'), 'utf8').trim();
+    const r = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
+    if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
+    return await r.json() as T;
+  }
+
+  cli(args: string[], timeoutMs = 30_000): Promise<ExecResult> {
+    return runAsync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args,
+      '--controller', `http://127.0.0.1:${this.apiPort}`, '--token-file', join(this.dir, 'api-token')], timeoutMs);
+  }
+
+  async ok(args: string[]): Promise<string> {
+    const r = await this.cli(args);
+    if (r.code !== 0) throw new Error(`sluice ${args.join(' ')} (${this.name}) exited ${r.code}: ${r.stderr}${r.stdout}`);
+    return r.stdout;
+  }
+}
+
+interface SwitchRow { name: string; connected: boolean; role: 'master' | 'slave' | null; lastReconcile: { ok: boolean; flowMods: number; groupMods: number; meterMods: number; errors: string[]; at: string } | null }
+
+/** The switch's own log lines "controller role changed": when it granted which role with which generation id. */
+function roleChanges(sw: SwitchProc): { time: number; role: string; generation: bigint; peer: string }[] {
+  const out = [];
+  for (const line of sw.stderr.split('\n')) {
+    if (!line.includes('controller role changed')) continue;
+    try {
+      const o = JSON.parse(line) as { time: number; role: string; generation: string; peer: string };
+      out.push({ time: o.time, role: o.role, generation: BigInt(o.generation), peer: o.peer });
+    } catch { /* not a JSON line */ }
+  }
+  return out;
+}
+
+describePrivileged('several controllers on etcd: failover under ping', () => {
+  let lab: NetnsLab;
+  let etcd: EtcdCluster;
+  const ctls: ControllerProc[] = [];
+  const sw: SwitchProc[] = [];
+  const hosts: Record<string, Host> = {};
+  const base = mkdtempSync(join(tmpdir(), 'sluice-ha-e2e-'));
+  const figures: Record<string, number> = {};
+
+  const rows = async (c: ControllerProc): Promise<SwitchRow[]> => (await c.get<{ switches: SwitchRow[] }>('/v1/switches')).switches;
+  /** The controller both switches have as MASTER (asked of each live one), or undefined. */
+  const master = async (among = ctls): Promise<ControllerProc | undefined> => {
+    for (const c of among) {
+      if (!c.alive) continue;
+      try {
+        const r = await rows(c);
+        if (r.filter((s) => s.connected && s.role === 'master').length === 2) return c;
+      } catch { /* starting or gone */ }
+    }
+    return undefined;
+  };
+
+  beforeAll(async () => {
+    etcd = await startEtcd(3);
+    for (const n of ['c1', 'c2', 'c3']) ctls.push(new ControllerProc(n, join(base, n), await freePort(), await freePort(), etcd.spec));
+    for (const c of ctls) await c.start();
+    lab = new NetnsLab();
+    hosts.a1 = addHost(lab, 'a1', '10.78.0.1');
+    hosts.b1 = addHost(lab, 'b1', '10.78.0.2');
+    const t12 = lab.name('t12'), t21 = lab.name('t21');
+    lab.addVeth(t12, t21);
+    for (const d of [t12, t21]) lab.offloadsOff(null, d);
+    const list = ctls.map((c) => `"tcp:127.0.0.1:${c.ofPort}"`).join(', ');
+    const yaml = (name: string, vm: Host, trunk: string): string =>
+      `bridges:\n  ${name}:\n    description: ${name}/br0\n    fail-mode: secure\n    controllers: [${list}]\n    ports:\n` +
+      `      vm: { ofport: 1, type: system, device: ${vm.root} }\n      trunk: { ofport: 10, type: system, device: ${trunk} }\n`;
+    sw.push(await SwitchProc.start(yaml('s1', hosts.a1, t12)), await SwitchProc.start(yaml('s2', hosts.b1, t21)));
+    try {
+      await until(async () => (await Promise.all(ctls.map(async (c) => (await rows(c).catch(() => [])).filter((s) => s.connected).length))).every((n) => n === 2), 60_000, 'every controller connected to both switches');
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n${sw.map((s) => s.stderr.slice(-3000)).join('\n---\n')}\n${ctls.map((c) => c.stderr.slice(-3000)).join('\n---\n')}`);
+    }
+    const leader = await until(() => master(), 30_000, 'a MASTER');
+    const follower = ctls.find((c) => c !== leader)!;
+    // Made through a follower: the intent lives in etcd; the leader programs the switches.
+    await follower.ok(['net', 'create', 'blue', '--vid', '100']);
+    await follower.ok(['attach', 'blue', 's1/br0:vm']);
+    await follower.ok(['attach', 'blue', 's2/br0:vm']);
+    await until(async () => (await lab.execAsync(hosts.a1.ns, ['ping', '-c', '1', '-W', '1', hosts.b1.ip], 5000)).code === 0, 60_000, 'a1 reaches b1');
+  }, 240_000);
+
+  beforeEach((ctx) => {
+    ctx.onTestFailed(() => {
+      const tail = (t: string): string => t.split('\n').filter((l) => !l.includes('"level":20')).slice(-40).join('\n');
+      console.log(`[controller-ha] logs at the failure:\n${ctls.map((c) => `== ${c.name}\n${tail(c.stderr)}`).join('\n')}\n${sw.map((s, i) => `== s${i + 1}\n${tail(s.stderr)}`).join('\n')}`);
+    });
+  });
+
+  afterAll(async () => {
+    for (const s of sw) await s.stop();
+    for (const c of ctls) await c.stop();
+    await etcd?.stop();
+    lab?.cleanup();
+    rmSync(base, { recursive: true, force: true });
+    if (Object.keys(figures).length > 0) console.log(`[controller-ha] ${JSON.stringify(figures)}`);
+  }, 60_000);
+
+  it('kill -9 of the leader: 0 pings lost, a new MASTER within lease TTL + 1 s, and its reconcile sends nothing', async () => {
+    const old = (await master())!;
+    const p = pingUntilStopped10ms(lab, hosts.a1!, hosts.b1!.ip);
+    await p.ready;
+    await new Promise((r) => setTimeout(r, 1000));
+    const tKill = Date.now();
+    old.kill('SIGKILL');
+    // The switches' own word: each logs the role it grants, with the generation id.
+    const granted = await until(() => {
+      const t = sw.map((s) => roleChanges(s).find((c) => c.role === 'master' && c.time >= tKill));
+      return t.every((x) => x !== undefined) ? t.map((x) => x!) : undefined;
+    }, 15_000, 'both switches to grant MASTER to another controller');
+    const failoverMs = Math.max(...granted.map((g) => g.time)) - tKill;
+    figures.failoverMs = failoverMs;
+    const next = (await until(() => master(), 10_000, 'the new MASTER in the API'))!;
+    expect(next).not.toBe(old);
+    await new Promise((r) => setTimeout(r, 1000));
+    const r = await p.stop();
+    expect({ lost: r.lost, sentEnough: r.sent > 200 }).toEqual({ lost: [], sentEnough: true });
+    expect(failoverMs).toBeLessThanOrEqual(TTL_S * 1000 + 1000);
+    const after = await until(async () => {
+      const s = await rows(next);
+      return s.every((x) => x.lastReconcile && Date.parse(x.lastReconcile.at) >= tKill - 5) ? s : undefined;
+    }, 10_000, 'the new leader\'s reconciles');
+    for (const s of after) {
+      expect({ switch: s.name, ok: s.lastReconcile!.ok, mods: [s.lastReconcile!.flowMods, s.lastReconcile!.groupMods, s.lastReconcile!.meterMods] })
+        .toEqual({ switch: s.name, ok: true, mods: [0, 0, 0] });
+    }
+    // It comes back as a follower.
+    await old.start();
+    await until(async () => (await rows(old).catch(() => [])).filter((s) => s.connected && s.role === 'slave').length === 2, 30_000, 'the old leader back as SLAVE');
+  }, 90_000);
+
+  it('a change acknowledged by a follower is what the leader holds, and survives the leader', async () => {
+    const leader = (await master())!;
+    const follower = ctls.find((c) => c !== leader && c.alive)!;
+    await follower.ok(['net', 'create', 'green', '--vid', '300']);
+    // Acknowledged means committed in etcd: the leader has it as soon as it hears the watch.
+    await until(async () => (await leader.get<{ networks: { name: string }[] }>('/v1/networks')).networks.some((n) => n.name === 'green'), 5000, 'the leader to hold green');
+    for (const c of ctls) expect((await c.get<{ networks: { name: string }[] }>('/v1/networks')).networks.map((n) => n.name).sort()).toEqual(['blue', 'green']);
+  }, 60_000);
+
+  it('kill -9 of one etcd member: the leader stays, no ping lost, writes still work', async () => {
+    const leader = (await master())!;
+    const before = sw.map((s) => roleChanges(s).length);
+    const p = pingUntilStopped10ms(lab, hosts.a1!, hosts.b1!.ip);
+    await p.ready;
+    etcd.kill(0);
+    await new Promise((r) => setTimeout(r, (TTL_S + 3) * 1000));
+    const follower = ctls.find((c) => c !== leader && c.alive)!;
+    await follower.ok(['net', 'create', 'yellow', '--vid', '400']);
+    await until(async () => (await leader.get<{ networks: { name: string }[] }>('/v1/networks')).networks.some((n) => n.name === 'yellow'), 5000, 'the leader to hold yellow');
+    const r = await p.stop();
+    expect(r.lost).toEqual([]);
+    expect(await master()).toBe(leader);
+    expect(sw.map((s) => roleChanges(s).length)).toEqual(before);   // no role changed anywhere
+  }, 60_000);
+
+  it('a frozen (partitioned) leader is fenced: the next one is MASTER, and the old one, back, is SLAVE', async () => {
+    const old = (await master())!;
+    const p = pingUntilStopped10ms(lab, hosts.a1!, hosts.b1!.ip);
+    await p.ready;
+    const t0 = Date.now();
+    old.kill('SIGSTOP');
+    const next = await until(async () => {
+      const m = await master(ctls.filter((c) => c !== old));
+      return m;
+    }, 15_000, 'another MASTER while the old leader is frozen');
+    figures.partitionFailoverMs = Date.now() - t0;
+    old.kill('SIGCONT');
+    // Back, it learns it lost the lease and follows; the switches never gave it MASTER back.
+    await until(async () => (await rows(old)).filter((s) => s.connected && s.role === 'master').length === 0, 15_000, 'the old leader to stop being MASTER');
+    expect(await master()).toBe(next);
+    const r = await p.stop();
+    expect(r.lost).toEqual([]);
+    const late = sw.flatMap((s) => roleChanges(s).filter((c) => c.time >= t0 && c.role === 'master'));
+    expect(new Set(late.map((c) => c.generation)).size).toBe(1);   // one new generation, granted once per switch
+  }, 60_000);
+}, { tools: ['etcd', 'ping'] });
+
+/** Poll `fn` every 25 ms until it gives a value (not undefined or false); throws naming `what` after `timeoutMs`. */
+async function until<T>(fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs: number, what: string): Promise<T> {
+  const t0 = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** pingUntilStopped at 10 ms intervals. */
+function pingUntilStopped10ms(lab: NetnsLab, from: Host, ip: string): ReturnType<typeof pingUntilStopped> {
+  return pingUntilStopped(lab, from, ip, 0.01);
+}
