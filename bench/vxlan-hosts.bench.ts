@@ -73,12 +73,16 @@ const firstLines = (e: unknown, n = 3): string => (e instanceof Error ? e.messag
 // Everything started or created is undone here, in reverse order, on success, failure or signal.
 const children = new Set<ChildProcess>();
 const undo: Array<() => Promise<void> | void> = [];
+/** Sluice switches: stopped by their variant's teardown (SIGTERM), not killed first. */
+const isSwitch = new WeakSet<ChildProcess>();
 
 function unregister(fn: () => Promise<void> | void): void { const i = undo.indexOf(fn); if (i >= 0) undo.splice(i, 1); }
 
 function track(c: ChildProcess): ChildProcess { children.add(c); c.on('exit', () => children.delete(c)); return c; }
 
 async function cleanupAll(): Promise<void> {
+  // commands still running (a signal arrived mid-test) first: nothing may hold a namespace open
+  for (const c of children) { if (!isSwitch.has(c)) { try { c.kill('SIGKILL'); } catch { /* gone */ } } }
   while (undo.length > 0) { try { await undo.pop()!(); } catch { /* best effort */ } }
   for (const c of children) { try { c.kill('SIGKILL'); } catch { /* gone */ } }
 }
@@ -168,6 +172,7 @@ async function startSluice(b: Bed, ns: string, vmPort: string, local: string, re
   rmSync(sock, { force: true });
   const child = track(spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', 'tsx', join(ROOT, 'src/cli/main.ts'), 'switch', '-c', cfg, '--socket', sock, '--log-level', 'warn'],
     { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, SLUICE_DEVICES_DIR: claims, FORCE_COLOR: '0' } }));
+  isSwitch.add(child);
   let err = '', exited = false;
   child.stderr!.on('data', (d: Buffer) => { if (err.length < 4000) err += d.toString(); });
   child.on('exit', () => { exited = true; });
