@@ -218,9 +218,13 @@ export class VxlanPort implements PortBackend {
     if (this.poller) { if (this.readableCb && this.udpFd >= 0) this.poller.start(); else this.poller.stop(); }
   }
 
-  async open(): Promise<void> {
+  /**
+   * Open the underlay sockets through `nat`, the native addon by default. Bench/test seam: a fake
+   * binding (udpOpen/rawOpen/udpRecv/tunnelSend/closeFd/Poller) lets bench/vxlan.bench.ts time the
+   * JS work of send and recv without syscalls; the switch never passes one.
+   */
+  async open(nat: NativeBinding = native()): Promise<void> {
     if (this.udpFd >= 0) return;
-    const nat = native();
     if (nat.udpOpen === undefined || nat.rawOpen === undefined) throw new Error(`${this.name}: the native addon predates tunnel ports (rebuild it: node scripts/build-native.mjs)`);
     const u = nat.udpOpen(this.local.text, this.dstPort, RCVBUF_BYTES);
     let raw: number;
