@@ -376,16 +376,21 @@ export class Controller {
         throw err;
       }
       const switches = await pushed;
-      this.events.emitEvent({ type: 'intent-changed', diff: d });
-      for (const name of d.channels.changed) {
-        const c = after.channels.find((x) => x.name === name)!;
-        this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
-      }
+      this.announce(d, after);
       return { intent: after, diff: d, applied: true, switches };
     };
     const p = this.changeQueue.then(run, run);
     this.changeQueue = p.catch(() => undefined);
     return p;
+  }
+
+  /** Tell the event stream about an applied change: the diff, and each channel whose rate or burst changed. */
+  private announce(d: ReturnType<typeof diffIntent>, after: Intent): void {
+    this.events.emitEvent({ type: 'intent-changed', diff: d });
+    for (const name of d.channels.changed) {
+      const c = after.channels.find((x) => x.name === name)!;
+      this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
+    }
   }
 
   /**
@@ -411,11 +416,7 @@ export class Controller {
         }
         this.state = next;
         const switches = this.leading ? await Promise.all([...this.switchesByDpid.values()].map((e) => this.reconcileSwitch(e, 'known'))) : [];
-        this.events.emitEvent({ type: 'intent-changed', diff: d });
-        for (const name of d.channels.changed) {
-          const c = after.channels.find((x) => x.name === name)!;
-          this.events.emitEvent(c.burst === undefined ? { type: 'channel-changed', channel: name, rate: c.rate } : { type: 'channel-changed', channel: name, rate: c.rate, burst: c.burst });
-        }
+        this.announce(d, after);
         return { intent: after, diff: d, applied: true, switches };
       }
     };
