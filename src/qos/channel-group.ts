@@ -98,7 +98,9 @@ export class GroupMember extends Channel {
   private qLimit: number;
 
   constructor(name: string, group: ChannelGroup, index: number, spec: { min: number; max: number; weight: number }, nowMs: number) {
-    super(name, { rate: formatRate({ unit: 'bit', perSec: spec.max * 8 }), mode: group.mode, queue: group.queue }, nowMs);
+    // 'police' for the Channel underneath: a member keeps its own queue (below), so the base class
+    // must not allocate one; `shaping` says what the member does.
+    super(name, { rate: formatRate({ unit: 'bit', perSec: spec.max * 8 }), mode: 'police' }, nowMs);
     this.group = group; this.index = index;
     this.minBps = spec.min; this.maxBps = spec.max; this.weight = spec.weight;
     this.share = new TokenBucket(Math.max(spec.min, 1), depthFor(Math.max(spec.min, 1), group), nowMs);
@@ -107,6 +109,7 @@ export class GroupMember extends Channel {
   }
 
   override get queued(): number { return this.qCount; }
+  override get shaping(): boolean { return this.group.mode === 'shape'; }
   /** The rate this member may use now (bytes/s), as last re-split. */
   get shareBps(): number { return this.share.ratePerSec; }
 
@@ -297,14 +300,6 @@ export class ChannelGroup {
     }
     this.sizeInputs();
     this.split(nowMs);
-  }
-
-  /** What `sluice stats` shows of the group (cold path). */
-  view(): { name: string; rateBps: number; mode: ChannelMode; members: Array<{ name: string; minBps: number; maxBps: number; weight: number; shareBps: number; demandBps: number; borrowedBytes: number }> } {
-    return {
-      name: this.name, rateBps: this.rateBps, mode: this.mode,
-      members: this.members.map((m) => ({ name: m.name, minBps: m.minBps, maxBps: m.maxBps, weight: m.weight, shareBps: m.shareBps, demandBps: m.demandBps, borrowedBytes: m.borrowedBytes })),
-    };
   }
 }
 

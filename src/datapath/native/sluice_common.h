@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <string>
@@ -36,5 +37,18 @@ inline double RealtimeMs() {
 
 // Per-frame send errors: skip that frame and go on. Anything else (EAGAIN, ENOBUFS, device gone) stops.
 inline bool FrameError(int e) { return e == EMSGSIZE || e == EINVAL || e == EFAULT; }
+
+// One recvmmsg slot: a single buffer, room for the sender's address and for control messages.
+inline void RecvSlot(struct mmsghdr& m, struct iovec& iov, void* name, socklen_t nameLen, void* ctrl, size_t ctrlLen) {
+  struct msghdr& h = m.msg_hdr;
+  h.msg_name = name;
+  h.msg_namelen = nameLen;
+  h.msg_iov = &iov;
+  h.msg_iovlen = 1;
+  h.msg_control = ctrl;
+  h.msg_controllen = ctrlLen;
+  h.msg_flags = 0;
+  m.msg_len = 0;
+}
 
 }  // namespace sluice

@@ -587,15 +587,7 @@ Napi::Value RecvBatch(const Napi::CallbackInfo& info) {
     for (int i = 0; i < a.count; i++) {
       iov[i].iov_base = a.data[i] + a.offs[i] + 4 - front;
       iov[i].iov_len = a.caps[i] > 4 ? (size_t)(a.caps[i] - 4 + front) : 0;
-      struct msghdr& h = msgs[i].msg_hdr;
-      h.msg_name = &from[i];
-      h.msg_namelen = sizeof from[i];
-      h.msg_iov = &iov[i];
-      h.msg_iovlen = 1;
-      h.msg_control = ctrl[i].buf;
-      h.msg_controllen = sizeof ctrl[i].buf;
-      h.msg_flags = 0;
-      msgs[i].msg_len = 0;
+      sluice::RecvSlot(msgs[i], iov[i], &from[i], sizeof from[i], ctrl[i].buf, sizeof ctrl[i].buf);
     }
     int r = recvmmsg(a.fd, msgs, (unsigned)a.count, MSG_DONTWAIT, nullptr);
     sys++;

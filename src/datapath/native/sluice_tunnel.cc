@@ -139,15 +139,7 @@ Napi::Value UdpRecv(const Napi::CallbackInfo& info) {
     }
     iov[i].iov_base = d + offs[i];
     iov[i].iov_len = (size_t)caps[i];
-    struct msghdr& h = msgs[i].msg_hdr;
-    h.msg_name = &from[i];
-    h.msg_namelen = sizeof from[i];
-    h.msg_iov = &iov[i];
-    h.msg_iovlen = 1;
-    h.msg_control = ctrl[i].buf;
-    h.msg_controllen = sizeof ctrl[i].buf;
-    h.msg_flags = 0;
-    msgs[i].msg_len = 0;
+    sluice::RecvSlot(msgs[i], iov[i], &from[i], sizeof from[i], ctrl[i].buf, sizeof ctrl[i].buf);
   }
   int n = 0, err = 0;
   if (count > 0) {

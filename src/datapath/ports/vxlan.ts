@@ -291,7 +291,7 @@ export class VxlanPort implements PortBackend {
     if (vni < 0) return DROP.TunnelMalformed;
     if (this.bfd !== null && maybeBfd(b, HEADROOM, len - VXLAN_HEADER_LEN)) {
       const t = this.bfdByVtep.get(this.vteps.find(addrs[a], addrs[a + 1], addrs[a + 2], addrs[a + 3], addrs[a + 4]));
-      if (t !== undefined && t.session.receiveFrame(b, HEADROOM, len - VXLAN_HEADER_LEN, nowMs)) { this.bfdChanged(t, nowMs); this.scheduleBfd(); return 0xff; }
+      if (t !== undefined && t.session.receiveFrame(b, HEADROOM, len - VXLAN_HEADER_LEN, nowMs)) { this.bfdChanged(t); this.scheduleBfd(); return 0xff; }
     }
     let vid = -1;
     if (this.vniToVid !== null) {
@@ -443,7 +443,7 @@ export class VxlanPort implements PortBackend {
     const nowMs = epochNowMs();
     for (const t of this.bfd) {
       if (t.session.poll(nowMs)) this.sendBfd(t, nowMs);
-      this.bfdChanged(t, nowMs);
+      this.bfdChanged(t);
     }
     this.scheduleBfd();
   };
@@ -465,7 +465,7 @@ export class VxlanPort implements PortBackend {
   }
 
   /** Follow a session's forwarding state: the VTEP's use (flood lists, MACs) and the port's link. */
-  private bfdChanged(t: TunnelBfd, nowMs: number): void {
+  private bfdChanged(t: TunnelBfd): void {
     const fwd = t.session.forwarding;
     if (this.vteps.isAlive(t.vtep) !== fwd) this.vteps.setAlive(t.vtep, fwd);
     let any = false;
@@ -474,7 +474,6 @@ export class VxlanPort implements PortBackend {
       this.bfdLive = any;
       this.setLink(any, any ? 'bfd up' : `bfd: no session up (${this.vteps.vteps[t.vtep].text} ${t.session.status().state}, ${t.session.status().diagnostic})`);
     }
-    void nowMs;
   }
 
   private linkUp = true;
