@@ -36,7 +36,7 @@ function compileFigure(): Figure {
     names: [`h${s}/br0`], ports: new Map([...Array.from({ length: 100 }, (_, p) => [`vm${p}`, p + 1] as [string, number]), ['t1', 200], ['t2', 201]]),
     trunks: [{ port: 200, blocked: false }, { port: 201, blocked: false }], learned: [], bans: [],
   }));
-  const ctx = { meterIds: assignMeterIds(intent, {}), channelSwitches: new Map([['gold', 10]]), macAgingS: 300, banS: 5 };
+  const ctx = { meterIds: assignMeterIds(intent, {}), channelShares: new Map([['gold', 10_000_000]]), macAgingS: 300, banS: 5 };
   let flows = 0;
   for (const v of views) flows += compile(intent, v, ctx).flows.size;   // warm-up
   const runs: number[] = [];

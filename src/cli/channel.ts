@@ -18,7 +18,7 @@ import { fmtBytes, fmtCount, fmtRateText, fmtSizeText } from './format.js';
 import type { ClientArgs } from './switch-client.js';
 
 type Args = ClientArgs & ControllerArgs;
-interface SetArgs extends Args { name: string; rate?: string; burst?: string; mode?: string; queue?: number }
+interface SetArgs extends Args { name: string; rate?: string; burst?: string; mode?: string; queue?: number; min?: string; split?: string }
 interface AssignArgs extends Args { name: string; target: string }
 
 /** True when the command is for this host's switch (--socket/--bridge), false for the controller. */
@@ -43,6 +43,17 @@ function switchOnly(a: SetArgs): void {
   if (a.mode !== undefined || a.queue !== undefined) throw new UsageError('--mode and --queue are options of a switch\'s own channels: add --bridge BR or --socket PATH');
 }
 
+function controllerOnly(a: SetArgs): void {
+  if (a.min !== undefined || a.split !== undefined) throw new UsageError('--min and --split are options of the controller\'s channels (split over switches); a switch\'s own channel groups are set in its config');
+}
+
+/** The controller's channel fields given on the command line. */
+function controllerBody(a: SetArgs): Record<string, unknown> {
+  const body: Record<string, unknown> = {};
+  for (const k of ['rate', 'burst', 'min', 'split'] as const) if (a[k] !== undefined) body[k] = a[k];
+  return body;
+}
+
 function switchBody(a: SetArgs): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const k of ['rate', 'burst', 'mode', 'queue'] as const) if (a[k] !== undefined) body[k] = a[k];
@@ -56,14 +67,16 @@ function printSwitchChannel(a: Args, r: { channel: SwitchChannelView }): void {
 
 function printChannel(a: Args, r: { channel: ChannelView; reconciled: ReconcileSummary[] }, verb: string): void {
   if (a.json) outJson(r);
-  else out(`channel ${r.channel.name} ${verb}: ${r.channel.rate}${r.channel.burst ? ` burst ${r.channel.burst}` : ''}, meter ${r.channel.meterId}, ${r.channel.attachments} attachment(s)${reconciledText(r.reconciled)}`);
+  else out(`channel ${r.channel.name} ${verb}: ${r.channel.rate}${r.channel.burst ? ` burst ${r.channel.burst}` : ''}${r.channel.min ? ` min ${r.channel.min} per switch` : ''}${r.channel.split === 'even' ? ', split evenly' : ''}, meter ${r.channel.meterId}, ${r.channel.attachments} attachment(s)${reconciledText(r.reconciled)}`);
 }
 
 const rateOptions = <T>(y: Argv<T>): Argv<T> => y
   .option('rate', { type: 'string', describe: 'e.g. 200mbit, 10kpps' })
   .option('burst', { type: 'string', describe: 'e.g. 64kb, 100pkt (default: 10 ms of the rate)' })
   .option('mode', { choices: ['police', 'shape'], describe: 'switch-local: drop the excess (police) or queue it (shape)' })
-  .option('queue', { type: 'number', describe: 'switch-local: shaping queue limit, packets' }) as Argv<T>;
+  .option('queue', { type: 'number', describe: 'switch-local: shaping queue limit, packets' })
+  .option('min', { type: 'string', describe: 'controller: the part each switch carrying the channel keeps at least, e.g. 10mbit' })
+  .option('split', { choices: ['demand', 'even'], describe: 'controller: split a channel over its switches by measured demand (default) or evenly' }) as Argv<T>;
 
 const create: CommandModule<Args, SetArgs> = {
   command: 'create <name>',
@@ -72,23 +85,23 @@ const create: CommandModule<Args, SetArgs> = {
   handler: async (a) => {
     if (a.rate === undefined) throw new UsageError('channel create needs --rate (e.g. 50mbit)');
     if (isLocal(a)) {
+      controllerOnly(a);
       // The switch refuses a name it already has (409), so two creates cannot both succeed.
       printSwitchChannel(a, await client(a).post<{ channel: SwitchChannelView }>('/channels', { name: a.name, ...switchBody(a) }));
       return;
     }
     switchOnly(a);
-    const body: Record<string, unknown> = { name: a.name, rate: a.rate };
-    if (a.burst !== undefined) body.burst = a.burst;
-    printChannel(a, await ctl(a).post('/v1/channels', body), 'created');
+    printChannel(a, await ctl(a).post('/v1/channels', { name: a.name, ...controllerBody(a) }), 'created');
   },
 };
 
 const set: CommandModule<Args, SetArgs> = {
   command: 'set <name>',
-  describe: 'Change an existing channel\'s rate or burst (live: the next frame sees it); `create` makes new ones',
+  describe: 'Change an existing channel\'s rate, burst, min or split (live: the next frame sees it); `create` makes new ones',
   builder: (y) => rateOptions(y.positional('name', { type: 'string', demandOption: true })) as Argv<SetArgs>,
   handler: async (a) => {
     if (isLocal(a)) {
+      controllerOnly(a);
       const body = switchBody(a);
       if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate (and/or --burst, --mode, --queue)');
       // PATCH changes only: an unknown name is refused (404) with the switch's channel names.
@@ -96,10 +109,8 @@ const set: CommandModule<Args, SetArgs> = {
       return;
     }
     switchOnly(a);
-    const body: Record<string, unknown> = {};
-    if (a.rate !== undefined) body.rate = a.rate;
-    if (a.burst !== undefined) body.burst = a.burst;
-    if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate and/or --burst');
+    const body = controllerBody(a);
+    if (Object.keys(body).length === 0) throw new UsageError('channel set needs --rate, --burst, --min or --split');
     printChannel(a, await ctl(a).patch(`/v1/channels/${encodeURIComponent(a.name)}`, body), 'changed');
   },
 };
@@ -148,7 +159,7 @@ const list: CommandModule<Args, Args> = {
     if (a.json) { outJson(r); return; }
     out(table(['channel', 'rate', 'burst', 'meter', 'attachments', 'share per switch'],
       r.channels.map((c) => [c.name, fmtRateText(c.rate), c.burst ? fmtSizeText(c.burst) : 'default', c.meterId, c.attachments,
-        c.shares.map((s) => `${s.switch} ${fmtRateText(s.rate)}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
+        c.shares.map((s) => `${s.switch} ${fmtRateText(s.rate)}${s.demand !== undefined ? ` (offered ${fmtRateText(s.demand)})` : ''}${s.connected ? '' : ' (not connected)'}`).join('\n') || '-'])));
   },
 };
 

@@ -13,7 +13,7 @@ import { UsageError } from './errors.js';
 
 interface ControllerCmdArgs {
   config?: string; state?: string; store?: string; openflow?: string; api?: string; cert?: string; key?: string; ca?: string;
-  'lease-ttl'?: number; 'reconcile-interval'?: number; 'lldp-interval'?: number; 'rate-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
+  'lease-ttl'?: number; 'reconcile-interval'?: number; 'lldp-interval'?: number; 'rate-interval'?: number; 'split-interval'?: number; 'mac-aging'?: number; 'log-level'?: string; 'log-format'?: LogFormat;
 }
 
 /** The effective settings: file values under command-line ones, checked whole. */
@@ -37,6 +37,7 @@ export function controllerSettings(a: ControllerCmdArgs): Required<Pick<Controll
   s.reconcileIntervalS = num(a['reconcile-interval'], 'reconcile-interval', 0) ?? s.reconcileIntervalS;
   s.lldpIntervalS = num(a['lldp-interval'], 'lldp-interval', 0.1) ?? s.lldpIntervalS;
   s.rateIntervalS = num(a['rate-interval'], 'rate-interval', 0) ?? s.rateIntervalS;
+  s.splitIntervalS = num(a['split-interval'], 'split-interval', 0) ?? s.splitIntervalS;
   s.macAgingS = num(a['mac-aging'], 'mac-aging', 1) ?? s.macAgingS;
   if (a['lease-ttl'] !== undefined && !Number.isInteger(a['lease-ttl'])) throw new UsageError(`--lease-ttl ${a['lease-ttl']}: give a whole number of seconds, 1 or more`);
   s.leaseTtlS = num(a['lease-ttl'], 'lease-ttl', 1) ?? s.leaseTtlS;
@@ -59,6 +60,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
     .option('reconcile-interval', { type: 'number', describe: 'seconds between periodic reconciles (0: only on changes)' })
     .option('lldp-interval', { type: 'number', describe: 'seconds between LLDP probes' })
     .option('rate-interval', { type: 'number', describe: 'seconds between channel rate samples (meter stats; 0: none; default 0.5)' })
+    .option('split-interval', { type: 'number', describe: 'seconds between re-splits of channels over several switches by measured demand (0: never; default 0.1)' })
     .option('mac-aging', { type: 'number', describe: 'seconds a learned MAC stays without traffic' })
     .option('log-level', { type: 'string', coerce: (v: string) => checkLogLevel(v), describe: 'trace, debug, info, warn, error (default info or $SLUICE_LOG_LEVEL)' })
     .option('log-format', { choices: LOG_FORMATS, describe: 'json lines or text (default: text on a TTY or the journal, else json)' })
@@ -100,6 +102,7 @@ export const controllerCommand: CommandModule<object, ControllerCmdArgs> = {
           reconcileIntervalMs: s.reconcileIntervalS === undefined ? undefined : s.reconcileIntervalS * 1000,
           lldpIntervalMs: s.lldpIntervalS === undefined ? undefined : s.lldpIntervalS * 1000,
           rateIntervalMs: s.rateIntervalS === undefined ? undefined : s.rateIntervalS * 1000,
+          splitIntervalMs: s.splitIntervalS === undefined ? undefined : s.splitIntervalS * 1000,
           macAgingS: s.macAgingS, tunnels: s.tunnels, leaseTtlS: s.leaseTtlS,
         });
       } catch (err) {

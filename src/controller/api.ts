@@ -127,7 +127,12 @@ const S = {
   }),
   channelView: obj({
     name: str, rate: str, burst: str, meterId: int, attachments: int,
-    shares: arr(obj({ switch: str, rate: str, connected: bool })),
+    min: { ...str, description: 'each switch\'s guaranteed part when the channel is split by demand' },
+    split: { type: 'string', enum: ['demand', 'even'], description: 'how a channel over several switches is split among them' },
+    shares: arr(obj({
+      switch: str, rate: { ...str, description: 'the rate of its meter on this switch' }, connected: bool,
+      demand: { ...str, description: 'split by demand: what this switch offered when last measured (smoothed)' },
+    }, ['switch', 'rate', 'connected'])),
   }, ['name', 'rate', 'meterId', 'attachments', 'shares']),
   diff: (() => {
     const part = obj({ added: arr(str), removed: arr(str), changed: arr(str) });
@@ -390,7 +395,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   });
 
   app.patch<{ Params: { name: string } }>('/v1/channels/:name', {
-    schema: { tags: ['intent'], summary: 'Change a channel\'s rate or burst (live, tokens kept)', params: nameParam, body: S.patchBody, response: { 200: obj({ channel: S.channelView, reconciled }), ...errors(400, 401, 404) } },
+    schema: { tags: ['intent'], summary: 'Change a channel\'s rate, burst, min or split (live, tokens kept)', params: nameParam, body: S.patchBody, response: { 200: obj({ channel: S.channelView, reconciled }), ...errors(400, 401, 404) } },
   }, async (req) => {
     const r = await change((i) => patchChannel(i, req.params.name, req.body));
     return { channel: channelView(req.params.name), reconciled: r.switches };

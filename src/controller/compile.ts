@@ -45,8 +45,12 @@ export interface SwitchView {
 
 export interface CompileContext {
   meterIds: Readonly<Record<string, number>>;
-  /** Channel -> number of switches its attachments sit on (the rate is split evenly among them). */
-  channelSwitches: ReadonlyMap<string, number>;
+  /**
+   * Channel -> this switch's part of its rate, per second in the channel's unit (bits or packets):
+   * the whole rate when the switch is the channel's only one, else its share (src/controller/split.ts).
+   * A channel missing here gets its whole rate.
+   */
+  channelShares: ReadonlyMap<string, number>;
   macAgingS: number;
   /** Seconds a learning ban lasts (hard timeout of its flow). */
   banS: number;
@@ -102,10 +106,13 @@ export function banFlow(port: number, banS: number): FlowSpec {
   return flow(TABLE.ETH_SRC, PRIO.LEARN_BAN, match(['in_port', port]), { gotoTable: TABLE.ETH_DST }, cookie(Category.LEARN_BAN, port), { hardTimeoutS: banS });
 }
 
-/** Meter of a channel on one switch: its share of the rate, drop band, burst as configured or 10 ms. */
-export function meterFor(meterId: number, rateText: string, burstText: string | undefined, switches: number): MeterSpec {
+/**
+ * Meter of a channel on one switch: its part of the rate (`sharePerSec`, default the whole rate),
+ * drop band, burst as configured or 10 ms of the part.
+ */
+export function meterFor(meterId: number, rateText: string, burstText: string | undefined, sharePerSec?: number): MeterSpec {
   const rate = parseRate(rateText);
-  const share = { unit: rate.unit, perSec: rate.perSec / Math.max(1, switches) };
+  const share = { unit: rate.unit, perSec: sharePerSec ?? rate.perSec };
   const burst = burstText === undefined ? defaultBurst(share) : parseSize(burstText);
   if (share.unit === 'pkt') {
     return { meterId, flags: OFPMF.PKTPS | OFPMF.BURST | OFPMF.STATS, bands: [{ kind: 'drop', rate: Math.max(1, Math.round(share.perSec)), burstSize: Math.max(1, Math.round(burst.amount)) }] };
@@ -145,7 +152,7 @@ export function compile(intent: Intent, sw: SwitchView, ctx: CompileContext): De
       const ch = intent.channels.find((c) => c.name === a.channel);
       if (id !== undefined && ch !== undefined) {
         ins.meter = id;
-        if (!meters.has(id)) meters.set(id, meterFor(id, ch.rate, ch.burst, ctx.channelSwitches.get(ch.name) ?? 1));
+        if (!meters.has(id)) meters.set(id, meterFor(id, ch.rate, ch.burst, ctx.channelShares.get(ch.name)));
       }
     }
     add(flow(TABLE.CLASSIFY, PRIO.LLDP + 1, match(['in_port', port], ['eth_type', ETH_TYPE_LLDP]), {}, cookie(Category.ACCESS, port)));

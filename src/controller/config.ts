@@ -26,6 +26,8 @@ export interface ControllerFileConfig {
   lldpIntervalS?: number;
   /** Seconds between channel rate samples (meter stats), 0: none. */
   rateIntervalS?: number;
+  /** Seconds between re-splits of channels spread over several switches, 0: never. */
+  splitIntervalS?: number;
   macAgingS?: number;
   tls?: { cert: string; key: string; ca: string };
   /** Tunnel endpoints of switches that do not announce theirs (Open vSwitch): switch name -> VXLAN port and IPv4 address. */
@@ -92,6 +94,7 @@ const fileSchema = z.strictObject({
   'reconcile-interval': seconds('reconcile-interval').min(0).optional(),
   'lldp-interval': seconds('lldp-interval').positive().optional(),
   'rate-interval': seconds('rate-interval').min(0).optional(),
+  'split-interval': seconds('split-interval').min(0).optional(),
   'mac-aging': seconds('mac-aging').int().min(1).optional(),
   tls: z.strictObject({ cert: z.string().min(1), key: z.string().min(1), ca: z.string().min(1) }).optional(),
   tunnels: z.record(z.string().min(1), z.strictObject({
@@ -120,6 +123,7 @@ export function parseControllerConfig(text: string, where: string): ControllerFi
   if (f['reconcile-interval'] !== undefined) out.reconcileIntervalS = f['reconcile-interval'];
   if (f['lldp-interval'] !== undefined) out.lldpIntervalS = f['lldp-interval'];
   if (f['rate-interval'] !== undefined) out.rateIntervalS = f['rate-interval'];
+  if (f['split-interval'] !== undefined) out.splitIntervalS = f['split-interval'];
   if (f['mac-aging'] !== undefined) out.macAgingS = f['mac-aging'];
   if (f.tls) out.tls = { cert: abs(f.tls.cert), key: abs(f.tls.key), ca: abs(f.tls.ca) };
   if (f.tunnels) out.tunnels = f.tunnels;

@@ -8,23 +8,26 @@ import { createServer as createTlsServer } from 'node:tls';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Logger } from 'pino';
-import { Counter, Gauge, Registry } from 'prom-client';
-import { OFPM_ALL, OFPP, OFPPR, OFPPS, OFPRR, OFP_NO_BUFFER } from '../openflow/index.js';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { OFPMF, OFPM_ALL, OFPP, OFPPR, OFPPS, OFPRR, OFP_NO_BUFFER } from '../openflow/index.js';
 import type { FlowRemoved, MultipartReplyBody, OfpMessage, PacketIn, Port, PortStatus } from '../openflow/index.js';
 import { formatMac } from '../packet/flow-key.js';
 import { ETH_TYPE_LLDP } from '../packet/lldp.js';
 import { parseRate, formatRate } from '../qos/units.js';
 import { Category, categoryOf, isOurs } from './cookies.js';
-import { PRIO, TABLE, banFlow, carriers, compile, flowKey, learnedFlows, learnedValid } from './compile.js';
-import type { Carriers, CompileContext, Desired, LearnedMac, SwitchView, TunnelEndpoint } from './compile.js';
+import { PRIO, TABLE, banFlow, carriers, compile, flowKey, learnedFlows, learnedValid, meterFor } from './compile.js';
+import type { Carriers, CompileContext, Desired, LearnedMac, MeterSpec, SwitchView, TunnelEndpoint } from './compile.js';
 import { parseIpv4 } from '../packet/flow-key.js';
 import { diff, planSize } from './diff.js';
 import type { Change, Installed } from './diff.js';
 import { formatFlow, formatGroup } from '../flow/syntax.js';
 import { EventHub } from './events.js';
 import { diffIntent, isEmptyDiff } from './intent.js';
-import type { Intent, IntentDiff } from './intent.js';
+import type { Channel, Intent, IntentDiff } from './intent.js';
 import { changeMessage, readInstalled, sendChanges } from './reconciler.js';
+import { MeterRates } from './meter-rates.js';
+import { ChannelSplitter } from './split.js';
+import type { ShareChange, SplitInput } from './split.js';
 import type { ApplyReport } from './reconciler.js';
 import type { FlowSpec } from '../flow/types.js';
 import { SwitchSession } from './session.js';
@@ -59,6 +62,11 @@ export interface ControllerOptions {
    * someone follows the samples (GET /events?rates=true).
    */
   rateIntervalMs?: number;
+  /**
+   * How often channels spread over several switches are re-split by measured demand (default 100 ms;
+   * 0: never, each keeps the part it was first given).
+   */
+  splitIntervalMs?: number;
   /** Another store (tests, EtcdStateStore for several controllers); default a FileStateStore in stateDir. */
   store?: StateStore;
   /**
@@ -80,8 +88,13 @@ export interface ChannelView {
   burst?: string;
   meterId: number;
   attachments: number;
-  /** Per switch carrying the channel: the rate of its meter there (evenly split). */
-  shares: { switch: string; rate: string; connected: boolean }[];
+  min?: string;
+  split?: 'demand' | 'even';
+  /**
+   * Per switch carrying the channel: the rate of its meter there (the whole rate on a channel's only
+   * switch; else its part, by demand or even) and, split by demand, what it offered when last measured.
+   */
+  shares: { switch: string; rate: string; connected: boolean; demand?: string }[];
 }
 
 export interface ReconcileSummary {
@@ -146,8 +159,6 @@ interface SwitchEntry {
   counters: { learnIns: Counter.Internal; lldpIns: Counter.Internal; flowMods: Counter.Internal };
 }
 
-/** The last meter stats read from one switch for one meter (numbers: exact to 2^53). */
-interface MeterReading { bytesIn: number; packetsIn: number; bytesDropped: number; packetsDropped: number; durationMs: number; clockMs: number }
 /** One channel's sums over the switches read in one sampling round (reused round after round). */
 interface RateAcc { name: string; unit: 'bit' | 'pkt'; limit: number; bytesIn: number; bytesPassed: number; packetsIn: number; packetsPassed: number; switches: number; intervalMs: number }
 
@@ -161,6 +172,8 @@ function learnedFlowKey(f: { cookie: bigint; match: { field: string; value: bigi
   return vid === undefined || mac === undefined ? null : learnKey(Number(vid & 0xfffn), mac);
 }
 const macText = (mac: bigint): string => formatMac(Number(mac));
+/** Parts of a channel are whole meter units: kbit/s (OFPMF_KBPS) or packets/s. */
+const shareStep = (unit: 'bit' | 'pkt'): number => (unit === 'bit' ? 1000 : 1);
 
 export class Controller {
   readonly events = new EventHub();
@@ -182,11 +195,15 @@ export class Controller {
   private readonly probeKey = randomBytes(32);
   private stopping = false;
   private readonly metrics;
-  /** Per switch (dpid), per meter id: the meter stats read last (channel rates are their deltas). */
-  private readonly meterReadings = new Map<string, Map<number, MeterReading>>();
+  /** The meter stats read last from each switch (channel rates are their deltas). */
+  private readonly meterReadings = new MeterRates();
   /** Channel accumulators by meter id, rebuilt only when the intent changes. */
   private rateAccs: { intent: Intent; meterIds: Record<string, number>; byMeter: Map<number, RateAcc> } | null = null;
   private sampling = false;
+  /** Channels over several switches: each switch's part, re-split from their meter stats. */
+  private readonly splitter = new ChannelSplitter();
+  private readonly splitReadings = new MeterRates();
+  private splitting = false;
   /** Shared stores: the election; null with a state file (one controller, always the leader). */
   private election: LeaderElection | null = null;
   /** Only the leader programs switches, learns, probes links and saves them. */
@@ -208,6 +225,10 @@ export class Controller {
       }),
       reconciles: new Counter({ name: 'sluice_controller_reconciles_total', help: 'Reconciles run', labelNames: ['switch', 'result'], registers: [r] }),
       learnBans: new Counter({ name: 'sluice_controller_learn_bans_total', help: 'Ports whose learning was paused by the PACKET_IN rate limit', labelNames: ['switch'], registers: [r] }),
+      resplitSeconds: new Histogram({
+        name: 'sluice_controller_resplit_seconds', help: 'Time to send the METER_MODs of a channel re-split round, barriers included (rounds that changed something)',
+        buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1], registers: [r],
+      }),
       leader: new Gauge({ name: 'sluice_controller_leader', help: '1 while this controller leads (OpenFlow MASTER), 0 while it follows (SLAVE)', registers: [r], collect: () => { this.metrics.leader.set(this.leading ? 1 : 0); } }),
     };
   }
@@ -255,6 +276,8 @@ export class Controller {
     if (recMs > 0) this.every(recMs, () => { this.reconcile().catch((err: Error) => this.log.error({ err: err.message }, 'periodic reconcile failed')); });
     const rateMs = this.opts.rateIntervalMs ?? 500;
     if (rateMs > 0) this.every(rateMs, () => this.sampleRates());
+    const splitMs = this.opts.splitIntervalMs ?? 100;
+    if (splitMs > 0) this.every(splitMs, () => this.resplit());
   }
 
   private every(ms: number, fn: () => void): void {
@@ -442,11 +465,16 @@ export class Controller {
     this.sampling = true;
     const reads: Promise<void>[] = [];
     for (const [dpid, e] of this.switchesByDpid) {
-      reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.takeMeterStats(dpid, bodies, accs, performance.now()), (err: Error) => {
+      reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.meterReadings.take(dpid, bodies, performance.now(), (id) => accs.has(id), (id, r) => {
+        const acc = accs.get(id)!;
+        acc.bytesIn += r.bytesIn; acc.bytesPassed += r.bytesPassed; acc.packetsIn += r.packetsIn; acc.packetsPassed += r.packetsPassed;
+        acc.switches++;
+        if (r.intervalMs > acc.intervalMs) acc.intervalMs = r.intervalMs;
+      }), (err: Error) => {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
       }));
     }
-    for (const dpid of this.meterReadings.keys()) if (!this.switchesByDpid.has(dpid)) this.meterReadings.delete(dpid);
+    this.meterReadings.retain((dpid) => this.switchesByDpid.has(dpid));
     void Promise.all(reads).then(() => {
       this.sampling = false;
       if (this.stopping) return;
@@ -465,48 +493,6 @@ export class Controller {
     });
   }
 
-  /**
-   * Add one switch's meter stats reply (received at `clockMs`) to the channels' sums: rates per
-   * second of the meters' own durations, or of our clock where a switch's duration has no
-   * sub-second part (whole seconds, or always 0).
-   */
-  private takeMeterStats(dpid: string, bodies: MultipartReplyBody[], accs: Map<number, RateAcc>, clockMs: number): void {
-    let prevs = this.meterReadings.get(dpid);
-    if (prevs === undefined) { prevs = new Map(); this.meterReadings.set(dpid, prevs); }
-    for (const b of bodies) {
-      if (b.kind !== 'meter') continue;
-      for (const m of b.meters) {
-        const acc = accs.get(m.meterId);
-        if (acc === undefined) continue;
-        let bytesDropped = 0, packetsDropped = 0;
-        for (let i = 0; i < m.bandStats.length; i++) { bytesDropped += Number(m.bandStats[i]!.byteBandCount); packetsDropped += Number(m.bandStats[i]!.packetBandCount); }
-        const bytesIn = Number(m.byteInCount), packetsIn = Number(m.packetInCount);
-        const durationMs = m.durationSec * 1000 + m.durationNsec / 1e6;
-        const p = prevs.get(m.meterId);
-        if (p === undefined) {
-          prevs.set(m.meterId, { bytesIn, packetsIn, bytesDropped, packetsDropped, durationMs, clockMs });
-          continue;
-        }
-        const wallMs = clockMs - p.clockMs;
-        const switchMs = durationMs - p.durationMs;
-        // The switch's clock when it has sub-second resolution (exact whatever the reply delays);
-        // ours when it counts whole seconds or stands still.
-        const dtMs = switchMs > 0 && (m.durationNsec !== 0 || p.durationMs % 1000 !== 0) ? switchMs : wallMs;
-        // A meter made anew (counters or duration went back) starts a new baseline.
-        if (dtMs > 0 && durationMs >= p.durationMs && bytesIn >= p.bytesIn && packetsIn >= p.packetsIn && bytesDropped >= p.bytesDropped) {
-          const perSec = 1000 / dtMs;
-          acc.bytesIn += (bytesIn - p.bytesIn) * perSec;
-          acc.packetsIn += (packetsIn - p.packetsIn) * perSec;
-          acc.bytesPassed += Math.max(0, bytesIn - bytesDropped - (p.bytesIn - p.bytesDropped)) * perSec;
-          acc.packetsPassed += Math.max(0, packetsIn - packetsDropped - (p.packetsIn - p.packetsDropped)) * perSec;
-          acc.switches++;
-          if (dtMs > acc.intervalMs) acc.intervalMs = dtMs;
-        }
-        p.bytesIn = bytesIn; p.packetsIn = packetsIn; p.bytesDropped = bytesDropped; p.packetsDropped = packetsDropped; p.durationMs = durationMs; p.clockMs = clockMs;
-      }
-    }
-  }
-
   /** Accumulators by meter id for the channels of the current intent (rebuilt when it changes). */
   private rateAccumulators(): Map<number, RateAcc> {
     const r = this.rateAccs;
@@ -523,20 +509,163 @@ export class Controller {
   }
 
   // ------------------------------------------------------------------------------------------
+  // Channels over several switches
+
+  /**
+   * Channels whose attachments sit on two or more switches, with those switches (keys: datapath id
+   * once known, else the name in the intent; sorted) and each one's weight (its attachments).
+   */
+  private spreadChannels(): Map<string, { channel: Channel; members: string[]; weights: Map<string, number> }> {
+    const out = new Map<string, { channel: Channel; members: string[]; weights: Map<string, number> }>();
+    const byName = new Map(this.state.intent.channels.map((c) => [c.name, c]));
+    for (const a of this.state.intent.attachments) {
+      if (a.channel === undefined) continue;
+      let s = out.get(a.channel);
+      if (s === undefined) { s = { channel: byName.get(a.channel)!, members: [], weights: new Map() }; out.set(a.channel, s); }
+      const sw = this.switchKey(a.switch);
+      s.weights.set(sw, (s.weights.get(sw) ?? 0) + 1);
+    }
+    for (const [name, s] of out) {
+      if (s.weights.size < 2) out.delete(name);
+      else s.members = [...s.weights.keys()].sort();
+    }
+    return out;
+  }
+
+  /** One switch named two ways in the intent (dp_desc, datapath id) is one switch. */
+  private switchKey(name: string): string {
+    const e = this.findSwitch(name);
+    if (e !== null) return e.hello.dpidHex;
+    if (this.absent.has(name.toLowerCase())) return name.toLowerCase();
+    for (const [dpid, a] of this.absent) if (a.name === name) return dpid;
+    return name;
+  }
+
+  /** The part of each spread channel that switch `e` polices (channels on it alone: absent, the whole rate). */
+  private sharesFor(e: SwitchEntry): Map<string, number> {
+    const out = new Map<string, number>();
+    const me = e.hello.dpidHex;
+    for (const [name, s] of this.spreadChannels()) {
+      if (!s.weights.has(me)) continue;
+      const rate = parseRate(s.channel.rate);
+      out.set(name, s.channel.split === 'even' ? rate.perSec / s.members.length : this.splitter.shareOf(name, rate.perSec, shareStep(rate.unit), s.members, me));
+    }
+    return out;
+  }
+
+  /**
+   * A switch read back (connect, restart, failover): the parts its meters hold for channels split by
+   * demand are taken as they are, so a new controller sends nothing until demand moves them.
+   */
+  private adoptShares(e: SwitchEntry, meters: readonly MeterSpec[]): void {
+    const me = e.hello.dpidHex;
+    for (const [name, s] of this.spreadChannels()) {
+      if (s.channel.split === 'even' || !s.weights.has(me)) continue;
+      const m = meters.find((x) => x.meterId === this.state.meterIds[name]);
+      const band = m?.bands[0];
+      if (m === undefined || band === undefined || band.kind !== 'drop' || m.bands.length !== 1) continue;
+      const rate = parseRate(s.channel.rate);
+      if ((rate.unit === 'pkt') !== ((m.flags & OFPMF.PKTPS) !== 0)) continue;
+      this.splitter.adopt(name, rate.perSec, shareStep(rate.unit), s.members, me, rate.unit === 'pkt' ? band.rate : band.rate * 1000);
+    }
+  }
+
+  /**
+   * One re-split round: read the meter stats of every connected switch carrying a channel split by
+   * demand (in parallel), water-fill each such channel's rate over its switches, and send METER_MOD
+   * MODIFY where a part moved by more than 1 %: every decrease first, then (after their barriers) the
+   * increases, so the sum never runs above the channel's rate. Only the leader does this; a round
+   * never overlaps the one before.
+   */
+  private resplit(): void {
+    if (!this.leading || this.splitting || this.stopping || this.switchesByDpid.size === 0) return;
+    const spread = this.spreadChannels();
+    const byMeter = new Map<number, string>();
+    const targets = new Map<string, SwitchEntry>();
+    for (const [name, s] of spread) {
+      if (s.channel.split === 'even') { spread.delete(name); continue; }
+      byMeter.set(this.state.meterIds[name]!, name);
+      for (const sw of s.members) { const e = this.switchesByDpid.get(sw); if (e !== undefined) targets.set(sw, e); }
+    }
+    this.splitter.retain(new Set(spread.keys()));
+    this.splitReadings.retain((dpid) => targets.has(dpid));
+    if (targets.size === 0) return;
+    this.splitting = true;
+    const measured = new Map<string, Map<string, { offered: number; passed: number }>>();
+    const reads = [...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => {
+      this.splitReadings.take(dpid, bodies, performance.now(), (id) => byMeter.has(id), (id, r) => {
+        const name = byMeter.get(id)!;
+        const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
+        (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8 } : { offered: r.packetsIn, passed: r.packetsPassed });
+      });
+    }, (err: Error) => {
+      if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
+    }));
+    void Promise.all(reads).then(async () => {
+      if (!this.leading || this.stopping) return;
+      const t0 = performance.now();
+      const down = new Map<SwitchEntry, Change[]>(), up = new Map<SwitchEntry, Change[]>();
+      for (const [name, s] of spread) {
+        const rate = parseRate(s.channel.rate);
+        const min = s.channel.min === undefined ? 0 : parseRate(s.channel.min).perSec;
+        const m = measured.get(name);
+        const inputs: SplitInput[] = s.members.map((sw) => {
+          const r = m?.get(sw);
+          return { sw, weight: s.weights.get(sw)!, min, measured: r !== undefined, offered: r?.offered ?? 0, passed: r?.passed ?? 0 };
+        });
+        const changes: ShareChange[] = this.splitter.round(name, rate.perSec, shareStep(rate.unit), inputs);
+        for (const c of changes) {
+          const e = this.switchesByDpid.get(c.sw);
+          if (e === undefined) continue;
+          const to = c.to < c.from ? down : up;
+          const list = to.get(e) ?? to.set(e, []).get(e)!;
+          list.push({ kind: 'meter', op: 'modify', meter: meterFor(this.state.meterIds[name]!, s.channel.rate, s.channel.burst, c.to) });
+        }
+      }
+      await Promise.all([...down].map(([e, cs]) => this.sendMeterMods(e, cs)));
+      await Promise.all([...up].map(([e, cs]) => this.sendMeterMods(e, cs)));
+      if (down.size + up.size > 0) this.metrics.resplitSeconds.observe((performance.now() - t0) / 1000);
+    }).catch((err: Error) => this.log.error({ err: err.message }, 're-split failed')).finally(() => { this.splitting = false; });
+  }
+
+  /** METER_MODs of a re-split, in the switch's queue (never inside a reconcile), then a barrier. */
+  private sendMeterMods(e: SwitchEntry, changes: Change[]): Promise<void> {
+    const run = async (): Promise<void> => {
+      if (!this.leading || e.sess.closed) return;
+      const r: ApplyReport = { flowMods: 0, groupMods: 0, meterMods: 0, errors: [] };
+      await sendChanges(e.sess, changes, r);
+      this.metrics.mods.inc({ switch: e.name, type: 'meter_mod' }, r.meterMods);
+      if (r.errors.length > 0) { this.log.warn({ switch: e.name, errors: r.errors }, 're-split METER_MOD refused'); e.installed = null; return; }
+      if (e.installed !== null) for (const c of changes) if (c.kind === 'meter') e.installed.meters.set(c.meter.meterId, c.meter);
+    };
+    const p = e.queue.then(run, run);
+    e.queue = p.catch(() => undefined);
+    return p.catch((err: Error) => this.log.warn({ switch: e.name, err: err.message }, 're-split METER_MOD not sent'));
+  }
+
+  // ------------------------------------------------------------------------------------------
   // Views
 
   channelViews(): ChannelView[] {
     const i = this.state.intent;
+    const spread = this.spreadChannels();
     return i.channels.map((c) => {
       const atts = i.attachments.filter((a) => a.channel === c.name);
-      const sws = [...new Set(atts.map((a) => a.switch))].sort();
       const rate = parseRate(c.rate);
-      const share = sws.length > 0 ? formatRate({ unit: rate.unit, perSec: rate.perSec / sws.length }) : c.rate;
-      const v: ChannelView = {
-        name: c.name, rate: c.rate, meterId: this.state.meterIds[c.name]!, attachments: atts.length,
-        shares: sws.map((s) => ({ switch: s, rate: share, connected: this.findSwitch(s) !== null })),
-      };
+      const sp = spread.get(c.name);
+      const parts = sp === undefined || c.split === 'even' ? undefined : this.splitter.sharesOf(c.name);
+      const sws = sp?.members ?? [...new Set(atts.map((a) => this.switchKey(a.switch)))];
+      const shares = sws.map((sw) => {
+        const part = parts?.get(sw);
+        const perSec = part?.share ?? rate.perSec / sws.length;
+        const v: ChannelView['shares'][number] = { switch: this.nameOf(sw), rate: formatRate({ unit: rate.unit, perSec }), connected: this.switchesByDpid.has(sw) };
+        if (part !== undefined && part.demand > 0) v.demand = formatRate({ unit: rate.unit, perSec: part.demand });
+        return v;
+      }).sort((a, b) => (a.switch < b.switch ? -1 : a.switch > b.switch ? 1 : 0));
+      const v: ChannelView = { name: c.name, rate: c.rate, meterId: this.state.meterIds[c.name]!, attachments: atts.length, shares };
       if (c.burst !== undefined) v.burst = c.burst;
+      if (c.min !== undefined) v.min = c.min;
+      if (c.split !== undefined) v.split = c.split;
       return v;
     });
   }
@@ -693,17 +822,8 @@ export class Controller {
     return value;
   }
 
-  private compileContext(): CompileContext {
-    const channelSwitches = new Map<string, number>();
-    const seen = new Map<string, Set<string>>();
-    for (const a of this.state.intent.attachments) {
-      if (a.channel === undefined) continue;
-      // One switch named two ways (dp_desc, dpid) is one switch.
-      const sw = this.findSwitch(a.switch)?.hello.dpidHex ?? a.switch;
-      (seen.get(a.channel) ?? seen.set(a.channel, new Set()).get(a.channel)!).add(sw);
-    }
-    for (const [c, s] of seen) channelSwitches.set(c, s.size);
-    return { meterIds: this.state.meterIds, channelSwitches, macAgingS: this.opts.macAgingS ?? 300, banS: this.opts.learnBanS ?? 5 };
+  private compileContext(e: SwitchEntry): CompileContext {
+    return { meterIds: this.state.meterIds, channelShares: this.sharesFor(e), macAgingS: this.opts.macAgingS ?? 300, banS: this.opts.learnBanS ?? 5 };
   }
 
   private async doReconcile(e: SwitchEntry, how: 'read' | 'known'): Promise<ReconcileSummary> {
@@ -716,13 +836,14 @@ export class Controller {
       if (how === 'read' || e.installed === null) {
         installed = await readInstalled(e.sess);
         for (const k of this.adopt(e, installed.flows)) { knownBefore.add(k); summary.adopted++; }
+        this.adoptShares(e, installed.meters);
       } else {
         installed = { flows: [...e.installed.flows.values()], groups: [...e.installed.groups.values()], meters: [...e.installed.meters.values()] };
       }
       this.pruneLearned(e);
       const conflicts = this.carriersOf(e).conflicts;
       if (conflicts.length > 0) this.log.warn({ switch: e.name, ignored: conflicts }, 'a port is attached twice (by dp_desc and by datapath id): the first attachment wins');
-      const want = compile(this.state.intent, this.view(e), this.compileContext());
+      const want = compile(this.state.intent, this.view(e), this.compileContext(e));
       const plan = diff(want, installed);
       // MACs learned while the switch was being read were installed by learning itself, in order.
       plan.make = plan.make.filter((c) => !(c.kind === 'flow' && c.op === 'add' && learnedFlowKey(c.flow) !== null && !knownBefore.has(learnedFlowKey(c.flow)!)));

@@ -7,7 +7,11 @@ import { parseRate, parseSize } from '../qos/units.js';
 import type { Rate, Size } from '../qos/units.js';
 
 export interface Network { name: string; vid: number; vni?: number }
-export interface Channel { name: string; rate: string; burst?: string }
+/**
+ * A channel: one rate for all its attachments. Spread over several switches it is split among them
+ * by measured demand (`split: demand`, the default; each switch keeps at least `min`) or evenly.
+ */
+export interface Channel { name: string; rate: string; burst?: string; min?: string; split?: 'demand' | 'even' }
 export interface Attachment { switch: string; port: string; network: string; channel?: string }
 export interface Intent { networks: Network[]; channels: Channel[]; attachments: Attachment[] }
 
@@ -35,7 +39,8 @@ export const networkSchema = z.strictObject({
   vid: z.number().int().min(1).max(4094),
   vni: z.number().int().min(1).max(0xffffff).optional(),
 });
-export const channelSchema = z.strictObject({ name: nameSchema, rate: rateSchema, burst: sizeSchema.optional() });
+const splitSchema = z.enum(['demand', 'even'], { error: 'split is "demand" (follow measured demand, the default) or "even"' });
+export const channelSchema = z.strictObject({ name: nameSchema, rate: rateSchema, burst: sizeSchema.optional(), min: rateSchema.optional(), split: splitSchema.optional() });
 export const attachmentSchema = z.strictObject({
   switch: z.string().min(1).max(255),
   port: z.string().min(1).max(15),   // OpenFlow port names are at most 15 characters
@@ -80,7 +85,7 @@ const byAtt = (a: Attachment, b: Attachment): number => (attKey(a) < attKey(b) ?
 export function checkIntent(i: Intent): Intent {
   const out: Intent = {
     networks: i.networks.map((n) => (n.vni === undefined ? { name: n.name, vid: n.vid } : { name: n.name, vid: n.vid, vni: n.vni })).sort(byName),
-    channels: i.channels.map((c) => (c.burst === undefined ? { name: c.name, rate: c.rate } : { name: c.name, rate: c.rate, burst: c.burst })).sort(byName),
+    channels: i.channels.map(canonChannel).sort(byName),
     attachments: i.attachments.map((a) => {
       const x: Attachment = { switch: a.switch, port: a.port, network: a.network };
       if (a.channel !== undefined) x.channel = a.channel;
@@ -108,6 +113,11 @@ export function checkIntent(i: Intent): Intent {
     if (c.burst !== undefined && (parseSize(c.burst).unit === 'pkt') !== (rate.unit === 'pkt')) {
       throw new IntentError(400, 'bad-burst', `channel "${c.name}": burst ${c.burst} and rate ${c.rate} must both count packets or both bytes`);
     }
+    if (c.min !== undefined) {
+      const min = parseRate(c.min);
+      if (min.unit !== rate.unit) throw new IntentError(400, 'bad-min', `channel "${c.name}": min ${c.min} and rate ${c.rate} must both count packets or both bits`);
+      if (min.perSec > rate.perSec) throw new IntentError(400, 'bad-min', `channel "${c.name}": min ${c.min} (each switch's guaranteed part) is above the channel's rate ${c.rate}`);
+    }
   }
   let prev = '';
   for (const a of out.attachments) {
@@ -117,6 +127,15 @@ export function checkIntent(i: Intent): Intent {
     if (!names.has(a.network)) throw new IntentError(404, 'unknown-network', `attachment ${a.switch}:${a.port}: network "${a.network}" does not exist`);
     if (a.channel !== undefined && !chans.has(a.channel)) throw new IntentError(404, 'unknown-channel', `attachment ${a.switch}:${a.port}: channel "${a.channel}" does not exist`);
   }
+  return out;
+}
+
+/** A channel with only the keys it has, in one order (unchanged intent compares equal). */
+function canonChannel(c: Channel): Channel {
+  const out: Channel = { name: c.name, rate: c.rate };
+  if (c.burst !== undefined) out.burst = c.burst;
+  if (c.min !== undefined) out.min = c.min;
+  if (c.split !== undefined) out.split = c.split;
   return out;
 }
 
@@ -180,16 +199,14 @@ export function createChannel(i: Intent, body: unknown): Intent {
   return checkIntent({ ...i, channels: [...i.channels, c] });
 }
 
-export const patchBody = z.strictObject({ rate: rateSchema.optional(), burst: sizeSchema.optional() });
+export const patchBody = z.strictObject({ rate: rateSchema.optional(), burst: sizeSchema.optional(), min: rateSchema.optional(), split: splitSchema.optional() });
 
 export function patchChannel(i: Intent, name: string, body: unknown): Intent {
   const p = parseWith(patchBody, body, 'channel');
   const cur = i.channels.find((x) => x.name === name);
   if (!cur) throw new IntentError(404, 'unknown-channel', `channel "${name}" does not exist (known: ${i.channels.map((c) => c.name).join(', ') || 'none'})`);
-  if (p.rate === undefined && p.burst === undefined) throw new IntentError(400, 'bad-request', 'channel: give rate, burst or both');
-  const next: Channel = { name, rate: p.rate ?? cur.rate };
-  const burst = p.burst ?? cur.burst;
-  if (burst !== undefined) next.burst = burst;
+  if (p.rate === undefined && p.burst === undefined && p.min === undefined && p.split === undefined) throw new IntentError(400, 'bad-request', 'channel: give rate, burst, min or split');
+  const next: Channel = { ...cur, ...p, name };
   return checkIntent({ ...i, channels: i.channels.map((x) => (x.name === name ? next : x)) });
 }
 

@@ -183,7 +183,7 @@ describe('channels', () => {
     refused(await t.req('POST', '/v1/channels', { name: 'gold', rate: '1mbit' }), 409, 'channel-exists');
     refused(await t.req('POST', '/v1/channels', { name: 'x', rate: 'fast' }), 400, 'bad-request', /channel\.rate/);
     refused(await t.req('POST', '/v1/channels', { name: 'x', rate: '10mbit', burst: '10pkt' }), 400, 'bad-burst');
-    refused(await t.req('PATCH', '/v1/channels/gold', {}), 400, 'bad-request', /rate, burst or both/);
+    refused(await t.req('PATCH', '/v1/channels/gold', {}), 400, 'bad-request', /rate, burst, min or split/);
     refused(await t.req('PATCH', '/v1/channels/gold', { rate: '1 mbit/s' }), 400, 'bad-request', /rate/);
     refused(await t.req('PATCH', '/v1/channels/nope', { rate: '1mbit' }), 404, 'unknown-channel');
     refused(await t.req('GET', '/v1/channels/nope'), 404, 'unknown-channel');

@@ -24,7 +24,7 @@ const sw = (over: Partial<SwitchView> = {}): SwitchView => ({
   names: ['h1/br0', '0000000000000001'], ports: new Map([['vm1', 1], ['vm2', 2], ['vm3', 3], ['trunk', 10]]),
   trunks: [{ port: 10, blocked: false }], learned: [], bans: [], ...over,
 });
-const ctx = (i: Intent): CompileContext => ({ meterIds: assignMeterIds(i, {}), channelSwitches: new Map(i.channels.map((c) => [c.name, 1])), macAgingS: 300, banS: 5 });
+const ctx = (i: Intent): CompileContext => ({ meterIds: assignMeterIds(i, {}), channelShares: new Map(), macAgingS: 300, banS: 5 });
 
 function dump(i: Intent, v: SwitchView): string {
   const d = compile(i, v, ctx(i));
@@ -87,10 +87,16 @@ describe('compile', () => {
     expect(inGroups).toHaveLength(1);
   });
 
-  it('splits a channel evenly over the switches that carry it', () => {
+  it('gives a channel meter the part of the rate this switch polices (burst as configured)', () => {
     const i = parseIntent({ networks: [{ name: 'blue', vid: 100 }], channels: [{ name: 'gold', rate: '30mbit', burst: '64kb' }], attachments: [{ switch: 'h1/br0', port: 'vm1', network: 'blue', channel: 'gold' }] });
-    const d = compile(i, sw(), { ...ctx(i), channelSwitches: new Map([['gold', 3]]) });
+    const d = compile(i, sw(), { ...ctx(i), channelShares: new Map([['gold', 10_000_000]]) });
     expect([...d.meters.values()]).toEqual([{ meterId: 1, flags: 13, bands: [{ kind: 'drop', rate: 10_000, burstSize: 525 }] }]);
+  });
+
+  it('without a part, a channel meter has the whole rate, and a default burst of 10 ms of it', () => {
+    const i = parseIntent({ networks: [{ name: 'blue', vid: 100 }], channels: [{ name: 'gold', rate: '30mbit' }], attachments: [{ switch: 'h1/br0', port: 'vm1', network: 'blue', channel: 'gold' }] });
+    const d = compile(i, sw(), ctx(i));
+    expect([...d.meters.values()]).toEqual([{ meterId: 1, flags: 13, bands: [{ kind: 'drop', rate: 30_000, burstSize: 300 }] }]);
   });
 });
 
@@ -100,7 +106,7 @@ describe('diff', () => {
 
   it('moves an attachment to another channel make-before-break: new meter, then the flow, then the old meter goes', () => {
     const meterIds = assignMeterIds(i1, {});
-    const c = { meterIds, channelSwitches: new Map([['gold', 1], ['silver', 1]]), macAgingS: 300, banS: 5 };
+    const c = { meterIds, channelShares: new Map(), macAgingS: 300, banS: 5 };
     const have = compile(i1, sw(), c), want = compile(i2, sw(), c);
     const plan = diff(want, { flows: [...have.flows.values()], groups: [...have.groups.values()], meters: [...have.meters.values()] });
     expect(plan.make.map((x) => `${x.kind}:${x.op}`)).toEqual(['meter:add', 'flow:add']);

@@ -4,7 +4,8 @@
 // member coming back has its min at once, the total never exceeds the group's rate, and the
 // weighted shares are fair (Jain's index).
 import { describe, expect, it } from 'vitest';
-import { ChannelGroup, GroupMember, RESPLIT_MS, setChannelGroup, shareRates } from '../../../src/qos/channel-group.js';
+import { ChannelGroup, GroupMember, RESPLIT_MS, setChannelGroup } from '../../../src/qos/channel-group.js';
+import { shareRates } from '../../../src/qos/share-rates.js';
 import { ChannelRegistry } from '../../../src/qos/channel.js';
 import { Batch } from '../../../src/packet/batch.js';
 import { PacketPool } from '../../../src/packet/pool.js';
