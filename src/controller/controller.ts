@@ -97,6 +97,9 @@ export interface ChannelView {
   shares: { switch: string; rate: string; connected: boolean; demand?: string }[];
 }
 
+/** What one re-split round did (`resplit()`), for benchmarks and logs. */
+export interface SplitRound { channels: number; switches: number; meterMods: number; readMs: number; sendMs: number }
+
 export interface ReconcileSummary {
   switch: string;
   dpid: string;
@@ -277,7 +280,7 @@ export class Controller {
     const rateMs = this.opts.rateIntervalMs ?? 500;
     if (rateMs > 0) this.every(rateMs, () => this.sampleRates());
     const splitMs = this.opts.splitIntervalMs ?? 100;
-    if (splitMs > 0) this.every(splitMs, () => this.resplit());
+    if (splitMs > 0) this.every(splitMs, () => { this.resplit().catch((err: Error) => this.log.error({ err: err.message }, 're-split failed')); });
   }
 
   private every(ms: number, fn: () => void): void {
@@ -575,10 +578,10 @@ export class Controller {
    * demand (in parallel), water-fill each such channel's rate over its switches, and send METER_MOD
    * MODIFY where a part moved by more than 1 %: every decrease first, then (after their barriers) the
    * increases, so the sum never runs above the channel's rate. Only the leader does this; a round
-   * never overlaps the one before.
+   * never overlaps the one before (null: nothing to do, or a round still running).
    */
-  private resplit(): void {
-    if (!this.leading || this.splitting || this.stopping || this.switchesByDpid.size === 0) return;
+  async resplit(): Promise<SplitRound | null> {
+    if (!this.leading || this.splitting || this.stopping || this.switchesByDpid.size === 0) return null;
     const spread = this.spreadChannels();
     const byMeter = new Map<number, string>();
     const targets = new Map<string, SwitchEntry>();
@@ -589,22 +592,24 @@ export class Controller {
     }
     this.splitter.retain(new Set(spread.keys()));
     this.splitReadings.retain((dpid) => targets.has(dpid));
-    if (targets.size === 0) return;
+    if (targets.size === 0) return null;
     this.splitting = true;
-    const measured = new Map<string, Map<string, { offered: number; passed: number }>>();
-    const reads = [...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => {
-      this.splitReadings.take(dpid, bodies, performance.now(), (id) => byMeter.has(id), (id, r) => {
-        const name = byMeter.get(id)!;
-        const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
-        (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8 } : { offered: r.packetsIn, passed: r.packetsPassed });
-      });
-    }, (err: Error) => {
-      if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
-    }));
-    void Promise.all(reads).then(async () => {
-      if (!this.leading || this.stopping) return;
+    try {
       const t0 = performance.now();
+      const measured = new Map<string, Map<string, { offered: number; passed: number }>>();
+      await Promise.all([...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => {
+        this.splitReadings.take(dpid, bodies, performance.now(), (id) => byMeter.has(id), (id, r) => {
+          const name = byMeter.get(id)!;
+          const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
+          (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8 } : { offered: r.packetsIn, passed: r.packetsPassed });
+        });
+      }, (err: Error) => {
+        if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
+      })));
+      const t1 = performance.now();
+      if (!this.leading || this.stopping) return null;
       const down = new Map<SwitchEntry, Change[]>(), up = new Map<SwitchEntry, Change[]>();
+      let mods = 0;
       for (const [name, s] of spread) {
         const rate = parseRate(s.channel.rate);
         const min = s.channel.min === undefined ? 0 : parseRate(s.channel.min).perSec;
@@ -613,19 +618,22 @@ export class Controller {
           const r = m?.get(sw);
           return { sw, weight: s.weights.get(sw)!, min, measured: r !== undefined, offered: r?.offered ?? 0, passed: r?.passed ?? 0 };
         });
-        const changes: ShareChange[] = this.splitter.round(name, rate.perSec, shareStep(rate.unit), inputs);
-        for (const c of changes) {
+        for (const c of this.splitter.round(name, rate.perSec, shareStep(rate.unit), inputs)) {
           const e = this.switchesByDpid.get(c.sw);
           if (e === undefined) continue;
           const to = c.to < c.from ? down : up;
-          const list = to.get(e) ?? to.set(e, []).get(e)!;
-          list.push({ kind: 'meter', op: 'modify', meter: meterFor(this.state.meterIds[name]!, s.channel.rate, s.channel.burst, c.to) });
+          (to.get(e) ?? to.set(e, []).get(e)!).push({ kind: 'meter', op: 'modify', meter: meterFor(this.state.meterIds[name]!, s.channel.rate, s.channel.burst, c.to) });
+          mods++;
         }
       }
       await Promise.all([...down].map(([e, cs]) => this.sendMeterMods(e, cs)));
       await Promise.all([...up].map(([e, cs]) => this.sendMeterMods(e, cs)));
-      if (down.size + up.size > 0) this.metrics.resplitSeconds.observe((performance.now() - t0) / 1000);
-    }).catch((err: Error) => this.log.error({ err: err.message }, 're-split failed')).finally(() => { this.splitting = false; });
+      const t2 = performance.now();
+      if (mods > 0) this.metrics.resplitSeconds.observe((t2 - t1) / 1000);
+      return { channels: spread.size, switches: targets.size, meterMods: mods, readMs: t1 - t0, sendMs: t2 - t1 };
+    } finally {
+      this.splitting = false;
+    }
   }
 
   /** METER_MODs of a re-split, in the switch's queue (never inside a reconcile), then a barrier. */

@@ -68,13 +68,19 @@ describe('controller: a channel over two switches, split by demand', () => {
   it('a restarted controller takes the parts the meters hold: no METER_MOD for unchanged intent', async () => {
     offer(s1, 1);
     await until('h1 to have most of the channel', () => (parts().get('h1/br0')! >= 0.9 * TOTAL ? true : undefined), 10_000);
-    quiet();
-    const before = parts();
+    // Traffic goes on (steady demand: the split stays where it is) while the controller is replaced.
+    await until('the meters to hold the parts', () => ([s1, s2].every((s) => s.agent.meter(1)!.bands[0]!.rate * 1000 === parts().get(s.name)) ? true : undefined), 5_000);
     await lab.stopController();
-    const ctl = await lab.startController({ splitIntervalMs: 100 });
+    // What the meters hold when the controller is gone.
+    const meterId = 1;
+    const held = new Map([s1, s2].map((s) => [s.name, s.agent.meter(meterId)!.bands[0]!.rate * 1000]));
+    expect(held.get('h1/br0')).toBeGreaterThan(0);
+    // This controller does not re-split (so what it shows is what it adopted).
+    const ctl = await lab.startController({ splitIntervalMs: 0 });
     await until('both switches back', () => ctl.switches().filter((s) => s.connected && s.lastReconcile).length === 2);
+    expect(ctl.channelViews()[0]!.meterId).toBe(meterId);
     for (const s of ctl.switches()) expect(s.lastReconcile!.meterMods).toBe(0);
-    expect(parts()).toEqual(before);
+    expect(parts()).toEqual(held);
   });
 
   it('keeps the split when the channel\'s rate changes, scaled to the new rate', async () => {
