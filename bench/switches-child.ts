@@ -2,7 +2,7 @@
 // as switches are in production: argv[3] bridges "<argv[4]><i>/br0" (dpid 0x900 + i), each with
 // two memory ports and its OpenFlow agent connecting to the controller at argv[2] (tcp:HOST:PORT).
 // On "inject N" from stdin it feeds N broadcast frames with distinct source MACs into the first
-// bridge's port vm0; it prints "ready" once started and ends on "quit".
+// bridge's port vm0 ("repeat N": N copies of one frame); it prints "ready" once started and ends on "quit".
 import { createInterface } from 'node:readline';
 import { Bridge } from '../src/datapath/bridge.js';
 import { MemoryPort } from '../src/datapath/ports/memory.js';
@@ -46,6 +46,12 @@ async function main(): Promise<void> {
     const m = /^inject (\d+)$/.exec(line.trim());
     if (m) {
       for (let i = 0; i < Number(m[1]); i++) first!.inject(learnFrame(i));
+      if (!pumping) { pumping = true; pump(); }
+    }
+    const r = /^repeat (\d+)$/.exec(line.trim());
+    if (r) {
+      const f = learnFrame(0);
+      for (let i = 0; i < Number(r[1]); i++) first!.inject(f);
       if (!pumping) { pumping = true; pump(); }
     }
     if (line.trim() === 'quit') { clearInterval(poll); void Promise.all(agents.map((a) => a.stop())).then(() => process.exit(0)); }
