@@ -354,6 +354,9 @@ export class Controller {
       this.events.emitEvent({ type: 'leader-lost', leader: leaderGen?.toString() ?? null });
     } else this.log.info({ leader: leaderGen?.toString() ?? 'unknown' }, 'following');
     this.leading = false;
+    // The leader splits channels now; should we lead again, we adopt what the meters hold then.
+    this.splitter.retain(new Set());
+    this.splitReadings.clear();
     if (leaderGen === null) return;
     for (const e of this.switchesByDpid.values()) {
       if (e.sess.role === 'slave') continue;
