@@ -20,7 +20,8 @@ function rateText(v: number, unit: 'bit' | 'pkt'): string {
 
 /** A channel-rate sample as one line (samples have no seq). */
 export function sampleLine(s: ChannelRateSample): string {
-  return `${s.at} channel-rate ${s.channel}: ${rateText(s.rate, s.unit)} passing of ${rateText(s.limit, s.unit)}, ${rateText(s.offered, s.unit)} offered (${s.switches} switch${s.switches === 1 ? '' : 'es'})`;
+  const parts = (s.parts ?? []).length > 1 ? `: ${s.parts.map((p) => `${p.switch} ${rateText(p.rate, s.unit)} of ${rateText(p.limit, s.unit)}`).join(', ')}` : '';
+  return `${s.at} channel-rate ${s.channel}: ${rateText(s.rate, s.unit)} passing of ${rateText(s.limit, s.unit)}, ${rateText(s.offered, s.unit)} offered (${s.switches} switch${s.switches === 1 ? '' : 'es'}${parts})`;
 }
 
 function diffText(d: IntentDiff): string {

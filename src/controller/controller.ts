@@ -163,7 +163,11 @@ interface SwitchEntry {
 }
 
 /** One channel's sums over the switches read in one sampling round (reused round after round). */
-interface RateAcc { name: string; unit: 'bit' | 'pkt'; limit: number; bytesIn: number; bytesPassed: number; packetsIn: number; packetsPassed: number; switches: number; intervalMs: number }
+interface RateAcc {
+  name: string; unit: 'bit' | 'pkt'; limit: number; bytesIn: number; bytesPassed: number; packetsIn: number; packetsPassed: number; switches: number; intervalMs: number;
+  /** Per switch read this round: its meter's part, what passed and what was offered (the channel's unit per second). */
+  parts: { switch: string; limit: number; rate: number; offered: number }[];
+}
 
 const learnKey = (vid: number, mac: bigint): string => `${vid}/${mac.toString(16)}`;
 /** The learned entry a learned-source or learned-destination flow belongs to, or null. */
@@ -469,12 +473,15 @@ export class Controller {
     const accs = this.rateAccumulators();
     if (accs.size === 0) return;
     this.sampling = true;
+    const parts = this.currentParts();
     const reads: Promise<void>[] = [];
     for (const [dpid, e] of this.switchesByDpid) {
       reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.meterReadings.take(dpid, bodies, performance.now(), (id) => accs.has(id), (id, r) => {
         const acc = accs.get(id)!;
         acc.bytesIn += r.bytesIn; acc.bytesPassed += r.bytesPassed; acc.packetsIn += r.packetsIn; acc.packetsPassed += r.packetsPassed;
         acc.switches++;
+        const bits = acc.unit === 'bit';
+        acc.parts.push({ switch: e.name, limit: parts.get(acc.name)?.get(dpid) ?? acc.limit, rate: bits ? r.bytesPassed * 8 : r.packetsPassed, offered: bits ? r.bytesIn * 8 : r.packetsIn });
         if (r.intervalMs > acc.intervalMs) acc.intervalMs = r.intervalMs;
       }), (err: Error) => {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
@@ -492,8 +499,10 @@ export class Controller {
             type: 'channel-rate', channel: a.name, unit: a.unit,
             rate: bits ? a.bytesPassed * 8 : a.packetsPassed, offered: bits ? a.bytesIn * 8 : a.packetsIn, limit: a.limit,
             bytesPerSec: a.bytesPassed, packetsPerSec: a.packetsPassed, switches: a.switches, intervalMs: Math.round(a.intervalMs), at,
+            parts: a.parts.sort((x, y) => (x.switch < y.switch ? -1 : x.switch > y.switch ? 1 : 0)),
           });
         }
+        a.parts = [];
         a.bytesIn = 0; a.bytesPassed = 0; a.packetsIn = 0; a.packetsPassed = 0; a.switches = 0; a.intervalMs = 0;
       }
     });
@@ -508,7 +517,7 @@ export class Controller {
       const id = this.state.meterIds[c.name];
       if (id === undefined) continue;
       const rate = parseRate(c.rate);
-      byMeter.set(id, { name: c.name, unit: rate.unit, limit: rate.perSec, bytesIn: 0, bytesPassed: 0, packetsIn: 0, packetsPassed: 0, switches: 0, intervalMs: 0 });
+      byMeter.set(id, { name: c.name, unit: rate.unit, limit: rate.perSec, bytesIn: 0, bytesPassed: 0, packetsIn: 0, packetsPassed: 0, switches: 0, intervalMs: 0, parts: [] });
     }
     this.rateAccs = { intent: this.state.intent, meterIds: this.state.meterIds, byMeter };
     return byMeter;
@@ -534,6 +543,17 @@ export class Controller {
     for (const [name, s] of out) {
       if (s.weights.size < 2) out.delete(name);
       else s.members = [...s.weights.keys()].sort();
+    }
+    return out;
+  }
+
+  /** Channels over several switches: each switch's part now (by dpid), as its meter holds it. */
+  private currentParts(): Map<string, Map<string, number>> {
+    const out = new Map<string, Map<string, number>>();
+    for (const [name, s] of this.spreadChannels()) {
+      const rate = parseRate(s.channel.rate).perSec;
+      const split = s.channel.split === 'even' ? undefined : this.splitter.sharesOf(name);
+      out.set(name, new Map(s.members.map((sw) => [sw, split?.get(sw)?.share ?? rate / s.members.length])));
     }
     return out;
   }

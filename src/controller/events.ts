@@ -44,6 +44,8 @@ export interface ChannelRateSample {
   switches: number;
   /** The period the rates are averaged over, ms (the switches' own meter durations). */
   intervalMs: number;
+  /** Per switch read: its meter's part of the limit, what passed and what was offered (same unit). */
+  parts: { switch: string; limit: number; rate: number; offered: number }[];
   at: string;
 }
 

@@ -230,6 +230,10 @@
     c.card.querySelector('.now').textContent = fmtRate(s.rate, s.unit);
     c.card.querySelector('.offered').textContent = fmtRate(s.offered, s.unit);
     c.card.dataset.limitPerSec = String(s.limit);
+    // A channel over several switches: each switch's part moves with demand between refreshes.
+    if (Array.isArray(s.parts) && s.parts.length > 1) {
+      c.card.querySelector('.shares').textContent = s.parts.map((p) => `${p.switch} ${fmtRate(p.limit, s.unit)} (passing ${fmtRate(p.rate, s.unit)})`).join(', ');
+    }
     c.plot?.setData([c.xs, c.rate, c.offered, c.limit]);
   }
 

@@ -221,7 +221,7 @@ describe('sluice events', () => {
 
   it('--rates adds channel-rate samples, one line each, not counted by --count', async () => {
     const p = run('events', '--rates', '--count', '1');
-    const sample = { type: 'channel-rate' as const, channel: 'gold', unit: 'bit' as const, rate: 4.98e6, offered: 12e6, limit: 5e6, bytesPerSec: 622500, packetsPerSec: 415, switches: 2, intervalMs: 500, at: '2026-01-01T00:00:00.000Z' };
+    const sample = { type: 'channel-rate' as const, channel: 'gold', unit: 'bit' as const, rate: 4.98e6, offered: 12e6, limit: 5e6, bytesPerSec: 622500, packetsPerSec: 415, switches: 2, intervalMs: 500, at: '2026-01-01T00:00:00.000Z', parts: [{ switch: 's1', limit: 4e6, rate: 4e6, offered: 11e6 }, { switch: 's2', limit: 1e6, rate: 0.98e6, offered: 1e6 }] };
     // samples all along; once the stream listens (it has carried one), an event to end the command
     let n = 0;
     const poke = setInterval(() => {
@@ -233,7 +233,7 @@ describe('sluice events', () => {
     expect(r.code, r.stderr).toBe(0);
     const lines = r.stdout.trim().split('\n');
     expect(lines.filter((l) => / #\d+ /.test(l))).toHaveLength(1);
-    expect(lines).toContain('2026-01-01T00:00:00.000Z channel-rate gold: 4.98 Mbit/s passing of 5.00 Mbit/s, 12.00 Mbit/s offered (2 switches)');
+    expect(lines).toContain('2026-01-01T00:00:00.000Z channel-rate gold: 4.98 Mbit/s passing of 5.00 Mbit/s, 12.00 Mbit/s offered (2 switches: s1 4.00 Mbit/s of 4.00 Mbit/s, s2 980.0 kbit/s of 1.00 Mbit/s)');
   });
 
   it('reopens a lost stream after the last event seen (the API restarted on the same port)', { timeout: 120_000 }, async () => {

@@ -338,7 +338,7 @@ describe('events (SSE)', () => {
     const withRates = await open('?rates=true');
     const without = await open('');
     await until(() => t.ctl.events.hasSampleListeners);
-    const sample = { type: 'channel-rate' as const, channel: 'evc', unit: 'bit' as const, rate: 1, offered: 2, limit: 3, bytesPerSec: 0.125, packetsPerSec: 1, switches: 1, intervalMs: 500, at: new Date().toISOString() };
+    const sample = { type: 'channel-rate' as const, channel: 'evc', unit: 'bit' as const, rate: 1, offered: 2, limit: 3, bytesPerSec: 0.125, packetsPerSec: 1, switches: 1, intervalMs: 500, at: new Date().toISOString(), parts: [{ switch: 's1', limit: 3, rate: 1, offered: 2 }] };
     t.ctl.events.emitSample(sample);
     await t.req('POST', '/v1/networks', { name: 'evr', vid: 902 });
     const read = async (r: ReadableStreamDefaultReader<Uint8Array>): Promise<string> => {
