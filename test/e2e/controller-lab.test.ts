@@ -3,7 +3,8 @@
 // to them by a second trunk, namespace VMs on each; networks blue and red made with the CLI.
 // Checks the reachability matrix, LLDP topology, restarts of the controller (kill -9: 0 pings
 // lost, no FLOW/GROUP/METER_MOD after reconnect) and of a switch, a flow deleted behind the
-// controller's back, channel changes on Sluice and on Open vSwitch, a loop among trunks, and bad
+// controller's back, channel changes on Sluice and on Open vSwitch, a channel split by demand
+// across a Sluice switch and Open vSwitch (its meter read back with ovs-ofctl), a loop among trunks, and bad
 // input through the CLI.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -18,6 +19,7 @@ import type { ExecResult } from '../helpers/netns.js';
 import { startOvs } from '../helpers/ovs.js';
 import type { Ovs } from '../helpers/ovs.js';
 import { ReceivedBytes, SwitchProc, addHost, expectRate, freePort, iperf } from './switch-harness.js';
+import { parseRate } from '../../src/qos/units.js';
 import type { Host } from './switch-harness.js';
 
 /** `sluice controller` as a child process with its own state dir, OpenFlow and API ports. */
@@ -206,6 +208,39 @@ describePrivileged('sluice controller: two Sluice switches and Open vSwitch', ()
       await ctl.ok(['channel', 'delete', ch]);
     }, 60_000);
   }
+
+  it('splits a channel over a Sluice switch and Open vSwitch by demand, following it from one to the other', async () => {
+    const RATE = 20e6;
+    const targets = { sluice: 's2/br0:b1', ovs: `ovs/br0:${hosts.o1!.root}` } as const;
+    await ctl.ok(['channel', 'create', 'chsplit', '--rate', '20mbit']);
+    for (const t of Object.values(targets)) await ctl.ok(['channel', 'assign', 'chsplit', t]);
+    const parts = async (): Promise<Record<string, number>> => {
+      const r = await ctl.json<{ channels: { name: string; shares: { switch: string; rate: string }[] }[] }>(['channel', 'list']);
+      const c = r.channels.find((x) => x.name === 'chsplit')!;
+      const out = Object.fromEntries(c.shares.map((s) => [s.switch, parseRate(s.rate).perSec]));
+      expect(Object.values(out).reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(RATE);   // never more than the rate in all
+      return out;
+    };
+    // Open vSwitch's meter, as it holds it (kbps).
+    const ovsMeterKbps = (): number => Number(/type=drop rate=(\d+)/.exec(ovs!.ofctl(['dump-meters', 'ovsbr']).split('\n').find((l) => l.includes('type=drop')) ?? '')?.[1] ?? NaN);
+    // Only o1 (behind Open vSwitch) sends: Open vSwitch gets most of the channel.
+    await iperf(lab, hosts.o1!, hosts.b1!, ['-u', '-b', '30M', '-t', '12', '-l', '1200'], {
+      during: async () => {
+        // Its own meter says so (ovs-ofctl), and so does the controller.
+        await expectEventually('Open vSwitch\'s meter to have most of the channel', async () => (ovsMeterKbps() * 1000 >= 0.9 * RATE ? true : undefined), 8_000);
+        expect((await parts())['ovs/br0']).toBeGreaterThanOrEqual(0.9 * RATE);
+      },
+    });
+    // Then only b1 (behind Sluice s2): the part moves over.
+    await iperf(lab, hosts.b1!, hosts.a1!, ['-u', '-b', '30M', '-t', '12', '-l', '1200'], {
+      during: async () => {
+        await expectEventually('Open vSwitch\'s meter to give it up', async () => (ovsMeterKbps() * 1000 <= 0.1 * RATE ? true : undefined), 8_000);
+        expect((await parts())['s2/br0']).toBeGreaterThanOrEqual(0.9 * RATE);
+      },
+    });
+    for (const t of Object.values(targets)) await ctl.ok(['channel', 'unassign', t]);
+    await ctl.ok(['channel', 'delete', 'chsplit']);
+  }, 90_000);
 
   it('breaks a loop among trunks by blocking one link, and still forwards', async () => {
     const x = lab.name('t1o'), y = lab.name('to1');
