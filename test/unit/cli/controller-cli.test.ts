@@ -120,6 +120,18 @@ describe('sluice channel (controller)', () => {
     oneLineError(await run('channel', 'create', 'x', '--rate', 'fast'), 2, /channel\.rate/);
   });
 
+  it('sets how a channel over several switches is split: --min per switch, --split even or demand', async () => {
+    expect((await run('channel', 'create', 'web', '--rate', '100mbit', '--min', '10mbit')).stdout).toMatch(/^channel web created: 100mbit min 10mbit per switch, meter \d+, 0 attachment\(s\)\n$/);
+    expect((await run('channel', 'set', 'web', '--split', 'even')).stdout).toMatch(/^channel web changed: 100mbit min 10mbit per switch, split evenly, meter/);
+    const j = JSON.parse((await run('channel', 'list', '--json')).stdout);
+    expect(j.channels.find((c: { name: string }) => c.name === 'web')).toMatchObject({ rate: '100mbit', min: '10mbit', split: 'even' });
+    oneLineError(await run('channel', 'set', 'web', '--min', '200mbit'), 2, /min 200mbit .* is above the channel's rate 100mbit/);
+    oneLineError(await run('channel', 'set', 'web', '--min', '10kpps'), 2, /must both count packets or both bits/);
+    oneLineError(await run('channel', 'set', 'web', '--split', 'fair'), 2, /split/);
+    oneLineError(await cliInproc(['channel', 'set', 'web', '--min', '1mbit', '--bridge', 'br0']), 2, /--min and --split are options of the controller/);
+    expect((await run('channel', 'delete', 'web')).code).toBe(0);
+  });
+
   it('keeps the switch-local options apart: --mode needs --socket/--bridge, and the two targets never mix', async () => {
     oneLineError(await run('channel', 'set', 'gold', '--rate', '1mbit', '--mode', 'shape'), 2, /--mode and --queue .* add --bridge BR or --socket PATH/);
     oneLineError(await run('channel', 'list', '--socket', join(tmp, 'none.sock')), 2, /either --socket\/--bridge .* or --controller/);
