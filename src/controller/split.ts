@@ -133,8 +133,9 @@ export class ChannelSplitter {
     let c = this.channels.get(channel);
     if (c === undefined) { c = { total, members: new Map() }; this.channels.set(channel, c); }
     const ms = c.members;
-    if (ms.size > members.length || [...ms.keys()].some((s) => !members.includes(s))) {
-      for (const s of [...ms.keys()]) if (!members.includes(s)) ms.delete(s);
+    if (ms.size > 0) {
+      const keep = new Set(members);
+      for (const s of ms.keys()) if (!keep.has(s)) ms.delete(s);
     }
     if (c.total !== total) {
       for (const m of ms.values()) m.share = Math.max(step, floorTo((m.share * total) / c.total, step));
