@@ -135,4 +135,25 @@ describeWithTools('EtcdElection cut off from etcd', () => {
     expect(seenA.elected.filter((t) => t >= tCut)).toEqual([]);
     expect(seenB.follower.filter((t) => t >= bElectedAt)).toEqual([]);
   }, 60_000);
+  it('a leader that stood down gets the lead back, same generation id, if a renewal gets through before the lease expired', async () => {
+    // A TTL of 1.5 s here, a lease of 2 s in etcd (whole seconds): the leader stands down at
+    // 1.4 s, half a second before etcd could expire the lease. Healed the moment it stands down.
+    const sa = new EtcdStateStore({ endpoints: [`http://127.0.0.1:${relay.port}`], prefix: '/stall/', timeoutMs: 1000 });
+    const sb = new EtcdStateStore({ endpoints: etcd.endpoints, prefix: '/stall/', timeoutMs: 1000 });
+    stores.push(sa, sb);
+    const a = sa.election('a', 1.5, quiet);
+    const b = sb.election('b', 1.5, quiet);
+    elections.push(a, b);
+    await a.start();
+    await b.start();
+    expect([a.isLeader, b.isLeader]).toEqual([true, false]);
+    const gen = a.leaderGeneration;
+    const seenA = watchRoles(a), seenB = watchRoles(b);
+    a.once('follower', () => relay.heal());
+    relay.hold();
+    await until(() => seenA.follower.length > 0, 5000, 'a to stand down');
+    await until(() => a.isLeader, 5000, 'a to lead again');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect({ a: a.isLeader, gen: a.leaderGeneration, bUp: seenB.elected.length, bLeader: b.leaderGeneration }).toEqual({ a: true, gen, bUp: 0, bLeader: gen });
+  }, 30_000);
 }, { tools: ['etcd'] });
