@@ -129,7 +129,7 @@ export class EtcdStateStore implements StateStore {
  * with the lowest create revision leads. We renew the lease ourselves, over one keepalive stream,
  * every sixth of the TTL, and count each renewal from the moment its request was *sent* (etcd
  * restarts the TTL when it receives it, never earlier). We lead only while our key is the first
- * and our last acknowledged renewal was sent less than a TTL (less one check period) ago: a leader
+ * and our last acknowledged renewal was sent less than a TTL (less two check periods) ago: a leader
  * cut off from etcd (a partition, a stalled etcd) stands down before etcd can expire its lease and
  * elect another; the switches fence it anyway (generation ids). If a renewal then gets through, the
  * lease never expired and nobody else can have led: it leads again, with the same generation id.
@@ -149,6 +149,10 @@ export class EtcdElection extends EventEmitter<ElectionEvents> implements Leader
   /** The keepalive stream of this term and the send times of its unanswered requests, oldest first. */
   private ka: { stream: IDuplexStream<ILeaseKeepAliveRequest, ILeaseKeepAliveResponse>; sent: number[] } | null = null;
   private kaOpening = false;
+  /** Whether the last try to open a keepalive stream failed (logged once, not at every try). */
+  private kaFailing = false;
+  /** Whether the last election read failed (likewise). */
+  private readFailing = false;
   private renewTimer: NodeJS.Timeout | null = null;
   /** Header revision of the newest election read applied: an older read answering late is ignored. */
   private checkedRev = 0n;
@@ -230,6 +234,7 @@ export class EtcdElection extends EventEmitter<ElectionEvents> implements Leader
     this.kaOpening = true;
     this.client.leaseClient.leaseKeepAlive().then((stream) => {
       this.kaOpening = false;
+      this.kaFailing = false;
       if (this.term !== term || this.stopped) { stream.cancel(); return; }
       const ka = { stream, sent: [] as number[] };
       // etcd answers a stream's requests in order: each answer is for the oldest one unanswered.
@@ -260,7 +265,8 @@ export class EtcdElection extends EventEmitter<ElectionEvents> implements Leader
       stream.write({ ID: leaseId });
     }, (err: Error) => {
       this.kaOpening = false;
-      this.log.info({ err: err.message }, 'cannot open the election keepalive stream');
+      if (!this.kaFailing) this.log.info({ err: err.message }, 'cannot open the election keepalive stream');
+      this.kaFailing = true;
     });
   }
 
@@ -272,8 +278,12 @@ export class EtcdElection extends EventEmitter<ElectionEvents> implements Leader
 
   private get renewMs(): number { return (this.ttlS * 1000) / 6; }
 
-  /** Whether our lease is certainly alive in etcd until the next check of its age. */
-  private get fresh(): boolean { return Date.now() - this.renewedAt < this.ttlS * 1000 - this.tickMs; }
+  /**
+   * Whether our lease is certainly alive in etcd for more than a check period yet. Checked every
+   * period, a leader stands down when its last acknowledged renewal is between a TTL less two
+   * periods and a TTL less one old: a timer up to one period late still acts before the TTL.
+   */
+  private get fresh(): boolean { return Date.now() - this.renewedAt < this.ttlS * 1000 - 2 * this.tickMs; }
 
   /** Our last acknowledged renewal was sent nearly a TTL ago: etcd may expire the lease any moment; stop leading now. */
   private selfFence(): void {
@@ -312,9 +322,11 @@ export class EtcdElection extends EventEmitter<ElectionEvents> implements Leader
     try {
       res = await this.client.getAll().prefix(this.dir).sort('Create', 'Ascend').limit(1).exec();
     } catch (err) {
-      this.log.warn({ err: (err as Error).message }, 'cannot read the election');
+      if (!this.readFailing) this.log.warn({ err: (err as Error).message }, 'cannot read the election');
+      this.readFailing = true;
       return;
     }
+    this.readFailing = false;
     // Reads overlap (watch events, the poll): one answering late must not undo a newer one.
     const at = BigInt(res.header.revision);
     if (at < this.checkedRev) return;
