@@ -92,7 +92,8 @@ describeWithTools('EtcdElection cut off from etcd', () => {
     const sa = new EtcdStateStore({ endpoints: [`http://127.0.0.1:${relay.port}`], prefix: '/cut/', timeoutMs: 1000 });
     const sb = new EtcdStateStore({ endpoints: etcd.endpoints, prefix: '/cut/', timeoutMs: 1000 });
     stores.push(sa, sb);
-    const a = sa.election('a', TTL_S, quiet);
+    const warnsA: string[] = [];
+    const a = sa.election('a', TTL_S, { info: () => undefined, warn: (_o, m) => { warnsA.push(m); } });
     const b = sb.election('b', TTL_S, quiet);
     elections.push(a, b);
     const seenA = watchRoles(a), seenB = watchRoles(b);
@@ -134,6 +135,10 @@ describeWithTools('EtcdElection cut off from etcd', () => {
     expect([a.isLeader, b.isLeader]).toEqual([false, true]);
     expect(seenA.elected.filter((t) => t >= tCut)).toEqual([]);
     expect(seenB.follower.filter((t) => t >= bElectedAt)).toEqual([]);
+    // One step-down, one "following b" once healed; campaigns one at a time (each failed one used
+    // to start two more: thousands of events and warnings a second, before).
+    expect(seenA.follower.filter((t) => t >= tCut).length).toBeLessThanOrEqual(2);
+    expect(warnsA.filter((m) => /campaign failed/.test(m)).length).toBeLessThanOrEqual(10);
   }, 60_000);
   it('a leader that stood down gets the lead back, same generation id, if a renewal gets through before the lease expired', async () => {
     // A TTL of 1.5 s here, a lease of 2 s in etcd (whole seconds): the leader stands down at
