@@ -16,6 +16,7 @@ PACKAGES=(
   stress-ng                                                        # a CPU hog for checking timing tests under load
   chromium                                                         # the headless browser of the dashboard test (playwright-core drives it)
   etcd-server                                                      # the controllers' shared store (high availability)
+  nftables                                                         # nft: cuts one controller off from etcd (partition test)
 )
 
 if [ "${1:-}" = "--list" ]; then

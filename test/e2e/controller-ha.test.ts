@@ -3,7 +3,9 @@
 // daemons listing all three controllers, joined by a trunk veth, a namespace VM on each. While the
 // VMs ping every 10 ms: kill -9 of the leader (0 lost, a new MASTER within lease TTL + 1 s as the
 // switches log it, its reconcile sends nothing), kill -9 of an etcd member (nothing changes), a
-// frozen (partitioned) leader (fenced: the new one is MASTER, the old one ends up SLAVE); a change
+// frozen leader (fenced: the new one is MASTER, the old one ends up SLAVE); a leader really cut off
+// from etcd by nftables (each controller runs in a cgroup v2 of its own; see helpers/partition.ts)
+// steps down, is fenced, programs nothing, and stays a follower once the partition heals; a change
 // acknowledged by a follower is what the leader holds.
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -14,23 +16,29 @@ import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
 import { ROOT } from '../helpers/cli.js';
 import { startEtcd } from '../helpers/etcd.js';
 import type { EtcdCluster } from '../helpers/etcd.js';
-import { describePrivileged } from '../helpers/privileged.js';
+import { Partition, ProcessCgroup, partitionUnsupported } from '../helpers/partition.js';
+import { describePrivileged, gate } from '../helpers/privileged.js';
 import { NetnsLab, runAsync, waitFor } from '../helpers/netns.js';
 import type { ExecResult } from '../helpers/netns.js';
 import { SwitchProc, addHost, freePort, pingUntilStopped } from './switch-harness.js';
 import type { Host } from './switch-harness.js';
 
 const TTL_S = 2;
+/** The partition test needs nft and a cgroup v2 hierarchy; the rest of the suite does not. */
+const PARTITION = gate({ root: false, tools: ['nft'], check: partitionUnsupported });
 
 class ControllerProc {
   child: ChildProcess | null = null;
   stderr = '';
-  constructor(readonly name: string, readonly dir: string, readonly ofPort: number, readonly apiPort: number, readonly store: string) {}
+  /** `cg`: run it in that cgroup (every socket it opens is the cgroup's, so a Partition can cut it off). */
+  constructor(readonly name: string, readonly dir: string, readonly ofPort: number, readonly apiPort: number, readonly store: string, readonly cg: ProcessCgroup | null = null) {}
 
   async start(): Promise<void> {
     this.stderr = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--state', this.dir, '--store', this.store, '--lease-ttl', String(TTL_S),
-      '--openflow', `ptcp:${this.ofPort}:127.0.0.1`, '--api', `127.0.0.1:${this.apiPort}`, '--lldp-interval', '0.5', '--log-level', 'info', '--log-format', 'json'], {
+    const argv = [process.execPath, '--import', 'tsx', 'src/cli/main.ts', 'controller', '--state', this.dir, '--store', this.store, '--lease-ttl', String(TTL_S),
+      '--openflow', `ptcp:${this.ofPort}:127.0.0.1`, '--api', `127.0.0.1:${this.apiPort}`, '--lldp-interval', '0.5', '--log-level', 'info', '--log-format', 'json'];
+    const [cmd, ...args] = this.cg ? this.cg.wrap(argv) : argv;
+    const child = spawn(cmd!, args, {
       cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
     });
     this.child = child;
@@ -52,10 +60,34 @@ class ControllerProc {
   }
 
   async get<T>(path: string): Promise<T> {
+    return await (await this.request('GET', path)).json() as T;
+  }
+
+  async post<T>(path: string): Promise<T> {
+    return await (await this.request('POST', path)).json() as T;
+  }
+
+  /** One sample of a gauge from GET /metrics (NaN if absent). */
+  async metric(name: string): Promise<number> {
+    const text = await (await this.request('GET', '/metrics')).text();
+    return Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+  }
+
+  private async request(method: string, path: string): Promise<Response> {
     const token = readFileSync(join(this.dir, 'api-token'), 'utf8').trim();
-    const r = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(2000) });
-    if (!r.ok) throw new Error(`GET ${path}: ${r.status}`);
-    return await r.json() as T;
+    const r = await fetch(`http://127.0.0.1:${this.apiPort}${path}`, { method, headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
+    if (!r.ok) throw new Error(`${method} ${path}: ${r.status}`);
+    return r;
+  }
+
+  /** Its own log lines with message `msg` (JSON), with their times. */
+  logged(msg: string): { time: number }[] {
+    const out = [];
+    for (const line of this.stderr.split('\n')) {
+      if (!line.includes(msg)) continue;
+      try { out.push(JSON.parse(line) as { time: number }); } catch { /* not a JSON line */ }
+    }
+    return out;
   }
 
   cli(args: string[], timeoutMs = 30_000): Promise<ExecResult> {
@@ -71,6 +103,26 @@ class ControllerProc {
 }
 
 interface SwitchRow { name: string; connected: boolean; role: 'master' | 'slave' | null; lastReconcile: { ok: boolean; flowMods: number; groupMods: number; meterMods: number; errors: string[]; at: string } | null }
+
+/** The switch's own log lines "OpenFlow request refused" for BAD_REQUEST/IS_SLAVE, by the peer they came from (a controller's listener). */
+function isSlaveRefusals(sw: SwitchProc, peer: string, since: number): number {
+  let n = 0;
+  for (const line of sw.stderr.split('\n')) {
+    if (!line.includes('OpenFlow request refused')) continue;
+    try {
+      const o = JSON.parse(line) as { time: number; type: number; code: number; peer: string };
+      if (o.peer === peer && o.type === 1 && o.code === 10 && o.time >= since) n++;
+    } catch { /* not a JSON line */ }
+  }
+  return n;
+}
+
+interface FlowRow { table: number; priority: number; cookie: string; match: Record<string, string>; actions: string[] }
+/** What a switch holds, without counters, in a fixed order: equal lists mean nothing was changed. */
+async function flowTable(sw: SwitchProc): Promise<string[]> {
+  const r = await sw.cliJson<{ flows: FlowRow[] }>(['flows', 'dump']);
+  return r.flows.map((f) => JSON.stringify([f.table, f.priority, f.cookie, f.match, f.actions])).sort();
+}
 
 /** The switch's own log lines "controller role changed": when it granted which role with which generation id. */
 function roleChanges(sw: SwitchProc): { time: number; role: string; generation: bigint; peer: string }[] {
@@ -93,6 +145,8 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
   const hosts: Record<string, Host> = {};
   const base = mkdtempSync(join(tmpdir(), 'sluice-ha-e2e-'));
   const figures: Record<string, number> = {};
+  const cgroups: ProcessCgroup[] = [];
+  let partition: Partition | null = null;
 
   const rows = async (c: ControllerProc): Promise<SwitchRow[]> => (await c.get<{ switches: SwitchRow[] }>('/v1/switches')).switches;
   /** The controller both switches have as MASTER (asked of each live one), or undefined. */
@@ -109,7 +163,11 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
 
   beforeAll(async () => {
     etcd = await startEtcd(3);
-    for (const n of ['c1', 'c2', 'c3']) ctls.push(new ControllerProc(n, join(base, n), await freePort(), await freePort(), etcd.spec));
+    for (const n of ['c1', 'c2', 'c3']) {
+      const cg = PARTITION.run ? new ProcessCgroup(`sluice-ha-${process.pid}-${n}`) : null;
+      if (cg) cgroups.push(cg);
+      ctls.push(new ControllerProc(n, join(base, n), await freePort(), await freePort(), etcd.spec, cg));
+    }
     for (const c of ctls) await c.start();
     lab = new NetnsLab();
     hosts.a1 = addHost(lab, 'a1', '10.78.0.1');
@@ -144,8 +202,10 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
   });
 
   afterAll(async () => {
+    try { partition?.heal(); } catch (e) { console.log(`[controller-ha] healing the partition: ${(e as Error).message}`); }
     for (const s of sw) await s.stop();
     for (const c of ctls) await c.stop();
+    for (const cg of cgroups) if (!cg.remove()) console.log(`[controller-ha] could not remove ${cg.dir} (pids ${cg.pids().join(' ')})`);
     await etcd?.stop();
     lab?.cleanup();
     rmSync(base, { recursive: true, force: true });
@@ -230,6 +290,83 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
     const late = sw.flatMap((s) => roleChanges(s).filter((c) => c.time >= t0 && c.role === 'master'));
     expect(new Set(late.map((c) => c.generation)).size).toBe(1);   // one new generation, granted once per switch
   }, 60_000);
+
+  it('a leader cut off from etcd (not from the switches) steps down and programs nothing; healed, it stays a follower', async (ctx) => {
+    if (!PARTITION.run) {
+      if (PARTITION.fail) throw new Error(`SLUICE_REQUIRE_PRIVILEGED=1 but the partition test cannot run: ${PARTITION.reason}`);
+      ctx.skip(PARTITION.reason);
+    }
+    const old = (await master())!;
+    const oldPeer = `127.0.0.1:${old.ofPort}`;
+    const p = pingUntilStopped10ms(lab, hosts.a1!, hosts.b1!.ip);
+    await p.ready;
+    await new Promise((r) => setTimeout(r, 500));
+    const before = await Promise.all(sw.map((s) => flowTable(s)));
+    const t0 = Date.now();
+    // Every etcd client port, both ways, for the leader's process only: its OpenFlow sessions and
+    // API stay up, and the other controllers still reach etcd.
+    partition = Partition.start(old.cg!, etcd.endpoints.map((e) => Number(new URL(e).port)));
+    try {
+      const granted = await until(() => {
+        const t = sw.map((s) => roleChanges(s).find((c) => c.role === 'master' && c.time >= t0 && c.peer !== oldPeer));
+        return t.every((x) => x !== undefined) ? t.map((x) => x!) : undefined;
+      }, 15_000, 'both switches to grant MASTER to another controller').catch((e: Error) => {
+        // Rules that never match (no socket cgroup data, say) show as nothing dropped.
+        throw new Error(`${e.message} (segments dropped by the partition: ${JSON.stringify(partition?.dropped())})`);
+      });
+      const grantedAt = Math.max(...granted.map((g) => g.time));
+      figures.netPartitionFailoverMs = grantedAt - t0;
+      const next = (await until(() => master(ctls.filter((c) => c !== old)), 10_000, 'the new MASTER in the API'))!;
+      // The old leader says it follows once its lease is gone (it cannot renew it).
+      await until(async () => (await old.metric('sluice_controller_leader')) === 0, 10_000, 'the cut-off leader to report sluice_controller_leader 0');
+      const stepDown = old.logged('not the leader any more').find((l) => l.time >= t0);
+      expect(stepDown, 'the cut-off leader logs that it stepped down').toBeDefined();
+      figures.netPartitionStepDownMs = stepDown!.time - t0;
+      // > 0: it had stopped leading before any switch gave MASTER to the next one.
+      figures.netPartitionStepDownBeforeGrantMs = Math.min(...granted.map((g) => g.time)) - stepDown!.time;
+
+      // Still cut off, it tries to program: a reconcile on demand and a change of the intent.
+      const mid = await Promise.all(sw.map((s) => flowTable(s)));
+      const rec = await old.post<{ reconciled: { switch: string; ok: boolean; flowMods: number; groupMods: number; meterMods: number; errors: string[] }[] }>('/v1/reconcile');
+      expect(rec.reconciled.map((r) => ({ ok: r.ok, mods: r.flowMods + r.groupMods + r.meterMods, follows: r.errors.some((e) => /follows/.test(e)) })))
+        .toEqual(sw.map(() => ({ ok: false, mods: 0, follows: true })));
+      const tWrite = Date.now();
+      const write = await old.cli(['net', 'create', 'red', '--vid', '500'], 30_000);
+      figures.netPartitionWriteMs = Date.now() - tWrite;
+      console.log(`[controller-ha] a change on the cut-off controller: exit ${write.code} after ${figures.netPartitionWriteMs} ms: ${write.stderr.trim()}${write.stdout.trim()}`);
+      expect(write.code, `a change made on the cut-off controller: ${write.stdout}${write.stderr}`).not.toBe(0);
+      await new Promise((r) => setTimeout(r, 1000));
+      const after = await Promise.all(sw.map((s) => flowTable(s)));
+      expect(after).toEqual(mid);
+      expect(after).toEqual(before);
+      // Whatever it sent once the switches had a new MASTER was refused (OFPBRC_IS_SLAVE).
+      figures.netPartitionIsSlaveRefusals = sw.map((s) => isSlaveRefusals(s, oldPeer, grantedAt)).reduce((a, b) => a + b, 0);
+      const dropped = partition.dropped();
+      expect(dropped.out, 'segments the cut-off controller sent to etcd, dropped').toBeGreaterThan(0);
+      expect(await master()).toBe(next);
+      expect(await old.metric('sluice_controller_leader')).toBe(0);
+      expect(figures.netPartitionFailoverMs).toBeLessThanOrEqual(TTL_S * 1000 + 1000 + 1500);   // lease TTL + 1 s, and room for a busy machine
+
+      // Healed: it campaigns again, behind the new leader, and takes the SLAVE role.
+      const tHeal = Date.now();
+      partition.heal();
+      await until(async () => (await rows(old).catch(() => [])).filter((s) => s.connected && s.role === 'slave').length === 2, 30_000, 'the old leader back as SLAVE');
+      figures.netPartitionRejoinMs = Date.now() - tHeal;
+      await new Promise((r) => setTimeout(r, (TTL_S + 1) * 1000));
+      expect(await master()).toBe(next);
+      expect(await old.metric('sluice_controller_leader')).toBe(0);
+      const r = await p.stop();
+      expect({ lost: r.lost, sentEnough: r.sent > 300 }).toEqual({ lost: [], sentEnough: true });
+      const late = sw.flatMap((s) => roleChanges(s).filter((c) => c.time >= t0 && c.role === 'master'));
+      expect(late.filter((c) => c.peer === oldPeer)).toEqual([]);
+      expect(new Set(late.map((c) => c.generation)).size).toBe(1);   // one new generation, granted once per switch
+      expect(late.length).toBe(2);
+      expect(await Promise.all(sw.map((s) => flowTable(s)))).toEqual(before);
+    } finally {
+      partition.heal();
+      await p.stop().catch(() => undefined);
+    }
+  }, 120_000);
 }, { tools: ['etcd', 'ping'] });
 
 /** Poll `fn` every 25 ms until it gives a value (not undefined or false); throws naming `what` after `timeoutMs`. */

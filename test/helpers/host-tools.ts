@@ -32,6 +32,8 @@ export const HOST_TOOLS = {
   /** The headless browser of the dashboard test (driven by npm playwright-core, no browser download). */
   chromium: 'chromium',
   etcd: 'etcd-server',
+  /** Cuts one controller off from etcd in the partition test (with a cgroup v2 of its own). */
+  nft: 'nftables',
 } as const satisfies Record<string, string>;
 export type HostTool = keyof typeof HOST_TOOLS;
 
