@@ -121,7 +121,7 @@ class Waits {
     const a = this.samples.filter((s) => s.t <= from).pop() ?? this.samples[0], b = this.samples.find((s) => s.t >= to) ?? this.samples[this.samples.length - 1];
     const longest = (x: Map<number, number> | undefined, y: Map<number, number> | undefined): number => {
       let m = 0;
-      for (const [tid, w] of y ?? []) { const w0 = x?.get(tid) ?? 0; if (w - w0 > m) m = w - w0; }
+      for (const [tid, w] of y ?? []) { const w0 = x?.get(tid); if (w0 !== undefined && w - w0 > m) m = w - w0; }
       return m;
     };
     return { sw: longest(a?.sw, b?.sw), snd: longest(a?.snd, b?.snd), ctl: longest(a?.ctl, b?.ctl) };
@@ -130,9 +130,16 @@ class Waits {
 
 /** The channel's parts by switch (bit/s) in a view of the controller. */
 function partsOf(v: { channels: ChannelView[] }): Map<string, number> {
+  return new Map(gold(v).shares.map((s) => [s.switch, parseRate(s.rate).perSec]));
+}
+/** The demand the controller last measured per switch (bit/s; the larger of its last two rounds). */
+function demandsOf(v: { channels: ChannelView[] }): Map<string, number> {
+  return new Map(gold(v).shares.map((s) => [s.switch, s.demand === undefined ? 0 : parseRate(s.demand).perSec]));
+}
+function gold(v: { channels: ChannelView[] }): ChannelView {
   const c = v.channels.find((x) => x.name === 'gold');
   if (!c) throw new Error(`no channel gold in ${JSON.stringify(v)}`);
-  return new Map(c.shares.map((s) => [s.switch, parseRate(s.rate).perSec]));
+  return c;
 }
 const sumOf = (m: Map<string, number>): number => [...m.values()].reduce((x, y) => x + y, 0);
 const mb = (bps: number): string => (bps / M).toFixed(2);
@@ -182,13 +189,13 @@ describePrivileged('sluice controller: one channel over two sluice switch daemon
     const waits = new Waits(sw.map((s) => s.child.pid!), ctl.child!.pid!);
     const servers: ChildProcess[] = [];
     const clients: Array<{ child: ChildProcess | null; done: Promise<unknown> }> = [];
-    const views: Array<{ t: number; parts: Map<string, number> }> = [];
+    const views: Array<{ t: number; parts: Map<string, number>; demands: Map<string, number> }> = [];
     const clis: Array<{ phase: string; t: number; parts: Map<string, number> }> = [];
     const dumped: string[] = [];
     let polling = true;
     const poller = (async () => {
       while (polling) {
-        try { const v = await ctl.get<{ channels: ChannelView[] }>('/v1/channels'); views.push({ t: Date.now(), parts: partsOf(v) }); } catch { /* next time */ }
+        try { const v = await ctl.get<{ channels: ChannelView[] }>('/v1/channels'); views.push({ t: Date.now(), parts: partsOf(v), demands: demandsOf(v) }); } catch { /* next time */ }
         await sleep(100);
       }
     })();
@@ -343,6 +350,17 @@ describePrivileged('sluice controller: one channel over two sluice switch daemon
     console.log(`[split] parts a/b (Mbit/s), sluice channel list --json: ${clis.map((c) => `${c.phase} ${fmtParts(c.parts)}`).join(', ')}; ` +
       `GET /v1/channels ${views.length} reads, largest sum ${mb(Math.max(...views.map((v) => sumOf(v.parts))))}; ` +
       `per phase from 1 s in: ${phases.map((p) => `${p.name} ${[...new Set(settled(p).map((v) => fmtParts(v.parts)))].join(' ')}`).join('; ')}`);
+    // The demand the controller measured for the one busy switch (offering 60 Mbit/s), and the longest
+    // pause of each sender, per phase (a pause of two rounds is no demand, as far as the meters tell).
+    const spread = (xs: number[]): string => { const v = [...xs].sort((x, y) => x - y); return v.length === 0 ? '-' : `${mb(v[0]!)}/${mb(v[v.length >> 1]!)}/${mb(v[v.length - 1]!)}`; };
+    const pause = (fs: readonly Frame[], from: number, to: number): string => {
+      let g = 0, when = from;
+      for (let i = 1; i < fs.length; i++) if (fs[i]!.t > from && fs[i]!.t <= to && fs[i]!.t - fs[i - 1]!.t > g) { g = fs[i]!.t - fs[i - 1]!.t; when = fs[i - 1]!.t; }
+      return `${g.toFixed(0)} ms at ${at(when)} s`;
+    };
+    console.log(`[split] demand measured, min/median/max Mbit/s from 1 s in: a only: a ${spread(settled(phases[0]!).map((v) => v.demands.get(SW.a) ?? 0))}; ` +
+      `b only: b ${spread(settled(phases[1]!).map((v) => v.demands.get(SW.b) ?? 0))}; both: a ${spread(settled(phases[2]!).map((v) => v.demands.get(SW.a) ?? 0))}, b ${spread(settled(phases[2]!).map((v) => v.demands.get(SW.b) ?? 0))}. ` +
+      `Longest pause of a sender: a only: a ${pause(aTx!, t0, tShift)}; b only: b ${pause(bTx!, tShift, tBoth)}; both: a ${pause(aTx!, tBoth, tEnd)}, b ${pause(bTx!, tBoth, tEnd)}`);
     const moves: string[] = [];
     views.forEach((v, i) => { if (i === 0 || fmtParts(v.parts) !== fmtParts(views[i - 1]!.parts)) moves.push(`${at(v.t)} s ${fmtParts(v.parts)}`); });
     console.log(`[split] parts as read (s from a's first frame, a/b Mbit/s): ${moves.join(', ')}`);
@@ -359,12 +377,28 @@ describePrivileged('sluice controller: one channel over two sluice switch daemon
       'b only': (m) => m.get(SW.b)! >= 0.9 * RATE,
       both: (m) => Math.abs(m.get(SW.a)! - RATE / 2) <= 0.05 * RATE && Math.abs(m.get(SW.b)! - RATE / 2) <= 0.05 * RATE,
     };
-    for (const c of clis) expect({ phase: c.phase, parts: fmtParts(c.parts), ok: want[c.phase]!(c.parts) }).toMatchObject({ ok: true });
+    // A sender that pauses for two rounds (it was held off the CPU) has, as far as its meter tells,
+    // no demand: its part goes back (to an even split when nobody else wants it) until the next
+    // round sees it offer again. A read with other parts is excused within 700 ms after a pause of
+    // 150 ms or more of a sender busy in that phase (measured: reads back to 20/20 for 100-400 ms
+    // in 3 of 9 runs on a machine loaded by other work, each after such a pause); all others must
+    // show the phase's parts, and so must most reads.
+    const busy: Record<string, Frame[][]> = { 'a only': [aTx!], 'b only': [bTx!], both: [aTx!, bTx!] };
+    const pausedBefore = (name: string, t: number): boolean => busy[name]!.some((fs) => {
+      for (let i = 1; i < fs.length; i++) if (fs[i]!.t - fs[i - 1]!.t >= 150 && fs[i - 1]!.t <= t && fs[i]!.t >= t - 700) return true;
+      return false;
+    });
+    const phaseAt = (t: number): string => phases.find((p) => t >= p.from && t < p.to)?.name ?? 'both';
+    for (const c of clis) {
+      const ok = want[c.phase]!(c.parts) || pausedBefore(c.phase, c.t);
+      expect({ phase: c.phase, at: phaseAt(c.t), parts: fmtParts(c.parts), ok }).toEqual({ phase: c.phase, at: c.phase, parts: fmtParts(c.parts), ok: true });
+    }
     for (const p of phases) {
       const vs = settled(p);
       expect(vs.length).toBeGreaterThan(5);
-      // most reads (a sender held off the CPU for a round can move a part for a moment)
-      expect(vs.filter((v) => want[p.name]!(v.parts)).length, `${p.name}: reads with the expected parts`).toBeGreaterThanOrEqual(0.8 * vs.length);
+      const wrong = vs.filter((v) => !want[p.name]!(v.parts));
+      expect(wrong.filter((v) => !pausedBefore(p.name, v.t)).map((v) => `${at(v.t)} s ${fmtParts(v.parts)}`), `${p.name}: reads with other parts, no sender paused`).toEqual([]);
+      expect(wrong.length, `${p.name}: reads with other parts`).toBeLessThanOrEqual(0.5 * vs.length);
     }
   }, 180_000);
 }, { tools: ['ping', 'tcpdump', 'iperf3', 'ethtool'] });
