@@ -591,12 +591,12 @@ export class Controller {
     this.splitReadings.retain((dpid) => targets.has(dpid));
     if (targets.size === 0) return;
     this.splitting = true;
-    const measured = new Map<string, Map<string, { offered: number; passed: number }>>();
+    const measured = new Map<string, Map<string, { offered: number; passed: number; intervalMs: number }>>();
     const reads = [...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => {
       this.splitReadings.take(dpid, bodies, performance.now(), (id) => byMeter.has(id), (id, r) => {
         const name = byMeter.get(id)!;
         const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
-        (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8 } : { offered: r.packetsIn, passed: r.packetsPassed });
+        (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8, intervalMs: r.intervalMs } : { offered: r.packetsIn, passed: r.packetsPassed, intervalMs: r.intervalMs });
       });
     }, (err: Error) => {
       if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
@@ -609,11 +609,15 @@ export class Controller {
         const rate = parseRate(s.channel.rate);
         const min = s.channel.min === undefined ? 0 : parseRate(s.channel.min).perSec;
         const m = measured.get(name);
+        const step = shareStep(rate.unit);
         const inputs: SplitInput[] = s.members.map((sw) => {
           const r = m?.get(sw);
-          return { sw, weight: s.weights.get(sw)!, min, measured: r !== undefined, offered: r?.offered ?? 0, passed: r?.passed ?? 0 };
+          // The bucket its meter has for its current part (as installed: burst in kbit or packets).
+          const band = meterFor(0, s.channel.rate, s.channel.burst, this.splitter.shareOf(name, rate.perSec, step, s.members, sw)).bands[0]!;
+          const depth = rate.unit === 'pkt' ? band.burstSize : band.burstSize * 1000;
+          return { sw, weight: s.weights.get(sw)!, min, measured: r !== undefined, offered: r?.offered ?? 0, passed: r?.passed ?? 0, burstRate: r === undefined ? 0 : (depth * 1000) / r.intervalMs };
         });
-        const changes: ShareChange[] = this.splitter.round(name, rate.perSec, shareStep(rate.unit), inputs);
+        const changes: ShareChange[] = this.splitter.round(name, rate.perSec, step, inputs);
         for (const c of changes) {
           const e = this.switchesByDpid.get(c.sw);
           if (e === undefined) continue;
