@@ -27,7 +27,7 @@ import type { Channel, Intent, IntentDiff } from './intent.js';
 import { changeMessage, readInstalled, sendChanges } from './reconciler.js';
 import { MeterRates } from './meter-rates.js';
 import { ChannelSplitter } from './split.js';
-import type { ShareChange, SplitInput } from './split.js';
+import type { SplitInput } from './split.js';
 import type { ApplyReport } from './reconciler.js';
 import type { FlowSpec } from '../flow/types.js';
 import { SwitchSession } from './session.js';
@@ -619,12 +619,12 @@ export class Controller {
     this.splitting = true;
     try {
       const t0 = performance.now();
-      const measured = new Map<string, Map<string, { offered: number; passed: number }>>();
+      const measured = new Map<string, Map<string, { offered: number; passed: number; intervalMs: number }>>();
       await Promise.all([...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => {
         this.splitReadings.take(dpid, bodies, performance.now(), (id) => byMeter.has(id), (id, r) => {
           const name = byMeter.get(id)!;
           const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
-          (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8 } : { offered: r.packetsIn, passed: r.packetsPassed });
+          (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8, intervalMs: r.intervalMs } : { offered: r.packetsIn, passed: r.packetsPassed, intervalMs: r.intervalMs });
         });
       }, (err: Error) => {
         if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
@@ -637,11 +637,15 @@ export class Controller {
         const rate = parseRate(s.channel.rate);
         const min = s.channel.min === undefined ? 0 : parseRate(s.channel.min).perSec;
         const m = measured.get(name);
+        const step = shareStep(rate.unit);
         const inputs: SplitInput[] = s.members.map((sw) => {
           const r = m?.get(sw);
-          return { sw, weight: s.weights.get(sw)!, min, measured: r !== undefined, offered: r?.offered ?? 0, passed: r?.passed ?? 0 };
+          // The bucket its meter has for its current part (as installed: burst in kbit or packets).
+          const band = meterFor(0, s.channel.rate, s.channel.burst, this.splitter.shareOf(name, rate.perSec, step, s.members, sw)).bands[0]!;
+          const depth = rate.unit === 'pkt' ? band.burstSize : band.burstSize * 1000;
+          return { sw, weight: s.weights.get(sw)!, min, measured: r !== undefined, offered: r?.offered ?? 0, passed: r?.passed ?? 0, burstRate: r === undefined ? 0 : (depth * 1000) / r.intervalMs };
         });
-        for (const c of this.splitter.round(name, rate.perSec, shareStep(rate.unit), inputs)) {
+        for (const c of this.splitter.round(name, rate.perSec, step, inputs)) {
           const e = this.switchesByDpid.get(c.sw);
           if (e === undefined) continue;
           const to = c.to < c.from ? down : up;

@@ -14,7 +14,11 @@ export const SPLIT_DEADBAND = 0.01;
 const HEADROOM = 0.1;
 /** A switch is limited (wants more than it has) when its meter dropped this fraction of what it offered... */
 const LIMITED_DROPS = 0.01;
-/** ...or passed this fraction of its share. */
+/**
+ * ...or passed this fraction of its share, and more than its meter's bucket could pass on its own
+ * (SplitInput.burstRate): a part smaller than a frame (a quiet switch's, one unit) is "used" by a
+ * single ARP or TCP FIN passed from saved tokens, which says nothing of wanting more.
+ */
 const LIMITED_USE = 0.95;
 
 /** One switch carrying the channel, as a round sees it; rates in the channel's unit per second. */
@@ -29,6 +33,11 @@ export interface SplitInput {
   measured: boolean;
   offered: number;
   passed: number;
+  /**
+   * Its meter's burst (bucket depth) over the measured interval, per second: what a full bucket
+   * passes on its own in the round. Passing no more than this is no sign of using the part. 0 when unknown.
+   */
+  burstRate?: number;
 }
 
 export interface ShareChange { sw: string; from: number; to: number }
@@ -93,7 +102,7 @@ export class ChannelSplitter {
     let wsum = 0;
     for (const i of live) {
       const m = ms.get(i.sw)!;
-      const limited = i.offered - i.passed > LIMITED_DROPS * i.offered || i.passed >= LIMITED_USE * m.share;
+      const limited = i.offered - i.passed > LIMITED_DROPS * i.offered || (i.passed >= LIMITED_USE * m.share && i.passed > (i.burstRate ?? 0));
       m.demand = Math.max(i.offered, m.lastOffered);
       m.lastOffered = i.offered;
       // Its min is kept even while it is quiet: the meter is all a switch has, so a min must be there before demand shows.

@@ -6,63 +6,19 @@
 // controller's back, channel changes on Sluice and on Open vSwitch, a channel split by demand
 // across a Sluice switch and Open vSwitch (its meter read back with ovs-ofctl), a loop among trunks, and bad
 // input through the CLI.
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { ROOT } from '../helpers/cli.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, runAsync, waitFor } from '../helpers/netns.js';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
 import type { ExecResult } from '../helpers/netns.js';
 import { startOvs } from '../helpers/ovs.js';
 import type { Ovs } from '../helpers/ovs.js';
+import { ControllerProc } from './controller-harness.js';
 import { ReceivedBytes, SwitchProc, addHost, expectRate, freePort, iperf } from './switch-harness.js';
 import { parseRate } from '../../src/qos/units.js';
 import type { Host } from './switch-harness.js';
-
-/** `sluice controller` as a child process with its own state dir, OpenFlow and API ports. */
-class ControllerProc {
-  child: ChildProcess | null = null;
-  stderr = '';
-  constructor(readonly dir: string, readonly ofPort: number, readonly apiPort: number) {}
-
-  async start(): Promise<void> {
-    this.stderr = '';
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--state', this.dir,
-      '--openflow', `ptcp:${this.ofPort}:127.0.0.1`, '--api', `127.0.0.1:${this.apiPort}`, '--lldp-interval', '0.5', '--log-level', 'info'], {
-      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
-    });
-    this.child = child;
-    child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
-    await waitFor(() => /listening|api/i.test(this.stderr) && this.stderr.includes(String(this.apiPort)) || child.exitCode !== null, 20_000, 'the controller API');
-    if (child.exitCode !== null) throw new Error(`sluice controller exited ${child.exitCode}: ${this.stderr}`);
-  }
-
-  kill9(): void { this.child?.kill('SIGKILL'); }
-
-  async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null) return;
-    c.kill('SIGTERM');
-    await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 8000))]);
-    if (c.exitCode === null) c.kill('SIGKILL');
-  }
-
-  cli(args: string[], timeoutMs = 30_000): Promise<ExecResult> {
-    return runAsync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args,
-      '--controller', `http://127.0.0.1:${this.apiPort}`, '--token-file', join(this.dir, 'api-token')], timeoutMs);
-  }
-
-  async ok(args: string[]): Promise<string> {
-    const r = await this.cli(args);
-    if (r.code !== 0) throw new Error(`sluice ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  }
-
-  async json<T>(args: string[]): Promise<T> { return JSON.parse(await this.ok([...args, '--json'])) as T; }
-}
 
 interface SwitchRow { name: string; connected: boolean; learnedMacs: number; lastReconcile: { ok: boolean; flowMods: number; groupMods: number; meterMods: number; errors: string[]; at: string } | null }
 

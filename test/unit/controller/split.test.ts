@@ -100,6 +100,48 @@ describe('ChannelSplitter', () => {
     expect(parts.get('a')).toBeLessThanOrEqual(80 * M);
   });
 
+  it('takes nothing from a busy switch for a quiet one whose meter passed a stray frame from its bucket', () => {
+    // Found on real switches (test/e2e/controller-split.test.ts): the quiet switch's part is one
+    // unit (1 kbit/s), so an ARP (42 bytes, 3.4 kbit/s over a 100 ms round) or a TCP FIN was "95 %
+    // of its part": it counted as limited and took half the channel from the busy one for a round.
+    // Its bucket (2 full frames, 25 kbit: 250 kbit/s over the round) passes such a frame on its own.
+    const sp = new ChannelSplitter();
+    const names = ['a', 'b'];
+    run(sp, 40 * M, [{ sw: 'a', offer: 60 * M }, { sw: 'b', offer: 0 }], 3);
+    const a = sp.shareOf('c', 40 * M, STEP, names, 'a');
+    expect(a).toBe(40 * M - STEP);
+    const stray = 42 * 8 * 10;
+    const inputs = (bBurstRate: number): SplitInput[] => [
+      { sw: 'a', weight: 1, min: 0, measured: true, offered: 60 * M, passed: a, burstRate: 0.01 * a * 10 },
+      { sw: 'b', weight: 1, min: 0, measured: true, offered: stray, passed: stray, burstRate: bBurstRate },
+    ];
+    // b gets what it offered and headroom (a few kbit/s), nothing more.
+    sp.round('c', 40 * M, STEP, inputs(250_000));
+    expect(sp.shareOf('c', 40 * M, STEP, names, 'a')).toBeGreaterThanOrEqual(40 * M - 4 * STEP);
+    expect(sp.shareOf('c', 40 * M, STEP, names, 'b')).toBe(3 * STEP);
+    // Unknown bucket (0): the frame alone makes b limited, as before.
+    expect(sp.round('c', 40 * M, STEP, inputs(0)).map((c) => [c.sw, c.to])).toEqual([['a', 20 * M], ['b', 20 * M]]);
+    expect(sp.shareOf('c', 40 * M, STEP, names, 'a')).toBe(20 * M);
+  });
+
+  it('counts a switch that passes its whole part, more than its bucket holds, as limited (it wants more)', () => {
+    const names = ['a', 'b'];
+    // a passes exactly its part (50) without a drop; b wants 10 (11 with headroom).
+    const parts = (burstRate: number): [number, number] => {
+      const sp = new ChannelSplitter();
+      sp.round('c', 100 * M, STEP, [
+        { sw: 'a', weight: 1, min: 0, measured: true, offered: 50 * M, passed: 50 * M, burstRate },
+        { sw: 'b', weight: 1, min: 0, measured: true, offered: 10 * M, passed: 10 * M, burstRate: 5 * M },
+      ]);
+      return [sp.shareOf('c', 100 * M, STEP, names, 'a'), sp.shareOf('c', 100 * M, STEP, names, 'b')];
+    };
+    expect(parts(5 * M)).toEqual([89 * M, 11 * M]);
+    // Had its bucket alone been able to pass that much, a's use says nothing: what it offered, +10 %, and half the rest.
+    const [a, b] = parts(60 * M);
+    expect(a).toBe(72 * M);
+    expect(b).toBeGreaterThanOrEqual(28 * M - STEP);
+  });
+
   it('leaves the part of an unmeasured (disconnected) switch alone and splits the rest', () => {
     const sp = new ChannelSplitter();
     const sws: Sw[] = [{ sw: 'a', offer: 200 * M }, { sw: 'b', offer: 200 * M, measured: false }, { sw: 'c', offer: 0 }];
