@@ -306,6 +306,181 @@ channels:
   });
 }
 
+// 7. Channel groups: three senders share one group (mins equal, weights 1:1:2) while their demands
+//    change: all busy, then c silent, then c back. Rates are small so each case stays under ~1 MB,
+//    and 60-byte frames so a member's min is 60 frames per 100 ms (one frame is 1.7 % of it):
+//    group 1728 kbit/s = 216,000 bytes/s = 3600 frames/s; min 288 kbit/s = 600 frames/s each.
+//    The documented split (src/qos/README.md, "Channel groups"; mins first, the rest by weight):
+//    all busy 1050 / 1050 / 1500 frames/s, c idle 1800 / 1800 / 0.
+const GROUP = { rate: '1728kbit', fps: 3600, minFps: 600 } as const;
+const GROUP_MEMBERS = `    members:
+      a: { min: 288kbit, weight: 1 }
+      b: { min: 288kbit, weight: 1 }
+      c: { min: 288kbit, weight: 2 }
+`;
+/** The documented split in frames/s, for the members that want more than their min (weights 1:1:2). */
+function groupShares(active: readonly boolean[]): number[] {
+  const w = [1, 1, 2];
+  const rest = GROUP.fps - active.filter(Boolean).length * GROUP.minFps;
+  const wsum = w.reduce((s, x, i) => s + (active[i] ? x : 0), 0);
+  return w.map((x, i) => (active[i] ? GROUP.minFps + (rest * x) / wsum : 0));
+}
+/** Frames every 1000/fps ms in [fromMs, toMs), on a microsecond grid (the pcap's resolution). */
+function every(fps: number, fromMs: number, toMs: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; ; k++) {
+    const t = Math.round((fromMs + (k * 1000) / fps) * 1000) / 1000;
+    if (t >= toMs) return out;
+    out.push(t);
+  }
+}
+const GROUP_SRC = ['02:00:00:00:0a:01', '02:00:00:00:0b:01', '02:00:00:00:0c:01'];
+const GROUP_DST = ['02:00:00:00:0a:02', '02:00:00:00:0b:02', '02:00:00:00:0c:02'];
+const GROUP_VID = [10, 20, 30];
+/**
+ * Member i's n-th frame: 60 bytes (or `lenBytes`), its own MACs, UDP 5001 -> 5001, the sequence
+ * number in the IPv4 identification (not in a port or the payload: a sweep of those meets
+ * tshark's port-based and heuristic dissectors, which then call some frames malformed).
+ */
+function groupFrame(i: number, n: number, lenBytes = 60): Buffer {
+  const payload = Buffer.alloc(lenBytes - 14 - 20 - 8, 0xa0 + i);
+  return buildFrame({ dst: GROUP_DST[i]!, src: GROUP_SRC[i]!, payload: { kind: 'ipv4', src: `10.0.${i}.1`, dst: `10.0.${i}.2`, id: n, l4: { kind: 'udp', sport: 5001, dport: 5001, payload } }, padTo60: true });
+}
+
+// 7a. Policing. Which of a member's excess frames a policer passes depends on the phase of the
+//     re-split and on the demand smoothing: writing that down would mean re-implementing the
+//     scheduler. So the case is built for its outcome to follow from the documented guarantees:
+//     - each member's ordinary frames come at 99 % of the share the documented split gives it at
+//       that time (its min while its demand cannot have shown yet), so every one of them passes
+//       if and only if the group gives every member at least that share at that time;
+//     - frames of 3100 bytes, bigger than any member's bucket (the group's burst is the 2 x 1514-
+//       byte floor, 3028 bytes, and a member's bucket is the group's burst time at its rate, at
+//       least that floor), make a member want more than it is given ("bytes offered" are its
+//       demand); they can never pass a policer and are counted as ingress-policed.
+//     Times: the group re-splits every 10 ms; a member's demand shows after one 10 ms sample; a
+//     member silent for 100 ms wants nothing. So a and b may send their larger share 110 ms after
+//     c's last frame; c, back at 800 ms, sends its min at once and its share from 825 ms (its
+//     sample, then a re-split, plus 5 ms); a and b fall back to theirs at 800 ms, when c returns.
+{
+  const inputs: Input[] = [];
+  const ports = ['sa', 'sb', 'sc'];
+  const seq = [0, 0, 0];
+  let jumbos = 0;
+  const small = (i: number, times: number[]): void => {
+    for (const t of times) {
+      inputs.push({ t, port: ports[i]!, frame: groupFrame(i, seq[i]!++) });
+    }
+  };
+  const big = (i: number, fromMs: number, toMs: number): void => {
+    for (let t = fromMs; t < toMs; t += 10) { inputs.push({ t, port: ports[i]!, frame: groupFrame(i, seq[i]!++, 3100) }); jumbos++; }
+  };
+  const busy = groupShares([true, true, true]).map((x) => x * 0.99);
+  const cIdle = groupShares([true, true, false]).map((x) => x * 0.99);
+  const atMin = GROUP.minFps * 0.99;
+  // 0-400 ms: all busy. Their demand shows after a sample and a re-split (by 20 ms): min until 25 ms.
+  for (let i = 0; i < 3; i++) { small(i, every(atMin, 0, 25)); small(i, every(busy[i]!, 25, 400)); big(i, 5, 50); }
+  const cLast = Math.max(...inputs.filter((x) => x.port === 'sc').map((x) => x.t));
+  // c silent from 400 to 800 ms: a and b want more all along, and may have 1800/s each once c is idle.
+  const lend = cLast + 100 + 10;
+  for (let i = 0; i < 2; i++) { small(i, every(busy[i]!, 400, lend)); small(i, every(cIdle[i]!, lend, 800)); big(i, 405, 800); }
+  // 800-1200 ms: c back; a and b at once at their all-busy share again.
+  for (let i = 0; i < 2; i++) small(i, every(busy[i]!, 800, 1200));
+  small(2, every(atMin, 800, 825)); small(2, every(busy[2]!, 825, 1200)); big(2, 805, 850);
+  inputs.sort((x, y) => x.t - y.t || ports.indexOf(x.port) - ports.indexOf(y.port));
+  // The trunk sends in arrival order: every frame that passes a member leaves at once.
+  const order = inputs.filter((x) => x.frame.length === 60).map((x) => tag(x.frame, GROUP_VID[ports.indexOf(x.port)]!));
+  const perPort = ports.map((p) => inputs.filter((x) => x.port === p));
+  cases.push({
+    name: 'channel-group-police',
+    readme: `A channel group in police mode (${GROUP.rate}, default burst: 3028 bytes) shared by three senders on access ports, members a, b and c (min 288 kbit/s each = 600 frames/s of 60 bytes, weights 1:1:2), toward one trunk.
+
+Phases: 0-400 ms all busy (documented split 1050 / 1050 / 1500 frames/s); c silent from 400 ms, so 100 ms later it wants nothing and a and b may use 1800/s each; c back at 800 ms (min at once, its share after one demand sample), until 1200 ms.
+
+Which of a member's *excess* frames a policer passes depends on the phase of the 10 ms re-split and on the demand smoothing: writing that out by hand would mean re-implementing the scheduler. So the case is built for its outcome to follow from documented guarantees alone. Each member's 60-byte frames come at 99 % of the share the documented split gives it at that moment (its min where its demand cannot have shown yet; a and b's larger share only from 110 ms after c's last frame, the 100 ms that make c idle plus one re-split): every one of them (${order.length}) must pass, which fails if the group ever gives a member less than the documented split. Frames of 3100 bytes (${jumbos}), bigger than any member's bucket (the group's burst time at its rate, at least 3028 bytes), make the members *want* more than their share (offered bytes are demand) and can never pass a policer: counted as ingress-policed.
+
+test/pcap/golden.test.ts measures the documented properties on the capture clock as well (min per 100 ms window, pick-up after the idle detection, weighted Jain index, the group's rate plus the members' buckets over every window). Here they hold by construction once every 60-byte frame has passed (the output is the input minus the oversize frames); the timing is measured with teeth in channel-group-shape, where the scheduler decides when frames leave.
+
+Run: \`npx sluice replay --case pcaps/channel-group-police\`. Generated by tools/make-pcaps.ts.`,
+    topo: `bridges:
+  br0:
+    ports:
+      sa: { ofport: 1, type: tap, vlan: { mode: access, vid: 10 }, channel: a }
+      sb: { ofport: 2, type: tap, vlan: { mode: access, vid: 20 }, channel: b }
+      sc: { ofport: 3, type: tap, vlan: { mode: access, vid: 30 }, channel: c }
+      trunk: { ofport: 4, type: system, device: eth1, vlan: { mode: trunk, vids: [10, 20, 30] } }
+channels:
+  uplink:
+    rate: ${GROUP.rate}
+    mode: police
+${GROUP_MEMBERS}`,
+    inputs,
+    expect: { sa: [], sb: [], sc: [], trunk: order },
+    counters: {
+      ...Object.fromEntries(ports.map((p, i) => [p, { in: perPort[i]!.length, out: 0, drops: { 'ingress-policed': perPort[i]!.filter((x) => x.frame.length > 60).length } }])),
+      trunk: { in: 0, out: order.length, drops: {} },
+    },
+  });
+}
+
+// 7b. Shaping. Members shape on the egress of three receiving ports (an egress port carries one
+//     channel, and an ingress channel always polices), each sender in its own VLAN with its
+//     receiver. Every member is offered more than its share in every phase, so its queue holds a
+//     backlog and it wants all it can get; the queue (2000) is longer than all the frames a member
+//     is ever offered (at most 1760), so nothing can be tail-dropped: each receiver gets exactly
+//     its sender's frames, in order (a shaper's queue is FIFO), and replay lets the queues drain.
+//     When they leave is the scheduler's work, checked by the property tests on the capture clock.
+{
+  const inputs: Input[] = [];
+  const ports = ['sa', 'sb', 'sc'];
+  const sent: Buffer[][] = [[], [], []];
+  const offer = (i: number, fps: number, fromMs: number, toMs: number): void => {
+    for (const t of every(fps, fromMs, toMs)) {
+      const f = groupFrame(i, sent[i]!.length);
+      sent[i]!.push(f);
+      inputs.push({ t, port: ports[i]!, frame: f });
+    }
+  };
+  // 0-400 ms all busy, 14 % above the documented split; 400-800 ms c silent, a and b above 1800/s;
+  // 800-1200 ms c back.
+  offer(0, 1200, 0, 400); offer(1, 1200, 0, 400); offer(2, 1700, 0, 400);
+  offer(0, 2000, 400, 800); offer(1, 2000, 400, 800);
+  offer(0, 1200, 800, 1200); offer(1, 1200, 800, 1200); offer(2, 1700, 800, 1200);
+  inputs.sort((x, y) => x.t - y.t || ports.indexOf(x.port) - ports.indexOf(y.port));
+  const most = Math.max(...sent.map((s) => s.length));
+  if (most > 2000) throw new Error(`channel-group-shape: a member is offered ${most} frames, more than its queue`);
+  cases.push({
+    name: 'channel-group-shape',
+    readme: `A channel group in shape mode (${GROUP.rate}, default burst, queue 2000 per member) shared by three senders, members a, b and c (min 288 kbit/s each = 600 frames/s of 60 bytes, weights 1:1:2) on the egress of three receiving ports: an egress port carries one channel, and an ingress channel always polices, so shaping members need one egress port each. Each sender is in its own VLAN with its receiver.
+
+Phases: 0-400 ms a, b, c offer 1200 / 1200 / 1700 frames/s (documented split 1050 / 1050 / 1500); 400-800 ms c silent, a and b offer 2000/s each (split 1800 / 1800 once c is idle, 100 ms after its last frame); 800-1200 ms as at first.
+
+Every member is offered more than its share in every phase, so it holds a backlog and wants all it can get; its queue (2000) is longer than all it is ever offered (${most} frames at most), so nothing can be tail-dropped. The expected frames follow from that alone: each receiver gets its sender's frames, all of them, in order (a shaping queue is FIFO; replay lets the queues drain). When they leave is the scheduler's work: test/pcap/golden.test.ts measures it on the capture clock (min per 100 ms window, pick-up after the idle detection, weighted Jain index, the group's rate plus the members' buckets over every window).
+
+Run: \`npx sluice replay --case pcaps/channel-group-shape\`. Generated by tools/make-pcaps.ts.`,
+    topo: `bridges:
+  br0:
+    ports:
+      sa: { ofport: 1, type: tap, vlan: { mode: access, vid: 10 } }
+      sb: { ofport: 2, type: tap, vlan: { mode: access, vid: 20 } }
+      sc: { ofport: 3, type: tap, vlan: { mode: access, vid: 30 } }
+      ra: { ofport: 4, type: tap, vlan: { mode: access, vid: 10 }, egress-channel: a }
+      rb: { ofport: 5, type: tap, vlan: { mode: access, vid: 20 }, egress-channel: b }
+      rc: { ofport: 6, type: tap, vlan: { mode: access, vid: 30 }, egress-channel: c }
+channels:
+  uplink:
+    rate: ${GROUP.rate}
+    mode: shape
+    queue: 2000
+${GROUP_MEMBERS}`,
+    inputs,
+    expect: { sa: [], sb: [], sc: [], ra: sent[0]!, rb: sent[1]!, rc: sent[2]! },
+    counters: {
+      sa: { in: sent[0]!.length, out: 0, drops: {} }, sb: { in: sent[1]!.length, out: 0, drops: {} }, sc: { in: sent[2]!.length, out: 0, drops: {} },
+      ra: { in: 0, out: sent[0]!.length, drops: {} }, rb: { in: 0, out: sent[1]!.length, drops: {} }, rc: { in: 0, out: sent[2]!.length, drops: {} },
+    },
+  });
+}
+
 // ---- write everything ----
 for (const entry of readdirSync(OUT, { withFileTypes: true })) {
   if (entry.isDirectory() && cases.some((c) => c.name === entry.name)) rmSync(join(OUT, entry.name), { recursive: true });

@@ -150,9 +150,9 @@ export class GroupMember extends Channel {
   override nextReleaseMs(nowMs: number): number {
     if (this.qCount === 0) return Infinity;
     const bytes = wireBytes(this.q[this.qHead]);
-    const wait = this.share.msUntil(Math.min(bytes, this.share.burst), nowMs);
+    const at = this.share.readyAtMs(Math.min(bytes, this.share.burst), nowMs);
     // never later than the next re-split, which may give this member more
-    return nowMs + Math.min(wait, RESPLIT_MS);
+    return Math.min(at, nowMs + RESPLIT_MS);
   }
 
   override flush(): Packet[] {

@@ -175,8 +175,7 @@ export class Channel implements Limiter {
     const b = this.bucket;
     const head = this.ring[this.head];
     const len = this.perPacket ? wireFrames(head) : wireBytes(head);
-    const need = len < b.burst ? len : b.burst;
-    return nowMs + b.msUntil(need, nowMs);
+    return b.readyAtMs(len < b.burst ? len : b.burst, nowMs);
   }
 
   /**

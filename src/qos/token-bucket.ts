@@ -69,6 +69,21 @@ export class TokenBucket {
   }
 
   /**
+   * Absolute time (ms) at which `amount` tokens are there: `nowMs` if they are now, Infinity if
+   * never (amount > burst), otherwise a time strictly after `nowMs`. Plain `nowMs + msUntil()` is
+   * not enough on a clock of large values: one ulp of an epoch time in ms (replay's capture clock,
+   * ~1.7e12) is 0.24 us, so a wait shorter than half of that rounds back to `nowMs`, and a loop
+   * that sleeps until then and drains finds nothing earned and asks again, for ever. A time one
+   * ulp later earns at least the missing fraction of a token or brings the next call closer.
+   */
+  readyAtMs(amount: number, nowMs: number): number {
+    const wait = this.msUntil(amount, nowMs);
+    if (wait === 0 || wait === Infinity) return nowMs + wait;
+    const at = nowMs + wait;
+    return at > nowMs ? at : nowMs + Math.max(Math.abs(nowMs) * Number.EPSILON, Number.MIN_VALUE);
+  }
+
+  /**
    * Change rate and burst in place (cold path). Tokens already earned are kept, clamped to the new
    * burst (DESIGN "Channels"); call refill(nowMs) first so time up to now counts at the old rate.
    */

@@ -70,6 +70,23 @@ describe('TokenBucket', () => {
     expect(b.msUntil(3000, 0)).toBe(Infinity);
   });
 
+  it('readyAtMs is later than now whenever the tokens are short, also on an epoch-ms clock', () => {
+    // replay runs on capture time, ~1.7e12 ms, where one ulp is 0.24 us: a wait of 0.09 us used
+    // to round back to now, and a shaper asked to be drained "now" released nothing, for ever
+    const T = 1_700_000_000_202.355;
+    const b = new TokenBucket(90_000, 3028, T);
+    b.tokens = 59.9921875;
+    expect(T + b.msUntil(60, T)).toBe(T);                    // the trap: nowMs + msUntil() is nowMs
+    const at = b.readyAtMs(60, T);
+    expect(at).toBeGreaterThan(T);
+    b.refill(at);
+    expect(b.tokens).toBeGreaterThanOrEqual(60);
+    expect(b.readyAtMs(10, T)).toBe(T);                      // enough already: now
+    b.tokens = 0;
+    expect(b.readyAtMs(60, T) - T).toBeCloseTo((60 * 1000) / 90_000, 3);
+    expect(b.readyAtMs(5000, T)).toBe(Infinity);             // more than the bucket holds: never
+  });
+
   it('takeDebt lets a frame bigger than the burst through when full', () => {
     const b = new TokenBucket(1000, 1000, 0);
     expect(b.tryTake(1500)).toBe(false);
