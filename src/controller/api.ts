@@ -14,6 +14,7 @@ import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import { UnknownSwitchError } from './controller.js';
+import { StoreUnavailableError } from './store.js';
 import { UI_ROUTES, registerUi } from './ui.js';
 import type { Controller, ChangeResult } from './controller.js';
 import { parseListen, TOKEN_FILE } from './config.js';
@@ -152,7 +153,7 @@ const S = {
   linkEnd: obj({ switch: str, dpid: str, port: int, portName: str }),
 };
 const reconciled = arr(S.reconcile);
-const errors = (...codes: number[]): Json => Object.fromEntries(codes.map((c) => [c, { description: { 400: 'bad request', 401: 'no or wrong token', 404: 'not found', 409: 'conflicts with the intent', 413: 'body too large' }[c], ...S.error }]));
+const errors = (...codes: number[]): Json => Object.fromEntries(codes.map((c) => [c, { description: { 400: 'bad request', 401: 'no or wrong token', 404: 'not found', 409: 'conflicts with the intent', 413: 'body too large', 503: 'the store (etcd) did not confirm the change: not acknowledged' }[c], ...S.error }]));
 const nameParam = obj({ name: str });
 const attParams = obj({
   switch: { ...str, description: 'switch name, URL-encoded (host1/br0 is host1%2Fbr0)' },
@@ -266,6 +267,10 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.setErrorHandler((err: FastifyError | Error, req, reply) => {
     if (err instanceof IntentError || err instanceof ApiError) return reply.code(err.status).send({ error: err.code, message: oneLine(err.message) });
     if (err instanceof UnknownSwitchError) return reply.code(404).send({ error: err.code, message: oneLine(err.message) });
+    if (err instanceof StoreUnavailableError) {
+      log.warn({ method: req.method, url: req.url, err: err.message }, 'change not acknowledged: the store is out of reach');
+      return reply.code(503).send({ error: err.code, message: oneLine(err.message) });
+    }
     const fe = err as FastifyError;
     if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return reply.code(413).send({ error: 'body-too-large', message: `request body over ${bodyLimit} bytes` });
     const status = fe.statusCode ?? 500;
@@ -303,7 +308,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   }, async () => ({ networks: ctl.intent.networks }));
 
   app.post('/v1/networks', {
-    schema: { tags: ['intent'], summary: 'Create a network', body: S.network, response: { 201: obj({ network: S.network, reconciled }), ...errors(400, 401, 409, 413) } },
+    schema: { tags: ['intent'], summary: 'Create a network', body: S.network, response: { 201: obj({ network: S.network, reconciled }), ...errors(400, 401, 409, 413, 503) } },
   }, async (req, reply) => {
     const r = await change((i) => createNetwork(i, req.body));
     const name = (req.body as { name: string }).name;
@@ -319,7 +324,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   });
 
   app.delete<{ Params: { name: string } }>('/v1/networks/:name', {
-    schema: { tags: ['intent'], summary: 'Delete a network (refused while attached)', params: nameParam, response: { 200: obj({ deleted: str, reconciled }), ...errors(401, 404, 409) } },
+    schema: { tags: ['intent'], summary: 'Delete a network (refused while attached)', params: nameParam, response: { 200: obj({ deleted: str, reconciled }), ...errors(401, 404, 409, 503) } },
   }, async (req) => {
     const r = await change((i) => deleteNetwork(i, req.params.name));
     return { deleted: req.params.name, reconciled: r.switches };
@@ -344,7 +349,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       tags: ['intent'], summary: 'Attach a port to a network (creates or replaces; with If-None-Match: * only creates)',
       params: attParams, body: S.attachBody,
       headers: { type: 'object', properties: { 'if-none-match': { ...str, description: '"*": refuse with 409 port-attached when the port is attached already' } } },
-      response: { 200: obj({ attachment: S.attachment, reconciled }), 201: obj({ attachment: S.attachment, reconciled }), ...errors(400, 401, 404, 409) },
+      response: { 200: obj({ attachment: S.attachment, reconciled }), 201: obj({ attachment: S.attachment, reconciled }), ...errors(400, 401, 404, 409, 503) },
     },
   }, async (req, reply) => {
     const { switch: sw, port } = req.params;
@@ -357,7 +362,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   app.put<{ Params: { switch: string; port: string } }>('/v1/attachments/:switch/:port/channel', {
     schema: {
       tags: ['intent'], summary: 'Move an attachment to a channel (null: no channel)', params: attParams, body: S.channelBody,
-      response: { 200: obj({ attachment: S.attachment, reconciled }), ...errors(400, 401, 404) },
+      response: { 200: obj({ attachment: S.attachment, reconciled }), ...errors(400, 401, 404, 503) },
     },
   }, async (req) => {
     const { switch: sw, port } = req.params;
@@ -367,7 +372,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   });
 
   app.delete<{ Params: { switch: string; port: string } }>('/v1/attachments/:switch/:port', {
-    schema: { tags: ['intent'], summary: 'Detach a port', params: attParams, response: { 200: obj({ deleted: str, reconciled }), ...errors(401, 404) } },
+    schema: { tags: ['intent'], summary: 'Detach a port', params: attParams, response: { 200: obj({ deleted: str, reconciled }), ...errors(401, 404, 503) } },
   }, async (req) => {
     const { switch: sw, port } = req.params;
     const r = await change((i) => deleteAttachment(i, sw, port));
@@ -380,7 +385,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   }, async () => ({ channels: ctl.channelViews() }));
 
   app.post('/v1/channels', {
-    schema: { tags: ['intent'], summary: 'Create a channel', body: S.channelIn, response: { 201: obj({ channel: S.channelView, reconciled }), ...errors(400, 401, 409, 413) } },
+    schema: { tags: ['intent'], summary: 'Create a channel', body: S.channelIn, response: { 201: obj({ channel: S.channelView, reconciled }), ...errors(400, 401, 409, 413, 503) } },
   }, async (req, reply) => {
     const r = await change((i) => createChannel(i, req.body));
     return reply.code(201).send({ channel: channelView((req.body as { name: string }).name), reconciled: r.switches });
@@ -395,14 +400,14 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
   });
 
   app.patch<{ Params: { name: string } }>('/v1/channels/:name', {
-    schema: { tags: ['intent'], summary: 'Change a channel\'s rate, burst, min or split (live, tokens kept)', params: nameParam, body: S.patchBody, response: { 200: obj({ channel: S.channelView, reconciled }), ...errors(400, 401, 404) } },
+    schema: { tags: ['intent'], summary: 'Change a channel\'s rate, burst, min or split (live, tokens kept)', params: nameParam, body: S.patchBody, response: { 200: obj({ channel: S.channelView, reconciled }), ...errors(400, 401, 404, 503) } },
   }, async (req) => {
     const r = await change((i) => patchChannel(i, req.params.name, req.body));
     return { channel: channelView(req.params.name), reconciled: r.switches };
   });
 
   app.delete<{ Params: { name: string } }>('/v1/channels/:name', {
-    schema: { tags: ['intent'], summary: 'Delete a channel (refused while assigned)', params: nameParam, response: { 200: obj({ deleted: str, reconciled }), ...errors(401, 404, 409) } },
+    schema: { tags: ['intent'], summary: 'Delete a channel (refused while assigned)', params: nameParam, response: { 200: obj({ deleted: str, reconciled }), ...errors(401, 404, 409, 503) } },
   }, async (req) => {
     const r = await change((i) => deleteChannel(i, req.params.name));
     return { deleted: req.params.name, reconciled: r.switches };
@@ -418,7 +423,7 @@ export async function buildApi(opts: ApiOptions): Promise<{ app: FastifyInstance
       tags: ['intent'], summary: 'Replace the whole intent, atomically (dry-run: only show the difference)',
       querystring: { type: 'object', properties: { 'dry-run': { ...bool, description: 'true: change nothing, answer the difference' } } },
       body: S.intent,
-      response: { 200: obj({ dryRun: bool, applied: bool, diff: S.diff, intent: S.intent, reconciled }), ...errors(400, 401, 404, 409, 413) },
+      response: { 200: obj({ dryRun: bool, applied: bool, diff: S.diff, intent: S.intent, reconciled }), ...errors(400, 401, 404, 409, 413, 503) },
     },
   }, async (req) => {
     const dryRun = boolQuery(req.query['dry-run'], 'dry-run');

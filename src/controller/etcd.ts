@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Etcd3 } from 'etcd3';
 import type { IDuplexStream, ILeaseKeepAliveRequest, ILeaseKeepAliveResponse, Lease, Watcher } from 'etcd3';
-import { EMPTY_STATE, decodeState, encodeState } from './store.js';
+import { EMPTY_STATE, StoreUnavailableError, decodeState, encodeState } from './store.js';
 import type { ControllerState, ElectionEvents, ElectionLog, LeaderElection, StateStore } from './store.js';
 
 /** `etcd:http://127.0.0.1:2379,http://127.0.0.1:22379` -> the endpoint URLs; throws TypeError naming the problem. */
@@ -88,7 +88,12 @@ export class EtcdStateStore implements StateStore {
   save(state: ControllerState): Promise<void> {
     const text = encodeState(state);
     const run = async (): Promise<void> => {
-      const r = await this.client.if(this.key, 'Mod', '==', this.rev).then(this.client.put(this.key).value(text)).commit();
+      let r;
+      try {
+        r = await this.client.if(this.key, 'Mod', '==', this.rev).then(this.client.put(this.key).value(text)).commit();
+      } catch (e) {
+        throw new StoreUnavailableError(this.where, (e as Error).message.split('\n')[0]!.replace(/\s*Resolution note:\s*$/, ''));
+      }
       if (!r.succeeded) throw new StaleStateError(this.where);
       this.rev = r.header.revision;
     };

@@ -23,6 +23,19 @@ export interface ControllerState {
   links: LinkRecord[];
 }
 
+/**
+ * The store could not be reached to confirm a change (etcd out of reach: a partition, no quorum).
+ * The change was not acknowledged; a write that timed out may still be applied once etcd is back,
+ * so a client reads the intent back before trying again. The API answers 503.
+ */
+export class StoreUnavailableError extends Error {
+  readonly code = 'store-unavailable';
+  constructor(where: string, reason: string) {
+    super(`${where} did not confirm the change (${reason}); it was not acknowledged and may or may not be applied: read it back before retrying`);
+    this.name = 'StoreUnavailableError';
+  }
+}
+
 export interface StateStore {
   /** The saved state, or the empty state when nothing was saved yet. Throws on a file that does not load. */
   load(): Promise<ControllerState>;

@@ -335,6 +335,8 @@ describePrivileged('several controllers on etcd: failover under ping', () => {
       figures.netPartitionWriteMs = Date.now() - tWrite;
       console.log(`[controller-ha] a change on the cut-off controller: exit ${write.code} after ${figures.netPartitionWriteMs} ms: ${write.stderr.trim()}${write.stdout.trim()}`);
       expect(write.code, `a change made on the cut-off controller: ${write.stdout}${write.stderr}`).not.toBe(0);
+      // One line saying the store did not confirm it (HTTP 503), not an internal error.
+      expect(write.stderr).toMatch(/^sluice: .*did not confirm the change .*read it back before retrying\n$/);
       await new Promise((r) => setTimeout(r, 1000));
       const after = await Promise.all(sw.map((s) => flowTable(s)));
       expect(after).toEqual(mid);

@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { Controller } from '../../src/controller/controller.js';
 import { loadOrCreateToken, startApi } from '../../src/controller/api.js';
 import type { ApiServer } from '../../src/controller/api.js';
+import type { StateStore } from '../../src/controller/store.js';
 
 export interface TestController {
   ctl: Controller;
@@ -21,12 +22,13 @@ export interface TestController {
   stop(): Promise<void>;
 }
 
-export async function startTestController(opts: { sseKeepaliveMs?: number; bodyLimitBytes?: number } = {}): Promise<TestController> {
+export async function startTestController(opts: { sseKeepaliveMs?: number; bodyLimitBytes?: number; store?: (stateDir: string) => StateStore } = {}): Promise<TestController> {
   const dir = mkdtempSync(join(tmpdir(), 'sluice-ctl-'));
   const log = pino({ level: 'silent' });
-  const ctl = await Controller.start({ stateDir: join(dir, 'state'), log, openflow: 'ptcp:0:127.0.0.1', reconcileIntervalMs: 0 });
+  const { store, ...apiOpts } = opts;
+  const ctl = await Controller.start({ stateDir: join(dir, 'state'), log, openflow: 'ptcp:0:127.0.0.1', reconcileIntervalMs: 0, ...(store ? { store: store(join(dir, 'state')) } : {}) });
   const tok = loadOrCreateToken(join(dir, 'state'));
-  const api = await startApi({ controller: ctl, token: tok.token, log, listen: '127.0.0.1:0', ...opts });
+  const api = await startApi({ controller: ctl, token: tok.token, log, listen: '127.0.0.1:0', ...apiOpts });
   const t: TestController = {
     ctl, api, url: api.url, token: tok.token, dir, tokenFile: tok.file,
     async req(method, path, body, headers = {}) {

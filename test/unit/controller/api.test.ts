@@ -11,6 +11,8 @@ import type { TestController } from '../../helpers/controller-api.js';
 import { ControllerClient } from '../../../src/cli/controller-client.js';
 import { EmulatedSwitch } from '../../helpers/emulated-switch.js';
 import type { SseMessage } from '../../../src/cli/controller-client.js';
+import { FileStateStore, StoreUnavailableError } from '../../../src/controller/store.js';
+import type { ControllerState } from '../../../src/controller/store.js';
 
 let t: TestController;
 beforeAll(async () => { t = await startTestController(); });
@@ -188,6 +190,33 @@ describe('channels', () => {
     refused(await t.req('PATCH', '/v1/channels/nope', { rate: '1mbit' }), 404, 'unknown-channel');
     refused(await t.req('GET', '/v1/channels/nope'), 404, 'unknown-channel');
     refused(await t.req('DELETE', '/v1/channels/nope'), 404, 'unknown-channel');
+  });
+});
+
+describe('a store out of reach', () => {
+  it('answers 503 store-unavailable on one line, acknowledges nothing, and keeps the intent as it was', async () => {
+    let reachable = true;
+    /** The state file, until the test cuts it off (as etcd is when partitioned away). */
+    class FlakyStore extends FileStateStore {
+      override save(st: ControllerState): Promise<void> {
+        return reachable ? super.save(st) : Promise.reject(new StoreUnavailableError('etcd http://192.0.2.1:2379', '14 UNAVAILABLE: No connection established'));
+      }
+    }
+    const x = await startTestController({ store: (dir) => new FlakyStore(dir) });
+    try {
+      expect((await x.req('POST', '/v1/networks', { name: 'before', vid: 10 })).status).toBe(201);
+      reachable = false;
+      const r = await x.req('POST', '/v1/networks', { name: 'lost', vid: 11 });
+      expect(r.status).toBe(503);
+      expect(r.body).toMatchObject({ error: 'store-unavailable' });
+      expect((r.body as { message: string }).message).toMatch(/^etcd http:\/\/192\.0\.2\.1:2379 did not confirm the change \(14 UNAVAILABLE[^\n]*read it back before retrying$/);
+      const nets = (await x.req('GET', '/v1/networks')).body as { networks: { name: string }[] };
+      expect(nets.networks.map((n) => n.name)).toEqual(['before']);
+      reachable = true;
+      expect((await x.req('POST', '/v1/networks', { name: 'after', vid: 12 })).status).toBe(201);
+    } finally {
+      await x.stop();
+    }
   });
 });
 
