@@ -57,3 +57,14 @@ export class ControllerProc {
     return (await r.json()) as T;
   }
 }
+
+/** Poll `fn` every `everyMs` until it gives a value (not undefined or false); throws naming `what`, with the last error, after `timeoutMs`. */
+export async function expectEventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, everyMs = 250): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try { const v = await fn(); if (v !== undefined && v !== false) return v; } catch (e) { last = e; }
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

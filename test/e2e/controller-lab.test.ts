@@ -15,7 +15,7 @@ import { NetnsLab, waitFor } from '../helpers/netns.js';
 import type { ExecResult } from '../helpers/netns.js';
 import { startOvs } from '../helpers/ovs.js';
 import type { Ovs } from '../helpers/ovs.js';
-import { ControllerProc } from './controller-harness.js';
+import { ControllerProc, expectEventually } from './controller-harness.js';
 import { ReceivedBytes, SwitchProc, addHost, expectRate, freePort, iperf } from './switch-harness.js';
 import { parseRate } from '../../src/qos/units.js';
 import type { Host } from './switch-harness.js';
@@ -253,12 +253,3 @@ async function fetchText(url: string, token: string): Promise<string> {
   return r.text();
 }
 
-async function expectEventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try { const v = await fn(); if (v !== undefined && v !== false) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

@@ -48,7 +48,7 @@ import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { readCaptureFile, tsMsOf } from '../../src/packet/capture.js';
 import { parseRate } from '../../src/qos/units.js';
 import type { ChannelView } from '../../src/controller/controller.js';
-import { ControllerProc } from './controller-harness.js';
+import { ControllerProc, expectEventually } from './controller-harness.js';
 import { SwitchProc, addHost, freePort, ping, tcpListening, tcpdump, type Host } from './switch-harness.js';
 
 const M = 1e6;
@@ -406,12 +406,3 @@ describePrivileged('sluice controller: one channel over two sluice switch daemon
   }, 180_000);
 }, { tools: ['ping', 'tcpdump', 'iperf3', 'ethtool'] });
 
-async function expectEventually<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try { const v = await fn(); if (v !== undefined && v !== false) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
-}

@@ -3,8 +3,6 @@
 // network blue, channel gold on one attachment and UDP through it (iperf3). The page loads with no
 // console error, shows the topology, plots the channel, and follows a `sluice channel set` made
 // from the CLI within 2 s. A screenshot is written to test/artifacts/dashboard.png (path printed).
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,59 +12,12 @@ import type { Browser, Page } from 'playwright-core';
 import { ROOT } from '../helpers/cli.js';
 import { findOnPath } from '../helpers/host-tools.js';
 import { describePrivileged } from '../helpers/privileged.js';
-import { NetnsLab, runAsync, waitFor } from '../helpers/netns.js';
-import type { ExecResult } from '../helpers/netns.js';
+import { NetnsLab, waitFor } from '../helpers/netns.js';
 import { SwitchProc, addHost, freePort, iperf } from './switch-harness.js';
+import { ControllerProc, expectEventually } from './controller-harness.js';
 import type { Host } from './switch-harness.js';
 
 const SCREENSHOT = join(ROOT, 'test', 'artifacts', 'dashboard.png');
-
-/** `sluice controller` as a child process (as controller-lab.test.ts runs it). */
-class ControllerProc {
-  child: ChildProcess | null = null;
-  stderr = '';
-  constructor(readonly dir: string, readonly ofPort: number, readonly apiPort: number) {}
-
-  async start(): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'controller', '--state', this.dir,
-      '--openflow', `ptcp:${this.ofPort}:127.0.0.1`, '--api', `127.0.0.1:${this.apiPort}`, '--lldp-interval', '0.5', '--rate-interval', '0.5', '--log-level', 'info'], {
-      cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' },
-    });
-    this.child = child;
-    child.stderr!.on('data', (d: Buffer) => { this.stderr += d.toString(); });
-    await waitFor(() => (this.stderr.includes('controller running') || child.exitCode !== null), 20_000, 'the controller API');
-    if (child.exitCode !== null) throw new Error(`sluice controller exited ${child.exitCode}: ${this.stderr}`);
-  }
-
-  async stop(): Promise<void> {
-    const c = this.child;
-    if (!c || c.exitCode !== null) return;
-    c.kill('SIGTERM');
-    await Promise.race([new Promise((r) => c.once('exit', r)), new Promise((r) => setTimeout(r, 8000))]);
-    if (c.exitCode === null) c.kill('SIGKILL');
-  }
-
-  cli(args: string[]): Promise<ExecResult> {
-    return runAsync(process.execPath, ['--import', 'tsx', join(ROOT, 'src/cli/main.ts'), ...args,
-      '--controller', `http://127.0.0.1:${this.apiPort}`, '--token-file', join(this.dir, 'api-token')], 30_000);
-  }
-
-  async ok(args: string[]): Promise<string> {
-    const r = await this.cli(args);
-    if (r.code !== 0) throw new Error(`sluice ${args.join(' ')} exited ${r.code}: ${r.stderr}${r.stdout}`);
-    return r.stdout;
-  }
-}
-
-async function until<T>(what: string, fn: () => Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  let last: unknown;
-  for (;;) {
-    try { const v = await fn(); if (v !== undefined && v !== false) return v; } catch (e) { last = e; }
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 describePrivileged('the dashboard (/ui) in headless chromium', () => {
   let lab: NetnsLab;
@@ -80,7 +31,7 @@ describePrivileged('the dashboard (/ui) in headless chromium', () => {
 
   beforeAll(async () => {
     lab = new NetnsLab();
-    ctl = new ControllerProc(stateDir, await freePort(), await freePort());
+    ctl = new ControllerProc(stateDir, await freePort(), await freePort(), ['--rate-interval', '0.5']);
     await ctl.start();
     hosts.a1 = addHost(lab, 'a1', '10.78.0.1');
     hosts.b1 = addHost(lab, 'b1', '10.78.0.2');
@@ -96,8 +47,8 @@ describePrivileged('the dashboard (/ui) in headless chromium', () => {
     await ctl.ok(['channel', 'create', 'gold', '--rate', '20mbit', '--burst', '32kb']);
     await ctl.ok(['attach', 'blue', 's1/br0:a1', '--channel', 'gold']);
     await ctl.ok(['attach', 'blue', 's2/br0:b1']);
-    await until('the trunk found by LLDP', async () => (JSON.parse(await ctl.ok(['topology', '--json'])) as { links: unknown[] }).links.length === 1);
-    await until('a1 reaches b1', async () => (await lab.execAsync(hosts.a1.ns, ['ping', '-c', '1', '-W', '1', hosts.b1.ip], 10_000)).code === 0);
+    await expectEventually('the trunk found by LLDP', async () => (JSON.parse(await ctl.ok(['topology', '--json'])) as { links: unknown[] }).links.length === 1);
+    await expectEventually('a1 reaches b1', async () => (await lab.execAsync(hosts.a1.ns, ['ping', '-c', '1', '-W', '1', hosts.b1.ip], 10_000)).code === 0);
 
     browser = await chromium.launch({ executablePath: findOnPath('chromium')!, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
     page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
@@ -133,7 +84,7 @@ describePrivileged('the dashboard (/ui) in headless chromium', () => {
     await iperf(lab, hosts.a1!, hosts.b1!, ['-u', '-b', '40M', '-t', '16', '-l', '1200'], {
       during: async () => {
         // Samples with traffic reach the plot (the meter passes ~20 of the 40 Mbit/s offered).
-        await until('traffic on the plot', async () => Number(await gold.getAttribute('data-limit-per-sec')) === 20e6
+        await expectEventually('traffic on the plot', async () => Number(await gold.getAttribute('data-limit-per-sec')) === 20e6
           && /Mbit\/s/.test(await gold.locator('.now').innerText()), 15_000);
         await ctl.ok(['channel', 'set', 'gold', '--rate', '5mbit']);
         const t0 = performance.now();
