@@ -58,7 +58,8 @@ export interface PortDetail extends PortLive {
 }
 
 export interface GroupView { spec: GroupSpec; packetCount: number; byteCount: number; durationS: number; buckets: Array<{ packetCount: number; byteCount: number }> }
-export interface MeterCounters { flowCount: number; packetInCount: number; byteInCount: number; packetBandCount: number[]; byteBandCount: number[] }
+/** A meter's counters and when they were read (epoch ms, the datapath's clock: a meter's duration ends there). */
+export interface MeterCounters { flowCount: number; packetInCount: number; byteInCount: number; packetBandCount: number[]; byteBandCount: number[]; readMs: number }
 export interface DatapathStats { drops: Record<string, number>; exec: Record<string, number>; flowCacheEntries: number; runner: RunnerStats }
 /** A channel group member's state: its group, min/max/weight, and the share the last re-split gave it (bytes/s). */
 export interface ChannelMemberView { group: string; minBps: number; maxBps: number; weight: number; shareBps: number; demandBps: number; borrowedBytes: number }
@@ -247,10 +248,11 @@ export class DatapathCore {
   tableStats(): TableStats[] { return this.bridge.tableStats(); }
   groups(): GroupView[] { return this.bridge.groups(); }
   meterCounters(ids: number[]): Array<MeterCounters | null> {
+    const readMs = nowEpochMs();
     return ids.map((id) => {
       const m = this.meters.get(id);
       if (m === undefined) return null;
-      return { flowCount: this.bridge.meterFlowCount(id), packetInCount: m.packetInCount, byteInCount: m.byteInCount, packetBandCount: [...m.packetBandCount], byteBandCount: [...m.byteBandCount] };
+      return { flowCount: this.bridge.meterFlowCount(id), packetInCount: m.packetInCount, byteInCount: m.byteInCount, packetBandCount: [...m.packetBandCount], byteBandCount: [...m.byteBandCount], readMs };
     });
   }
   portStats(): Array<{ ofport: number; stats: PortStats }> { return this.bridge.ports().map((p) => ({ ofport: p.ofport, stats: this.bridge.portStats(p.ofport) })); }

@@ -37,8 +37,9 @@ export class MeterRates {
         }
         const wallMs = clockMs - p.clockMs;
         const switchMs = durationMs - p.durationMs;
-        // The switch's clock when it has sub-second resolution (exact whatever the reply delays);
-        // ours when it counts whole seconds or stands still.
+        // The switch's clock when it has sub-second resolution (whatever the reply's delay on the
+        // way back: Sluice ends a meter's duration when its datapath read the counters); ours when
+        // it counts whole seconds or stands still.
         const dtMs = switchMs > 0 && (m.durationNsec !== 0 || p.durationMs % 1000 !== 0) ? switchMs : wallMs;
         if (dtMs > 0 && durationMs >= p.durationMs && bytesIn >= p.bytesIn && packetsIn >= p.packetsIn && bytesDropped >= p.bytesDropped) {
           const perSec = 1000 / dtMs;

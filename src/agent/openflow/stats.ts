@@ -16,6 +16,7 @@ import type { PortInfo } from '../../datapath/bridge.js';
 import type { DatapathHandle, MeterCounters } from '../datapath-handle.js';
 import type { FlowFilter } from '../../datapath/pipeline.js';
 import { MeterBandType } from '../../qos/meter.js';
+import { epochNowMs } from '../../datapath/clock.js';
 import type { Meter } from '../../qos/meter.js';
 import { flowStatsToOf, matchToSpec, specToBuckets, splitDuration } from '../../flow/openflow.js';
 
@@ -106,8 +107,12 @@ function tableFeatures(): TableFeatures[] {
 }
 let TABLE_FEATURES: TableFeatures[] | null = null;
 
-function meterStats(id: number, e: MeterEntry, c: MeterCounters | null, nowMs: number): MeterStats {
-  const [durationSec, durationNsec] = splitDuration((nowMs - e.createdMs) / 1000);
+function meterStats(id: number, e: MeterEntry, c: MeterCounters | null, nowMs: number, askedMs: number): MeterStats {
+  // The duration ends when the counters were read (in the datapath's thread, maybe well after the
+  // request came in on a busy switch: `askedMs`, same clock as readMs), so counters / duration is a
+  // rate over the right interval.
+  const endMs = nowMs + (c === null ? 0 : Math.max(0, c.readMs - askedMs));
+  const [durationSec, durationNsec] = splitDuration(Math.max(0, endMs - e.createdMs) / 1000);
   return {
     meterId: id, flowCount: c?.flowCount ?? 0, packetInCount: BigInt(c?.packetInCount ?? 0), byteInCount: BigInt(c?.byteInCount ?? 0), durationSec, durationNsec,
     bandStats: e.meter.bands.map((_, i) => ({ packetBandCount: BigInt(c?.packetBandCount[i] ?? 0), byteBandCount: BigInt(c?.byteBandCount[i] ?? 0) })),
@@ -187,8 +192,9 @@ export async function buildReply(ctx: StatsContext, body: MultipartRequestBody):
     }
     case 'meter': {
       const ids = selectMeters(ctx, body.meterId, (id) => id);
+      const askedMs = epochNowMs();
       const counters = await dp.meterCounters(ids);
-      return { kind: 'meter', meters: selectMeters(ctx, body.meterId, (id, e) => meterStats(id, e, counters[ids.indexOf(id)] ?? null, nowMs)) };
+      return { kind: 'meter', meters: selectMeters(ctx, body.meterId, (id, e) => meterStats(id, e, counters[ids.indexOf(id)] ?? null, nowMs, askedMs)) };
     }
     case 'meter_config': return { kind: 'meter_config', meters: selectMeters(ctx, body.meterId, meterConfig) };
     case 'meter_features':
