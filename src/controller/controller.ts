@@ -211,6 +211,8 @@ export class Controller {
   private readonly splitter = new ChannelSplitter();
   private readonly splitReadings = new MeterRates();
   private splitting = false;
+  /** When a follower last read the parts from the meters (performance.now()). */
+  private partsReadAt = Number.NEGATIVE_INFINITY;
   /** Shared stores: the election; null with a state file (one controller, always the leader). */
   private election: LeaderElection | null = null;
   /** Only the leader programs switches, learns, probes links and saves them. */
@@ -335,6 +337,8 @@ export class Controller {
       this.takeLoaded(await this.store.load());
       if (!this.election?.isLeader) return;
       this.gen = gen;
+      // What a follower saw of the parts may be a second old: take them from the meters instead.
+      this.splitter.retain(new Set());
       this.leading = true;
       const entries = [...this.switchesByDpid.values()];
       await Promise.all(entries.map(async (e) => {
@@ -587,12 +591,9 @@ export class Controller {
     const me = e.hello.dpidHex;
     for (const [name, s] of this.spreadChannels()) {
       if (s.channel.split === 'even' || !s.weights.has(me)) continue;
-      const m = meters.find((x) => x.meterId === this.state.meterIds[name]);
-      const band = m?.bands[0];
-      if (m === undefined || band === undefined || band.kind !== 'drop' || m.bands.length !== 1) continue;
+      const part = this.partHeld(s.channel, meters.find((x) => x.meterId === this.state.meterIds[name]));
       const rate = parseRate(s.channel.rate);
-      if ((rate.unit === 'pkt') !== ((m.flags & OFPMF.PKTPS) !== 0)) continue;
-      this.splitter.adopt(name, rate.perSec, shareStep(rate.unit), s.members, me, rate.unit === 'pkt' ? band.rate : band.rate * 1000);
+      if (part !== null) this.splitter.adopt(name, rate.perSec, shareStep(rate.unit), s.members, me, part);
     }
   }
 
@@ -604,7 +605,8 @@ export class Controller {
    * never overlaps the one before (null: nothing to do, or a round still running).
    */
   async resplit(): Promise<SplitRound | null> {
-    if (!this.leading || this.splitting || this.stopping || this.switchesByDpid.size === 0) return null;
+    if (this.splitting || this.stopping || this.switchesByDpid.size === 0) return null;
+    if (!this.leading) { await this.followParts(); return null; }
     const spread = this.spreadChannels();
     const byMeter = new Map<number, string>();
     const targets = new Map<string, SwitchEntry>();
@@ -661,6 +663,50 @@ export class Controller {
     } finally {
       this.splitting = false;
     }
+  }
+
+  /**
+   * A follower shows the parts the leader set: once a second it reads the meters (meter_config, a
+   * read a SLAVE may make) of the switches carrying channels split by demand.
+   */
+  private async followParts(): Promise<void> {
+    const now = performance.now();
+    if (now - this.partsReadAt < 1000) return;
+    this.partsReadAt = now;
+    this.splitting = true;
+    try {
+      const spread = [...this.spreadChannels()].filter(([, s]) => s.channel.split !== 'even');
+      const reads = new Map<string, Promise<MeterSpec[]>>();
+      for (const [, s] of spread) {
+        for (const sw of s.members) {
+          const e = this.switchesByDpid.get(sw);
+          if (e === undefined || reads.has(sw)) continue;
+          reads.set(sw, e.sess.multipart({ kind: 'meter_config', meterId: OFPM_ALL }).then(
+            (bodies) => bodies.flatMap((b) => (b.kind === 'meter_config' ? b.meters.map((m) => ({ meterId: m.meterId, flags: m.flags, bands: m.bands })) : [])),
+            () => []));
+        }
+      }
+      for (const [sw, p] of reads) {
+        const meters = await p;
+        for (const [name, s] of spread) {
+          if (!s.weights.has(sw)) continue;
+          const part = this.partHeld(s.channel, meters.find((m) => m.meterId === this.state.meterIds[name]));
+          const rate = parseRate(s.channel.rate);
+          if (part !== null) this.splitter.hold(name, rate.perSec, shareStep(rate.unit), s.members, sw, part);
+        }
+      }
+    } finally {
+      this.splitting = false;
+    }
+  }
+
+  /** The part a switch's meter holds for a channel (its drop band's rate in the channel's unit), or null if it is not one of ours. */
+  private partHeld(c: Channel, m: MeterSpec | undefined): number | null {
+    const band = m?.bands[0];
+    if (m === undefined || band === undefined || band.kind !== 'drop' || m.bands.length !== 1) return null;
+    const unit = parseRate(c.rate).unit;
+    if ((unit === 'pkt') !== ((m.flags & OFPMF.PKTPS) !== 0)) return null;
+    return unit === 'pkt' ? band.rate : band.rate * 1000;
   }
 
   /** METER_MODs of a re-split, in the switch's queue (never inside a reconcile), then a barrier. */

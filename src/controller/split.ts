@@ -71,6 +71,13 @@ export class ChannelSplitter {
     if (!ms.has(sw)) ms.set(sw, { share, demand: 0, lastOffered: 0 });
   }
 
+  /** Set the part a switch holds, known or not (a follower showing what the leader set). */
+  hold(channel: string, total: number, step: number, members: readonly string[], sw: string, share: number): void {
+    const ms = this.membersOf(channel, total, step, members);
+    const m = ms.get(sw);
+    if (m === undefined) ms.set(sw, { share, demand: 0, lastOffered: 0 }); else m.share = share;
+  }
+
   /** Current parts of a channel (for views), by switch. */
   sharesOf(channel: string): ReadonlyMap<string, { share: number; demand: number }> {
     return this.channels.get(channel)?.members ?? new Map();
