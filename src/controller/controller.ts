@@ -26,6 +26,7 @@ import { diffIntent, isEmptyDiff } from './intent.js';
 import type { Channel, Intent, IntentDiff } from './intent.js';
 import { changeMessage, readInstalled, sendChanges } from './reconciler.js';
 import { MeterRates } from './meter-rates.js';
+import type { MeterRate } from './meter-rates.js';
 import { ChannelSplitter } from './split.js';
 import type { SplitInput } from './split.js';
 import type { ApplyReport } from './reconciler.js';
@@ -338,7 +339,7 @@ export class Controller {
       if (!this.election?.isLeader) return;
       this.gen = gen;
       // What a follower saw of the parts may be a second old: take them from the meters instead.
-      this.splitter.retain(new Set());
+      this.splitter.clear();
       this.leading = true;
       const entries = [...this.switchesByDpid.values()];
       await Promise.all(entries.map(async (e) => {
@@ -363,7 +364,7 @@ export class Controller {
     } else this.log.info({ leader: leaderGen?.toString() ?? 'unknown' }, 'following');
     this.leading = false;
     // The leader splits channels now; should we lead again, we adopt what the meters hold then.
-    this.splitter.retain(new Set());
+    this.splitter.clear();
     this.splitReadings.clear();
     if (leaderGen === null) return;
     for (const e of this.switchesByDpid.values()) {
@@ -478,21 +479,15 @@ export class Controller {
     if (accs.size === 0) return;
     this.sampling = true;
     const parts = this.currentParts();
-    const reads: Promise<void>[] = [];
-    for (const [dpid, e] of this.switchesByDpid) {
-      reads.push(e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => this.meterReadings.take(dpid, bodies, performance.now(), (id) => accs.has(id), (id, r) => {
-        const acc = accs.get(id)!;
-        acc.bytesIn += r.bytesIn; acc.bytesPassed += r.bytesPassed; acc.packetsIn += r.packetsIn; acc.packetsPassed += r.packetsPassed;
-        acc.switches++;
-        const bits = acc.unit === 'bit';
-        acc.parts.push({ switch: e.name, limit: parts.get(acc.name)?.get(dpid) ?? acc.limit, rate: bits ? r.bytesPassed * 8 : r.packetsPassed, offered: bits ? r.bytesIn * 8 : r.packetsIn });
-        if (r.intervalMs > acc.intervalMs) acc.intervalMs = r.intervalMs;
-      }), (err: Error) => {
-        if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
-      }));
-    }
     this.meterReadings.retain((dpid) => this.switchesByDpid.has(dpid));
-    void Promise.all(reads).then(() => {
+    void this.readMeters(this.meterReadings, this.switchesByDpid, (id) => accs.has(id), (dpid, e, id, r) => {
+      const acc = accs.get(id)!;
+      acc.bytesIn += r.bytesIn; acc.bytesPassed += r.bytesPassed; acc.packetsIn += r.packetsIn; acc.packetsPassed += r.packetsPassed;
+      acc.switches++;
+      const bits = acc.unit === 'bit';
+      acc.parts.push({ switch: e.name, limit: parts.get(acc.name)?.get(dpid) ?? acc.limit, rate: bits ? r.bytesPassed * 8 : r.packetsPassed, offered: bits ? r.bytesIn * 8 : r.packetsIn });
+      if (r.intervalMs > acc.intervalMs) acc.intervalMs = r.intervalMs;
+    }).then(() => {
       this.sampling = false;
       if (this.stopping) return;
       const at = new Date().toISOString();
@@ -510,6 +505,19 @@ export class Controller {
         a.bytesIn = 0; a.bytesPassed = 0; a.packetsIn = 0; a.packetsPassed = 0; a.switches = 0; a.intervalMs = 0;
       }
     });
+  }
+
+  /**
+   * Read the meter stats of `targets` (one OFPMP_METER multipart each, in parallel) into `readings`;
+   * `each` gets the rates of every wanted meter that was read before. A switch that does not answer
+   * is left out of this round.
+   */
+  private readMeters(readings: MeterRates, targets: ReadonlyMap<string, SwitchEntry>, wanted: (meterId: number) => boolean,
+    each: (dpid: string, e: SwitchEntry, meterId: number, r: MeterRate) => void): Promise<void> {
+    return Promise.all([...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then(
+      (bodies) => readings.take(dpid, bodies, performance.now(), wanted, (id, r) => each(dpid, e, id, r)),
+      (err: Error) => { if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read'); },
+    ))).then(() => undefined);
   }
 
   /** Accumulators by meter id for the channels of the current intent (rebuilt when it changes). */
@@ -622,15 +630,11 @@ export class Controller {
     try {
       const t0 = performance.now();
       const measured = new Map<string, Map<string, { offered: number; passed: number; intervalMs: number }>>();
-      await Promise.all([...targets].map(([dpid, e]) => e.sess.multipart({ kind: 'meter', meterId: OFPM_ALL }).then((bodies) => {
-        this.splitReadings.take(dpid, bodies, performance.now(), (id) => byMeter.has(id), (id, r) => {
-          const name = byMeter.get(id)!;
-          const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
-          (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8, intervalMs: r.intervalMs } : { offered: r.packetsIn, passed: r.packetsPassed, intervalMs: r.intervalMs });
-        });
-      }, (err: Error) => {
-        if (this.log.isLevelEnabled('debug')) this.log.debug({ switch: e.name, err: err.message }, 'meter stats not read');
-      })));
+      await this.readMeters(this.splitReadings, targets, (id) => byMeter.has(id), (dpid, _e, id, r) => {
+        const name = byMeter.get(id)!;
+        const bits = parseRate(spread.get(name)!.channel.rate).unit === 'bit';
+        (measured.get(name) ?? measured.set(name, new Map()).get(name)!).set(dpid, bits ? { offered: r.bytesIn * 8, passed: r.bytesPassed * 8, intervalMs: r.intervalMs } : { offered: r.packetsIn, passed: r.packetsPassed, intervalMs: r.intervalMs });
+      });
       const t1 = performance.now();
       if (!this.leading || this.stopping) return null;
       const down = new Map<SwitchEntry, Change[]>(), up = new Map<SwitchEntry, Change[]>();
@@ -729,18 +733,16 @@ export class Controller {
 
   channelViews(): ChannelView[] {
     const i = this.state.intent;
-    const spread = this.spreadChannels();
+    const parts = this.currentParts();
     return i.channels.map((c) => {
       const atts = i.attachments.filter((a) => a.channel === c.name);
       const rate = parseRate(c.rate);
-      const sp = spread.get(c.name);
-      const parts = sp === undefined || c.split === 'even' ? undefined : this.splitter.sharesOf(c.name);
-      const sws = sp?.members ?? [...new Set(atts.map((a) => this.switchKey(a.switch)))];
+      const mine = parts.get(c.name);
+      const sws = mine === undefined ? [...new Set(atts.map((a) => this.switchKey(a.switch)))] : [...mine.keys()];
       const shares = sws.map((sw) => {
-        const part = parts?.get(sw);
-        const perSec = part?.share ?? rate.perSec / sws.length;
-        const v: ChannelView['shares'][number] = { switch: this.nameOf(sw), rate: formatRate({ unit: rate.unit, perSec }), connected: this.switchesByDpid.has(sw) };
-        if (part !== undefined && part.demand > 0) v.demand = formatRate({ unit: rate.unit, perSec: part.demand });
+        const v: ChannelView['shares'][number] = { switch: this.nameOf(sw), rate: formatRate({ unit: rate.unit, perSec: mine?.get(sw) ?? rate.perSec }), connected: this.switchesByDpid.has(sw) };
+        const demand = c.split === 'even' ? 0 : this.splitter.sharesOf(c.name).get(sw)?.demand ?? 0;
+        if (demand > 0) v.demand = formatRate({ unit: rate.unit, perSec: demand });
         return v;
       }).sort((a, b) => (a.switch < b.switch ? -1 : a.switch > b.switch ? 1 : 0));
       const v: ChannelView = { name: c.name, rate: c.rate, meterId: this.state.meterIds[c.name]!, attachments: atts.length, shares };

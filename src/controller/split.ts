@@ -83,6 +83,9 @@ export class ChannelSplitter {
     return this.channels.get(channel)?.members ?? new Map();
   }
 
+  /** Forget every part (another controller leads, or we lead anew and adopt from the meters). */
+  clear(): void { this.channels.clear(); }
+
   /** Drop what is known of channels not in `keep`. */
   retain(keep: ReadonlySet<string>): void {
     for (const c of this.channels.keys()) if (!keep.has(c)) this.channels.delete(c);
